@@ -1,0 +1,257 @@
+#!/usr/bin/env bash
+# NoizyLab OS: the one script for people.
+#
+#   ./deploy.sh setup              install everything needed (idempotent; registries only)
+#   ./deploy.sh build [dir...]     build the workers (release) and print their wasm sizes
+#   ./deploy.sh dev                migrate locally and run all seventeen workers on :8787
+#   ./deploy.sh test               formatting, lints, unit, SQL and end-to-end tests
+#   ./deploy.sh migrate [--remote] apply D1 migrations (local state by default)
+#   ./deploy.sh deploy [--dry-run] create resources, migrate, deploy in dependency order
+#   ./deploy.sh bench              measure the local stack (see docs/benchmarks.md)
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cd "$ROOT"
+
+# Every worker, in deployment order: each after the workers it binds to. The gateway,
+# which binds everyone, comes last. A native test checks this list against
+# noizylab_core::services::deploy_order().
+WORKERS=(
+  vision voice inventory analytics ar-guide training notifications qc-inspector
+  schematic-analyzer main brain pricing ebay-sniper chat-agent customer-portal
+  workflow-orchestrator api-gateway
+)
+WORKER_BUILD_VERSION="0.8.7"
+STATE_DIR="${NOIZYLAB_STATE:-$ROOT/.state}"
+PORT="${PORT:-8787}"
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { printf '\033[31merror:\033[0m %s\n' "$*" >&2; exit 1; }
+have() { command -v "$1" >/dev/null 2>&1; }
+
+export PATH="$HOME/.cargo/bin:$PATH"
+
+wrangler() { "$ROOT/node_modules/.bin/wrangler" "$@"; }
+
+# The wasm-bindgen version Cargo.lock resolved: the CLI must match it exactly.
+bindgen_version() {
+  awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock
+}
+
+cmd_setup() {
+  have cargo || die "cargo is missing: install Rust with rustup first (https://rustup.rs)"
+  have node && have npm || die "node and npm are missing: install Node.js 20.3 or newer"
+
+  if have rustup; then
+    rustup target list --installed | grep -qx wasm32-unknown-unknown \
+      || { say "adding the wasm32-unknown-unknown target"; rustup target add wasm32-unknown-unknown; }
+  fi
+
+  [ -f Cargo.lock ] || cargo generate-lockfile
+  local want_bg; want_bg="$(bindgen_version)"
+  [ -n "$want_bg" ] || die "could not read the wasm-bindgen version from Cargo.lock"
+
+  if [ "$(worker-build --version 2>/dev/null || true)" != "$WORKER_BUILD_VERSION" ]; then
+    say "installing worker-build $WORKER_BUILD_VERSION (several minutes, once)"
+    cargo install worker-build --version "=$WORKER_BUILD_VERSION" --locked \
+      || cargo install worker-build --version "=$WORKER_BUILD_VERSION" \
+      || die "could not install worker-build"
+  fi
+  if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$want_bg" ]; then
+    say "installing wasm-bindgen-cli $want_bg to match Cargo.lock (several minutes, once)"
+    # --locked first for reproducibility; without it if a locked dependency was yanked.
+    cargo install wasm-bindgen-cli --version "=$want_bg" --locked --force \
+      || cargo install wasm-bindgen-cli --version "=$want_bg" --force \
+      || die "could not install wasm-bindgen-cli $want_bg"
+  fi
+
+  if [ ! -x node_modules/.bin/wrangler ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+    say "installing npm packages (wrangler, miniflare, workerd, binaryen)"
+    npm ci --no-audit --no-fund || die "npm ci failed"
+  fi
+  say "setup complete"
+}
+
+ensure_setup() {
+  if [ ! -x node_modules/.bin/wrangler ] || ! have worker-build || ! have wasm-bindgen \
+     || ! { rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; }; then
+    cmd_setup
+  fi
+}
+
+# Builds one worker with worker-build, pointed at local tools (it would otherwise download
+# wasm-bindgen, esbuild and wasm-opt from the internet), then shrinks it with wasm-opt.
+build_one() {
+  local dir="$1" crate="noizylab-${1}"
+  local wasm="target/wasm32-unknown-unknown/release/${crate//-/_}.wasm"
+  local out="workers/$dir/build/index_bg.wasm"
+  # Cargo rebuilt only what changed; skip the post-processing of unchanged workers.
+  if [ -f "$out" ] && [ -f "$wasm" ] && [ "$out" -nt "$wasm" ]; then
+    return 0
+  fi
+  ( cd "workers/$dir" \
+    && WASM_BINDGEN_BIN="$(command -v wasm-bindgen)" ESBUILD_BIN="$ROOT/node_modules/.bin/esbuild" \
+       worker-build --release >"$ROOT/target/worker-build-$dir.log" 2>&1 ) \
+    || { tail -n 30 "target/worker-build-$dir.log" >&2; die "worker-build failed for $dir (log: target/worker-build-$dir.log)"; }
+  if [ "${NOIZYLAB_WASM_OPT:-1}" = 1 ] && [ -x node_modules/.bin/wasm-opt ]; then
+    node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
+      --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
+      "$out" -o "$out.opt" 2>"target/wasm-opt-$dir.log" \
+      && mv "$out.opt" "$out" \
+      || { rm -f "$out.opt"; say "wasm-opt failed for $dir; keeping the unoptimised wasm (target/wasm-opt-$dir.log)"; }
+  fi
+}
+
+cmd_build() {
+  ensure_setup
+  local dirs=("$@")
+  [ ${#dirs[@]} -gt 0 ] || dirs=("${WORKERS[@]}")
+  local packages=()
+  for d in "${dirs[@]}"; do
+    [ -d "workers/$d" ] || die "no worker named '$d' (see workers/)"
+    packages+=(-p "noizylab-$d")
+  done
+  say "compiling ${#dirs[@]} worker(s) for wasm32 (release)"
+  mkdir -p target
+  cargo build --release --target wasm32-unknown-unknown "${packages[@]}" \
+    || die "cargo build failed"
+  for d in "${dirs[@]}"; do build_one "$d"; done
+  size_table "${dirs[@]}"
+}
+
+size_table() {
+  local total_raw=0 total_gz=0 limit=$((1024 * 1024)) over=0
+  printf '\n%-24s %12s %12s\n' worker "wasm bytes" "gzipped"
+  for d in "$@"; do
+    local f="workers/$d/build/index_bg.wasm" raw gz
+    raw=$(stat -c %s "$f"); gz=$(gzip -9 -c "$f" | wc -c)
+    total_raw=$((total_raw + raw)); total_gz=$((total_gz + gz))
+    local flag=""; [ "$gz" -le "$limit" ] || { flag="  over the 1 MiB budget"; over=1; }
+    printf '%-24s %12d %12d%s\n' "$d" "$raw" "$gz" "$flag"
+  done
+  printf '%-24s %12d %12d\n\n' total "$total_raw" "$total_gz"
+  [ "$over" = 0 ] || die "a worker is over the 1 MiB gzipped budget"
+}
+
+cmd_migrate() {
+  ensure_setup
+  case "${1:-}" in
+    --remote) say "applying migrations to the remote D1"; wrangler d1 migrations apply noizylab-db --remote -c wrangler.toml ;;
+    ""|--local) wrangler d1 migrations apply noizylab-db --local --persist-to "$STATE_DIR" -c wrangler.toml ;;
+    *) die "migrate takes --local (default) or --remote" ;;
+  esac
+}
+
+cmd_dev() {
+  cmd_build
+  say "applying migrations to local state in $STATE_DIR"
+  cmd_migrate --local
+  say "starting all ${#WORKERS[@]} workers; gateway on http://localhost:$PORT (Ctrl-C stops)"
+  exec node scripts/platform.mjs --port "$PORT" --persist-to "$STATE_DIR"
+}
+
+cmd_test() {
+  local started=$SECONDS
+  cmd_build
+  say "cargo fmt --check"
+  cargo fmt --all -- --check || die "formatting differs: run cargo fmt --all"
+  say "cargo clippy (native, and the workers for wasm32)"
+  cargo clippy --workspace --all-targets -- -D warnings || die "clippy found problems"
+  cargo clippy --target wasm32-unknown-unknown --workspace --exclude noizylab-tests -- -D warnings \
+    || die "clippy (wasm32) found problems"
+  say "tests: unit, SQL, end to end"
+  cargo test --workspace --no-fail-fast || die "tests failed"
+  say "all tests passed in $((SECONDS - started)) s"
+}
+
+cmd_bench() {
+  cmd_build
+  cargo run --release -p noizylab-tests --bin bench -- "$@"
+}
+
+# --- deploy --------------------------------------------------------------------------
+
+# Reads `name=id` lines of existing resources so that deploy creates only what is missing.
+resource_id() { # kind name
+  case "$1" in
+    d1) wrangler d1 list --json | node -e 'const l=JSON.parse(require("fs").readFileSync(0,"utf8"));const d=l.find(x=>x.name===process.argv[1]);if(d)console.log(d.uuid)' "$2" ;;
+    kv) wrangler kv namespace list | node -e 'const l=JSON.parse(require("fs").readFileSync(0,"utf8"));const d=l.find(x=>x.title===process.argv[1]);if(d)console.log(d.id)' "$2" ;;
+  esac
+}
+
+ensure_resources() {
+  say "creating missing resources"
+  local db kv
+  db="$(resource_id d1 noizylab-db)"
+  [ -n "$db" ] || { wrangler d1 create noizylab-db >/dev/null; db="$(resource_id d1 noizylab-db)"; }
+  kv="$(resource_id kv noizylab-cache)"
+  [ -n "$kv" ] || { wrangler kv namespace create noizylab-cache >/dev/null; kv="$(resource_id kv noizylab-cache)"; }
+  [ -n "$db" ] && [ -n "$kv" ] || die "could not create or find the D1 database and KV namespace"
+  wrangler r2 bucket create noizylab-uploads >/dev/null 2>&1 || true
+  for q in noizylab-events noizylab-jobs noizylab-notify noizylab-workflows; do
+    wrangler queues create "$q" >/dev/null 2>&1 || true
+    wrangler queues create "$q-dlq" >/dev/null 2>&1 || true
+  done
+  DB_ID="$db"; KV_ID="$kv"
+}
+
+# A deploy config beside each worker's own, with the real ids and production vars.
+deploy_config() { # dir
+  local src="workers/$1/wrangler.toml" dst="workers/$1/.wrangler.deploy.toml"
+  sed -e "s/00000000-0000-4000-8000-00000000d1db/$DB_ID/" \
+      -e "s/00000000000000000000000000cac4e0/$KV_ID/" \
+      -e 's/^ENVIRONMENT = "development"/ENVIRONMENT = "production"/' "$src" >"$dst"
+  printf '%s' "$dst"
+}
+
+cmd_deploy() {
+  local dry=0
+  case "${1:-}" in
+    --dry-run) dry=1 ;;
+    "") ;;
+    *) die "deploy takes only --dry-run" ;;
+  esac
+  cmd_build
+  if [ "$dry" = 1 ]; then
+    say "bundling every worker with wrangler deploy --dry-run (no account needed)"
+    for d in "${WORKERS[@]}"; do
+      wrangler deploy --dry-run --outdir "target/dry-run/$d" -c "workers/$d/wrangler.toml" \
+        >"target/dry-run-$d.log" 2>&1 || { tail -n 30 "target/dry-run-$d.log" >&2; die "dry run failed for $d"; }
+      printf '  %-24s bundled (target/dry-run/%s)\n' "$d" "$d"
+    done
+    say "dry run passed for all ${#WORKERS[@]} workers"
+    return 0
+  fi
+  [ -n "${CLOUDFLARE_API_TOKEN:-}" ] || die "set CLOUDFLARE_API_TOKEN (and CLOUDFLARE_ACCOUNT_ID) to deploy; try --dry-run without"
+  ensure_resources
+  say "applying migrations to the remote D1"
+  wrangler d1 migrations apply noizylab-db --remote -c wrangler.toml
+  local secret="${NOIZYLAB_INTERNAL_SECRET:-}"
+  [ -n "$secret" ] || die "set NOIZYLAB_INTERNAL_SECRET (32+ random bytes, e.g. openssl rand -hex 32); every worker shares it"
+  for d in "${WORKERS[@]}"; do
+    local cfg; cfg="$(deploy_config "$d")"
+    say "deploying noizylab-$d"
+    wrangler deploy -c "$cfg"
+    printf '{"INTERNAL_SECRET":"%s"}' "$secret" | wrangler secret bulk -c "$cfg" >/dev/null
+  done
+  say "deployed all ${#WORKERS[@]} workers"
+}
+
+usage() { sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; }
+
+main() {
+  local cmd="${1:-}"; shift || true
+  case "$cmd" in
+    setup) cmd_setup "$@" ;;
+    build) cmd_build "$@" ;;
+    dev) cmd_dev "$@" ;;
+    test) cmd_test "$@" ;;
+    migrate) cmd_migrate "$@" ;;
+    deploy) cmd_deploy "$@" ;;
+    bench) cmd_bench "$@" ;;
+    -h|--help|help|"") usage ;;
+    *) usage; die "unknown command '$cmd'" ;;
+  esac
+}
+
+main "$@"

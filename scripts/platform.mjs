@@ -1,0 +1,111 @@
+#!/usr/bin/env node
+// Runs all seventeen NoizyLab OS workers in one workerd process through Miniflare, with
+// local D1, KV, R2, Queues and Durable Objects persisted under one folder.
+//
+//   node scripts/platform.mjs [--port 8787] [--host 127.0.0.1] [--persist-to .state]
+//
+// Each worker's bindings come from its own workers/<dir>/wrangler.toml (read by wrangler's
+// own config reader), so the local platform and a deployment share one description. The
+// workers must be built first (`./deploy.sh build`). Migrations are applied by
+// `./deploy.sh migrate --local` (wrangler), into the same folder.
+//
+// Locally each internal worker also answers at Host `noizylab-<dir>.internal`, so one can
+// see it refuse requests that did not come signed through the gateway.
+//
+// Prints one JSON line `{"ready":true,"url":…}` when listening; stops on SIGINT/SIGTERM.
+
+import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { Log, LogLevel, Miniflare } from "miniflare";
+import { unstable_getMiniflareWorkerOptions } from "wrangler";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+
+// The gateway first: Miniflare sends every request no route claims to the first worker.
+export const WORKERS = [
+  "api-gateway", "main", "brain", "vision", "voice", "pricing", "inventory", "ebay-sniper",
+  "analytics", "ar-guide", "training", "chat-agent", "notifications", "qc-inspector",
+  "customer-portal", "schematic-analyzer", "workflow-orchestrator",
+];
+
+function parseArgs(argv) {
+  const opts = { port: 8787, host: "127.0.0.1", persistTo: path.join(root, ".state"), verbose: false };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const value = () => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${arg} needs a value`);
+      return v;
+    };
+    if (arg === "--port") opts.port = Number(value());
+    else if (arg === "--host") opts.host = value();
+    else if (arg === "--persist-to") opts.persistTo = path.resolve(value());
+    else if (arg === "--verbose") opts.verbose = true;
+    else throw new Error(`unknown option ${arg}`);
+  }
+  if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535) throw new Error("--port must be 0-65535");
+  return opts;
+}
+
+function workerOptions(dir, secret) {
+  const folder = path.join(root, "workers", dir);
+  const script = path.join(folder, "build", "index.js");
+  if (!existsSync(script)) {
+    throw new Error(`${dir} is not built (${path.relative(root, script)} is missing): run ./deploy.sh build`);
+  }
+  const { workerOptions } = unstable_getMiniflareWorkerOptions(path.join(folder, "wrangler.toml"));
+  const name = `noizylab-${dir}`;
+  return {
+    ...workerOptions,
+    name,
+    modules: true,
+    scriptPath: script,
+    modulesRoot: path.join(folder, "build"),
+    modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
+    bindings: { ...(workerOptions.bindings ?? {}), INTERNAL_SECRET: secret },
+    routes: dir === "api-gateway" ? undefined : [`${name}.internal/*`],
+  };
+}
+
+export async function start(opts) {
+  const secret = process.env.NOIZYLAB_INTERNAL_SECRET ?? randomBytes(32).toString("hex");
+  const state = path.join(opts.persistTo, "v3");
+  const mf = new Miniflare({
+    host: opts.host,
+    port: opts.port,
+    log: new Log(opts.verbose ? LogLevel.DEBUG : LogLevel.INFO),
+    workers: WORKERS.map((dir) => workerOptions(dir, secret)),
+    d1Persist: path.join(state, "d1"),
+    kvPersist: path.join(state, "kv"),
+    r2Persist: path.join(state, "r2"),
+    durableObjectsPersist: path.join(state, "do"),
+    cachePersist: path.join(state, "cache"),
+  });
+  const url = await mf.ready;
+  return { mf, url };
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  let opts;
+  try {
+    opts = parseArgs(process.argv.slice(2));
+  } catch (e) {
+    console.error(`platform: ${e.message}`);
+    process.exit(2);
+  }
+  try {
+    const { mf, url } = await start(opts);
+    console.log(JSON.stringify({ ready: true, url: url.toString(), persist_to: opts.persistTo }));
+    const stop = async () => {
+      await mf.dispose();
+      process.exit(0);
+    };
+    process.on("SIGINT", stop);
+    process.on("SIGTERM", stop);
+  } catch (e) {
+    console.error(`platform: could not start: ${e.message}`);
+    process.exit(1);
+  }
+}

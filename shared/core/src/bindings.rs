@@ -1,0 +1,29 @@
+//! Binding names, as declared in each worker's `wrangler.toml`.
+//!
+//! Handlers never spell a binding name themselves; they go through these constants so a
+//! rename is one edit and a typo is a compile error.
+
+/// D1 `noizylab-db`: the source of truth.
+pub const DB: &str = "DB";
+/// KV `CACHE`: TTL caches (never counters, single-use tokens or revocation).
+pub const CACHE: &str = "CACHE";
+/// R2 `noizylab-uploads`: photos, schematics, audio, documents, models.
+pub const UPLOADS: &str = "UPLOADS";
+
+/// Queue producer bindings.
+pub const EVENTS: &str = "EVENTS";
+pub const JOBS: &str = "JOBS";
+pub const NOTIFY: &str = "NOTIFY";
+pub const WORKFLOWS: &str = "WORKFLOWS";
+
+/// Durable Object namespaces.
+pub const GATE: &str = "GATE";
+pub const TICKET_ROOM: &str = "TICKET_ROOM";
+pub const REPAIR_SESSION: &str = "REPAIR_SESSION";
+pub const CHAT_SESSION: &str = "CHAT_SESSION";
+pub const ANNOTATION_ROOM: &str = "ANNOTATION_ROOM";
+
+/// The secret every worker shares to sign and verify the internal identity header.
+pub const INTERNAL_SECRET: &str = "INTERNAL_SECRET";
+/// `development` or `production`.
+pub const ENVIRONMENT: &str = "ENVIRONMENT";

@@ -1,0 +1,15 @@
+//! The pure core of NoizyLab OS, shared by all seventeen workers.
+//!
+//! Nothing here depends on the `worker` crate: it compiles to wasm for the workers and
+//! natively for `cargo test`. The worker-facing adapter lives in `noizylab-kit`.
+
+pub mod bindings;
+pub mod error;
+pub mod events;
+pub mod health;
+pub mod identity;
+pub mod request_id;
+pub mod services;
+
+/// The version every worker reports in `/health`: the workspace version.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

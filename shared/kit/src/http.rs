@@ -1,0 +1,105 @@
+//! JSON in, JSON out, and the one error body.
+
+use noizylab_core::error::ApiError;
+use noizylab_core::request_id;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use worker::{Headers, Request, Response};
+
+use crate::{log, ApiResult, OrInternal};
+
+/// The default cap on a JSON body read by a worker (the gateway caps raw bodies itself).
+pub const JSON_LIMIT: usize = 1024 * 1024;
+
+pub fn json<T: Serialize>(status: u16, value: &T) -> ApiResult<Response> {
+    let body = serde_json::to_vec(value).map_err(|e| ApiError::internal(format!("serialize: {e}")))?;
+    let headers = Headers::new();
+    headers.set("content-type", "application/json; charset=utf-8").or_internal("header")?;
+    Ok(Response::from_bytes(body).or_internal("response")?.with_status(status).with_headers(headers))
+}
+
+pub fn ok<T: Serialize>(value: &T) -> ApiResult<Response> {
+    json(200, value)
+}
+
+pub fn created<T: Serialize>(value: &T) -> ApiResult<Response> {
+    json(201, value)
+}
+
+/// Reads and parses a JSON body, answering 415 for another media type and 400 naming the
+/// field at fault for a body that does not fit `T`.
+pub async fn read_json<T: DeserializeOwned>(req: &mut Request) -> ApiResult<T> {
+    let media = req.headers().get("content-type").ok().flatten().unwrap_or_default();
+    if !media.to_ascii_lowercase().starts_with("application/json") {
+        return Err(ApiError::UnsupportedMediaType("send the body as application/json".into()));
+    }
+    let bytes = req.bytes().await.map_err(|_| ApiError::bad_request("the request body could not be read"))?;
+    if bytes.len() > JSON_LIMIT {
+        return Err(ApiError::PayloadTooLarge { limit: JSON_LIMIT as u64 });
+    }
+    parse_json(&bytes)
+}
+
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        let text = e.to_string();
+        // serde names the field in backticks: "missing field `email` at line 1 column 2".
+        let field = text.split('`').nth(1).map(str::to_owned);
+        let message = match e.classify() {
+            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
+                format!("the body is not valid JSON ({text})")
+            }
+            _ => format!("the body does not fit: {text}"),
+        };
+        ApiError::BadRequest { message, field }
+    })
+}
+
+/// The response for `err`: the JSON error body, the status it documents, and for internal
+/// failures a log line with the detail the client never sees.
+pub fn error_response(err: &ApiError, service: &str, request_id: &str) -> Response {
+    if err.is_server_error() {
+        log::error(service, request_id, &err.to_string());
+    }
+    let body = serde_json::to_vec(&err.body(request_id)).unwrap_or_default();
+    let headers = Headers::new();
+    let _ = headers.set("content-type", "application/json; charset=utf-8");
+    let _ = headers.set(request_id::HEADER, request_id);
+    match err {
+        ApiError::RateLimited { retry_after } => {
+            let _ = headers.set("retry-after", &retry_after.to_string());
+        }
+        ApiError::MethodNotAllowed { allowed } => {
+            let _ = headers.set("allow", &allowed.join(", "));
+        }
+        _ => {}
+    }
+    match Response::from_bytes(body) {
+        Ok(resp) => resp.with_status(err.status()).with_headers(headers),
+        // Building a response from bytes cannot fail in practice; answer bare if it does.
+        Err(_) => Response::empty().map(|r| r.with_status(500)).unwrap_or_else(|_| Response::builder().empty()),
+    }
+}
+
+/// Stamps the request id on a successful answer, or renders the error.
+pub fn finish(outcome: ApiResult<Response>, service: &str, request_id: &str) -> Response {
+    match outcome {
+        Ok(mut resp) => {
+            if resp.status_code() != 101 {
+                let _ = resp.headers_mut().set(request_id::HEADER, request_id);
+            }
+            resp
+        }
+        Err(err) => error_response(&err, service, request_id),
+    }
+}
+
+/// The path split into its segments, without empty ones: `/api/v1/x/` → `["api","v1","x"]`.
+pub fn segments(path: &str) -> Vec<&str> {
+    path.split('/').filter(|s| !s.is_empty()).collect()
+}
+
+/// The 404 for a path no route matches.
+pub fn no_route(req: &Request) -> ApiError {
+    ApiError::NotFound(format!("route {} {}", req.method(), req.path()))
+}

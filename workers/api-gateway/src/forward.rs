@@ -1,0 +1,131 @@
+//! Forwarding to the owning worker, and the headers every answer leaves with.
+
+use noizylab_core::identity::{self, Identity, Signed};
+use noizylab_core::request_id;
+use noizylab_kit::call::now_secs;
+use noizylab_kit::{ApiError, ApiResult, OrInternal};
+use worker::wasm_bindgen::JsValue;
+use worker::{Env, Headers, Method, Request, RequestInit, Response};
+
+use crate::config::Config;
+
+/// Headers that describe one hop, not the message (RFC 9110 §7.6.1), and the ones only
+/// the gateway may set. `upgrade` is kept: WebSocket upgrades are forwarded.
+const NOT_FORWARDED: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "content-length",
+    identity::HEADER,
+    request_id::HEADER,
+];
+
+const EXPOSED: &str = "x-request-id, retry-after, ratelimit-limit, ratelimit-remaining, ratelimit-reset";
+const ALLOWED_HEADERS: &str = "authorization, content-type, idempotency-key, x-request-id";
+const ALLOWED_METHODS: &str = "GET, POST, PUT, PATCH, DELETE, OPTIONS";
+
+/// Answers a CORS preflight: 204 for the portal's origin, 403 for any other.
+pub fn preflight(req: &Request, config: &Config) -> ApiResult<Response> {
+    let origin = req.headers().get("origin").ok().flatten();
+    match origin {
+        Some(o) if config.allows_origin(&o) => {
+            let headers = Headers::new();
+            headers.set("access-control-allow-methods", ALLOWED_METHODS).or_internal("header")?;
+            headers.set("access-control-allow-headers", ALLOWED_HEADERS).or_internal("header")?;
+            headers.set("access-control-max-age", "600").or_internal("header")?;
+            Ok(Response::empty().or_internal("response")?.with_status(204).with_headers(headers))
+        }
+        Some(_) => Err(ApiError::Forbidden("this origin may not call the API".into())),
+        None => Err(ApiError::bad_request("an OPTIONS request needs an Origin header")),
+    }
+}
+
+fn has_body(method: &Method) -> bool {
+    !matches!(method, Method::Get | Method::Head | Method::Options)
+}
+
+/// Forwards `req` to the worker bound as `binding`, carrying `who` signed for this exact
+/// method, path and request id. The body streams through when its length is declared
+/// and within the cap; an undeclared (chunked) body is read up to the cap first.
+pub async fn to_service(
+    mut req: Request,
+    env: &Env,
+    binding: &str,
+    secret: &str,
+    who: &Identity,
+    request_id: &str,
+    max_body: u64,
+) -> ApiResult<Response> {
+    let method = req.method();
+    let declared: Option<u64> = req.headers().get("content-length").ok().flatten().and_then(|v| v.parse().ok());
+    if declared.is_some_and(|len| len > max_body) {
+        return Err(ApiError::PayloadTooLarge { limit: max_body });
+    }
+    let body: Option<JsValue> = if !has_body(&method) {
+        None
+    } else if declared.is_some() {
+        req.inner().body().map(JsValue::from)
+    } else {
+        let bytes = req.bytes().await.map_err(|_| ApiError::bad_request("the request body could not be read"))?;
+        if bytes.len() as u64 > max_body {
+            return Err(ApiError::PayloadTooLarge { limit: max_body });
+        }
+        (!bytes.is_empty()).then(|| js_sys_bytes(&bytes))
+    };
+
+    let url = req.url().or_internal("url")?;
+    let path = url.path();
+    let signed = Signed { method: method.as_ref(), path, request_id };
+    let header =
+        identity::sign(secret.as_bytes(), who, signed, now_secs()).map_err(|e| ApiError::internal(e.message()))?;
+
+    let headers = Headers::new();
+    for (name, value) in req.headers().entries() {
+        if !NOT_FORWARDED.contains(&name.as_str()) {
+            headers.append(&name, &value).or_internal("header")?;
+        }
+    }
+    headers.set(identity::HEADER, &header).or_internal("header")?;
+    headers.set(request_id::HEADER, request_id).or_internal("header")?;
+
+    let mut init = RequestInit::new();
+    init.with_method(method).with_headers(headers).with_body(body);
+    let target = match url.query() {
+        Some(q) => format!("https://internal{path}?{q}"),
+        None => format!("https://internal{path}"),
+    };
+    let forward = Request::new_with_init(&target, &init).or_internal("forward request")?;
+    let fetcher = env.service(binding).or_internal(binding)?;
+    fetcher.fetch_request(forward).await.map_err(|e| ApiError::BadGateway(format!("{binding}: {e}")))
+}
+
+fn js_sys_bytes(bytes: &[u8]) -> JsValue {
+    worker::js_sys::Uint8Array::from(bytes).into()
+}
+
+/// Every answer leaves with the request id and, for the portal's origin, CORS headers.
+/// A WebSocket handshake (101) passes untouched: its socket must not be re-wrapped.
+pub fn decorate(resp: Response, request_id: &str, origin: Option<&str>) -> Response {
+    if resp.status_code() == 101 {
+        return resp;
+    }
+    let status = resp.status_code();
+    let headers = Headers::new();
+    for (name, value) in resp.headers().entries() {
+        let _ = headers.append(&name, &value);
+    }
+    let _ = headers.set(request_id::HEADER, request_id);
+    if let Some(origin) = origin {
+        let _ = headers.set("access-control-allow-origin", origin);
+        let _ = headers.set("access-control-allow-credentials", "true");
+        let _ = headers.set("access-control-expose-headers", EXPOSED);
+        let _ = headers.append("vary", "Origin");
+    }
+    let (_, body) = resp.into_parts();
+    Response::builder().with_status(status).with_headers(headers).body(body)
+}

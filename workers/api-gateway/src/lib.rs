@@ -1,0 +1,113 @@
+//! `noizylab-api-gateway`: the one public entry of NoizyLab OS.
+//!
+//! Life of a request: take or mint a request id → answer CORS preflights → refuse bodies
+//! over the cap (413) → find the owning worker by `/api/v1/<area>/…` (404 otherwise) →
+//! sign the caller's identity for that exact request → forward over the service binding,
+//! streaming the body → stamp the answer with the request id and CORS headers.
+//!
+//! Authentication (JWT, API keys) and exact rate limits arrive with the identity issue;
+//! until then every caller is forwarded as anonymous and the `Gate` object answers its
+//! health probe only.
+
+mod config;
+mod forward;
+mod gate;
+
+use futures_util::future::join_all;
+use noizylab_core::health::Report;
+use noizylab_core::identity::Identity;
+use noizylab_core::services::{self, ServiceSpec, SERVICES};
+use noizylab_kit::call::{internal_secret, request_id_of};
+use noizylab_kit::{health, http, ApiError, ApiResult, Call};
+use serde::Serialize;
+use worker::{event, Context, Env, Method, Request, Response};
+
+use config::Config;
+pub use gate::Gate;
+
+const DIR: &str = "api-gateway";
+
+#[event(fetch)]
+async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+    console_error_panic_hook::set_once();
+    let request_id = request_id_of(&req);
+    let config = Config::from_env(&env);
+    let origin = req.headers().get("origin").ok().flatten();
+    let allowed_origin = origin.filter(|o| config.allows_origin(o));
+    let outcome = route(req, &env, &config, &request_id).await;
+    let response = match outcome {
+        Ok(resp) => resp,
+        Err(err) => http::error_response(&err, DIR, &request_id),
+    };
+    Ok(forward::decorate(response, &request_id, allowed_origin.as_deref()))
+}
+
+async fn route(req: Request, env: &Env, config: &Config, request_id: &str) -> ApiResult<Response> {
+    if req.method() == Method::Options {
+        return forward::preflight(&req, config);
+    }
+    let path = req.path();
+    match (req.method(), http::segments(&path).as_slice()) {
+        (Method::Get, ["health"]) => own_health(&req, env, request_id).await,
+        (Method::Get, ["api", "v1", "health"]) => aggregate_health(env, request_id).await,
+        (_, ["api", "v1", "health"] | ["health"]) => Err(ApiError::MethodNotAllowed { allowed: vec!["GET"] }),
+        (_, ["api", "v1", area, ..]) => {
+            let owner =
+                services::owner_of_area(area).ok_or_else(|| ApiError::not_found(format!("API area '{area}'")))?;
+            let secret = internal_secret(env)?;
+            forward::to_service(req, env, owner, &secret, &Identity::anonymous(), request_id, config.max_body_bytes)
+                .await
+        }
+        _ => Err(http::no_route(&req)),
+    }
+}
+
+fn gateway_call(env: &Env, request_id: &str) -> ApiResult<Call> {
+    let spec = services::spec(DIR).ok_or_else(|| ApiError::internal("no spec for the gateway"))?;
+    let secret = internal_secret(env)?;
+    Ok(Call::new(spec, env.clone(), request_id.to_owned(), Identity::service(&spec.worker_name()), secret))
+}
+
+/// `GET /health`: the gateway's own bindings, service links included.
+async fn own_health(req: &Request, env: &Env, request_id: &str) -> ApiResult<Response> {
+    let call = gateway_call(env, request_id)?;
+    health::handle(req, &call).await
+}
+
+#[derive(Serialize)]
+struct Aggregate {
+    status: &'static str,
+    services: Vec<Report>,
+}
+
+/// `GET /api/v1/health`: all seventeen workers, probed concurrently. Each is asked for
+/// its local checks only, since each is probed here directly.
+async fn aggregate_health(env: &Env, request_id: &str) -> ApiResult<Response> {
+    let call = gateway_call(env, request_id)?;
+    let reports = join_all(SERVICES.iter().map(|spec| service_report(&call, spec))).await;
+    let healthy = reports.iter().all(Report::is_ok);
+    let body = Aggregate { status: if healthy { "ok" } else { "degraded" }, services: reports };
+    http::json(if healthy { 200 } else { 503 }, &body)
+}
+
+async fn service_report(call: &Call, spec: &'static ServiceSpec) -> Report {
+    if spec.dir == DIR {
+        return health::report(call, false).await;
+    }
+    let unreachable = |why: String| {
+        call.log_warn(&format!("health of {} failed: {why}", spec.worker_name()));
+        Report {
+            service: spec.worker_name(),
+            version: "unknown".into(),
+            status: "unreachable".into(),
+            checks: Vec::new(),
+        }
+    };
+    match call.internal(spec.binding, Method::Get, "/health?scope=local", None).await {
+        Ok(mut resp) => match resp.json::<Report>().await {
+            Ok(report) => report,
+            Err(e) => unreachable(format!("answered {} with an unreadable body: {e}", resp.status_code())),
+        },
+        Err(e) => unreachable(e.to_string()),
+    }
+}

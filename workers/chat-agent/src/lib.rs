@@ -1,0 +1,44 @@
+//! `noizylab-chat-agent`: The real-time assistant over WebSocket: context-aware answers, typing indicators, human escalation.
+//!
+//! Internal: reached only through service bindings with a signed identity (see
+//! `noizylab_kit::serve`). What it answers today is listed in its README.
+use noizylab_kit::health::{object_ok, OBJECT_HEALTH_PATH};
+use noizylab_kit::{health, http, serve, ApiError, ApiResult, Call};
+use worker::{durable_object, event, Context, DurableObject, Env, Method, Request, Response, State};
+
+const DIR: &str = "chat-agent";
+
+#[event(fetch)]
+async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+    serve(req, env, DIR, route).await
+}
+
+async fn route(req: Request, call: Call) -> ApiResult<Response> {
+    let path = req.path();
+    match (req.method(), http::segments(&path).as_slice()) {
+        (Method::Get, ["health"]) => health::handle(&req, &call).await,
+        (Method::Get, ["health", "ping"]) => health::ping(&call),
+        (_, ["health", ..]) => Err(ApiError::MethodNotAllowed { allowed: vec!["GET"] }),
+        _ => Err(http::no_route(&req)),
+    }
+}
+
+/// One per conversation. It answers its health probe only; the conversation arrives with
+/// the real-time issue (it will build on `noizylab_kit::room`).
+#[durable_object]
+pub struct ChatSession {
+    _state: State,
+}
+
+impl DurableObject for ChatSession {
+    fn new(state: State, _env: Env) -> Self {
+        ChatSession { _state: state }
+    }
+
+    async fn fetch(&self, req: Request) -> worker::Result<Response> {
+        match req.path().as_str() {
+            OBJECT_HEALTH_PATH => object_ok("ChatSession"),
+            _ => Response::error("no such object route", 404),
+        }
+    }
+}

@@ -1,0 +1,68 @@
+//! The Durable Objects `main` defines.
+
+use noizylab_kit::health::{object_ok, OBJECT_HEALTH_PATH};
+use noizylab_kit::room::Room;
+use worker::{durable_object, DurableObject, Env, Request, Response, State, WebSocket, WebSocketIncomingMessage};
+
+/// One per ticket: the live room technicians and the ticket's customer share.
+#[durable_object]
+pub struct TicketRoom {
+    room: Room,
+}
+
+impl DurableObject for TicketRoom {
+    fn new(state: State, _env: Env) -> Self {
+        TicketRoom { room: Room::new(state) }
+    }
+
+    async fn fetch(&self, req: Request) -> worker::Result<Response> {
+        let url = req.url()?;
+        match url.path() {
+            OBJECT_HEALTH_PATH => object_ok("TicketRoom"),
+            "/connect" => {
+                let room =
+                    url.query_pairs().find(|(k, _)| k == "room").map(|(_, v)| v.into_owned()).unwrap_or_default();
+                self.room.connect(&req, &room)
+            }
+            _ => Response::error("no such object route", 404),
+        }
+    }
+
+    async fn websocket_message(&self, ws: WebSocket, message: WebSocketIncomingMessage) -> worker::Result<()> {
+        self.room.on_message(&ws, message)
+    }
+
+    async fn websocket_close(
+        &self,
+        ws: WebSocket,
+        code: usize,
+        reason: String,
+        _was_clean: bool,
+    ) -> worker::Result<()> {
+        self.room.on_close(&ws, code, &reason)
+    }
+
+    async fn websocket_error(&self, _ws: WebSocket, _error: worker::Error) -> worker::Result<()> {
+        Ok(())
+    }
+}
+
+/// One per remote repair session (seed 000's remote session flow). It answers its health
+/// probe only; the session channel arrives with the real-time issue.
+#[durable_object]
+pub struct RepairSession {
+    _state: State,
+}
+
+impl DurableObject for RepairSession {
+    fn new(state: State, _env: Env) -> Self {
+        RepairSession { _state: state }
+    }
+
+    async fn fetch(&self, req: Request) -> worker::Result<Response> {
+        match req.path().as_str() {
+            OBJECT_HEALTH_PATH => object_ok("RepairSession"),
+            _ => Response::error("no such object route", 404),
+        }
+    }
+}

@@ -1,0 +1,201 @@
+//! `noizylab-workflow-orchestrator`: the automation engine, and the router of the event
+//! bus.
+//!
+//! Cloudflare Queues allow one consumer per queue, so this worker consumes
+//! `noizylab-events` for everyone: today it records each catalogued event once in
+//! `event_log`; workflow triggers and fan-out to notifications, analytics and ticket rooms
+//! arrive with their issues. It also consumes every dead-letter queue, so each message that
+//! exhausted its retries is kept in `dead_letters` for an operator.
+
+use noizylab_core::events::{self, Envelope};
+use noizylab_core::services::queues;
+use noizylab_kit::queue::{self, Delivery, Outcome};
+use noizylab_kit::{health, http, serve, time, ApiError, ApiResult, Call, OrInternal};
+use serde::{Deserialize, Serialize};
+use worker::{event, wasm_bindgen::JsValue, Context, Env, MessageBatch, Method, Request, Response};
+
+const DIR: &str = "workflow-orchestrator";
+
+#[event(fetch)]
+async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+    serve(req, env, DIR, route).await
+}
+
+async fn route(req: Request, call: Call) -> ApiResult<Response> {
+    let path = req.path();
+    match (req.method(), http::segments(&path).as_slice()) {
+        (Method::Get, ["health"]) => health::handle(&req, &call).await,
+        (Method::Get, ["health", "ping"]) => health::ping(&call),
+        (_, ["health", ..]) => Err(ApiError::MethodNotAllowed { allowed: vec!["GET"] }),
+        (Method::Get, ["api", "v1", "workflows", "events", id]) => event_by_id(&call, id).await,
+        (Method::Get, ["api", "v1", "workflows", "dead-letters"]) => dead_letters(&req, &call).await,
+        _ => Err(http::no_route(&req)),
+    }
+}
+
+/// Operator routes. Until sign-in lands they exist only in development; then they need
+/// the `admin` scope.
+fn require_operator(call: &Call) -> ApiResult<()> {
+    if call.is_development() {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden("operator routes need the admin scope".into()))
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct EventRow {
+    id: String,
+    event: String,
+    occurred_at: String,
+    received_at: String,
+    workspace_id: Option<String>,
+    ticket_id: Option<String>,
+    device_id: Option<String>,
+    payload: String,
+}
+
+/// `GET /api/v1/workflows/events/:id`: one delivered event, as the log recorded it.
+async fn event_by_id(call: &Call, id: &str) -> ApiResult<Response> {
+    require_operator(call)?;
+    let row: Option<EventRow> = call
+        .db()?
+        .prepare("SELECT * FROM event_log WHERE id = ?1")
+        .bind(&[id.into()])
+        .or_internal("bind")?
+        .first(None)
+        .await
+        .or_internal("event_log read")?;
+    let row = row.ok_or_else(|| ApiError::not_found(format!("event {id}")))?;
+    let data: serde_json::Value = serde_json::from_str(&row.payload).unwrap_or(serde_json::Value::Null);
+    http::ok(&serde_json::json!({
+        "id": row.id, "event": row.event, "occurred_at": row.occurred_at,
+        "received_at": row.received_at, "workspace_id": row.workspace_id,
+        "ticket_id": row.ticket_id, "device_id": row.device_id, "data": data,
+    }))
+}
+
+#[derive(Serialize, Deserialize)]
+struct DeadLetter {
+    message_id: String,
+    queue: String,
+    body: String,
+    reason: String,
+    received_at: String,
+    replayed_at: Option<String>,
+}
+
+/// `GET /api/v1/workflows/dead-letters[?queue=noizylab-events][&limit=50]`, newest first.
+async fn dead_letters(req: &Request, call: &Call) -> ApiResult<Response> {
+    require_operator(call)?;
+    let url = req.url().or_internal("url")?;
+    let mut queue: Option<String> = None;
+    let mut limit: u32 = 50;
+    for (k, v) in url.query_pairs() {
+        match k.as_ref() {
+            "queue" if queues::dead_letter_of(&v).is_some() => queue = Some(v.into_owned()),
+            "queue" => {
+                return Err(ApiError::invalid_field(
+                    "queue",
+                    format!("unknown queue; use one of {}", queues::ALL.join(", ")),
+                ))
+            }
+            "limit" => {
+                limit = v
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=200).contains(n))
+                    .ok_or_else(|| ApiError::invalid_field("limit", "limit is 1 to 200"))?
+            }
+            _ => {}
+        }
+    }
+    let db = call.db()?;
+    let statement = match &queue {
+        Some(q) => db
+            .prepare("SELECT * FROM dead_letters WHERE queue = ?1 ORDER BY received_at DESC LIMIT ?2")
+            .bind(&[q.as_str().into(), limit.into()]),
+        None => db.prepare("SELECT * FROM dead_letters ORDER BY received_at DESC LIMIT ?1").bind(&[limit.into()]),
+    }
+    .or_internal("bind")?;
+    let rows: Vec<DeadLetter> =
+        statement.all().await.or_internal("dead_letters read")?.results().or_internal("rows")?;
+    http::ok(&serde_json::json!({ "dead_letters": rows }))
+}
+
+#[event(queue)]
+async fn consume(batch: MessageBatch<String>, env: Env, _ctx: Context) -> worker::Result<()> {
+    queue::consume(batch, &env, DIR, handle).await
+}
+
+async fn handle(env: Env, delivery: Delivery) -> Outcome {
+    let result = match delivery.queue.as_str() {
+        queues::EVENTS => on_event(&env, &delivery).await,
+        q if q.ends_with("-dlq") => {
+            let failed_on = q.trim_end_matches("-dlq");
+            record_dead_letter(&env, &delivery, failed_on, "exhausted its retries").await.map(|_| Outcome::Done)
+        }
+        other => Ok(Outcome::Retry(format!("no workflow step handles {other} messages yet"))),
+    };
+    result.unwrap_or_else(|e| Outcome::Retry(e.to_string()))
+}
+
+/// A bus event: catalogued ones are logged once; malformed ones can never succeed and go
+/// straight to `dead_letters`; well-formed but unknown ones are retried (a newer consumer
+/// may know them) and so end in the DLQ.
+async fn on_event(env: &Env, delivery: &Delivery) -> ApiResult<Outcome> {
+    let envelope: Envelope = match serde_json::from_str(&delivery.body) {
+        Ok(e) => e,
+        Err(e) => {
+            record_dead_letter(env, delivery, queues::EVENTS, &format!("not an event envelope: {e}")).await?;
+            return Ok(Outcome::Done);
+        }
+    };
+    if !events::is_known(&envelope.event) {
+        return Ok(Outcome::Retry(format!("unknown event {}", envelope.event)));
+    }
+    let payload = serde_json::to_string(&envelope.data).map_err(|e| ApiError::internal(e.to_string()))?;
+    let opt = |v: &Option<String>| v.as_deref().map(JsValue::from).unwrap_or(JsValue::NULL);
+    env.d1(noizylab_core::bindings::DB)
+        .or_internal("DB")?
+        .prepare(
+            "INSERT INTO event_log (id, event, occurred_at, received_at, workspace_id, ticket_id, device_id, payload)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(&[
+            envelope.id.as_str().into(),
+            envelope.event.as_str().into(),
+            envelope.timestamp.as_str().into(),
+            time::now_rfc3339().into(),
+            opt(&envelope.workspace_id),
+            opt(&envelope.ticket_id),
+            opt(&envelope.device_id),
+            payload.into(),
+        ])
+        .or_internal("bind")?
+        .run()
+        .await
+        .or_internal("event_log insert")?;
+    Ok(Outcome::Done)
+}
+
+async fn record_dead_letter(env: &Env, delivery: &Delivery, failed_on: &str, reason: &str) -> ApiResult<()> {
+    env.d1(noizylab_core::bindings::DB)
+        .or_internal("DB")?
+        .prepare(
+            "INSERT INTO dead_letters (message_id, queue, body, reason, received_at)
+             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (message_id) DO NOTHING",
+        )
+        .bind(&[
+            delivery.id.as_str().into(),
+            failed_on.into(),
+            delivery.body.as_str().into(),
+            reason.into(),
+            time::now_rfc3339().into(),
+        ])
+        .or_internal("bind")?
+        .run()
+        .await
+        .or_internal("dead_letters insert")?;
+    Ok(())
+}
