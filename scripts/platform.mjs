@@ -3,6 +3,7 @@
 // local D1, KV, R2, Queues and Durable Objects persisted under one folder.
 //
 //   node scripts/platform.mjs [--port 8787] [--host 127.0.0.1] [--persist-to .state]
+//                             [--verbose] [--exit-with-stdin]
 //
 // Each worker's bindings come from its own workers/<dir>/wrangler.toml (read by wrangler's
 // own config reader), so the local platform and a deployment share one description. The
@@ -43,6 +44,7 @@ function parseArgs(argv) {
     else if (arg === "--host") opts.host = value();
     else if (arg === "--persist-to") opts.persistTo = path.resolve(value());
     else if (arg === "--verbose") opts.verbose = true;
+    else if (arg === "--exit-with-stdin") opts.exitWithStdin = true;
     else throw new Error(`unknown option ${arg}`);
   }
   if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535) throw new Error("--port must be 0-65535");
@@ -104,6 +106,12 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     };
     process.on("SIGINT", stop);
     process.on("SIGTERM", stop);
+    // For test harnesses: stop when the parent goes away and our stdin closes.
+    if (opts.exitWithStdin) {
+      process.stdin.on("end", stop);
+      process.stdin.on("close", stop);
+      process.stdin.resume();
+    }
   } catch (e) {
     console.error(`platform: could not start: ${e.message}`);
     process.exit(1);

@@ -1,1 +1,247 @@
-//! Test harness.
+//! The end-to-end harness: starts the real, built workers in workerd (through Miniflare,
+//! `scripts/platform.mjs`) with local D1/KV/R2/Queues/Durable Objects in a fresh folder,
+//! and speaks HTTP and WebSocket to the gateway as a client would.
+//!
+//! The workers must be built (`./deploy.sh build`; `./deploy.sh test` does it).
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tungstenite::stream::MaybeTlsStream;
+use tungstenite::{Message, WebSocket};
+
+pub type Socket = WebSocket<MaybeTlsStream<TcpStream>>;
+
+/// The secret the harness gives the platform, so a test can sign an internal request
+/// itself and show that only the signature stands between a caller and a worker.
+pub const TEST_SECRET: &str = "e2e-test-secret-0123456789abcdef0123456789abcdef";
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// A fresh folder for one platform's local state, under `target/e2e-state`.
+pub fn fresh_state_dir(label: &str) -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let dir = repo().join("target/e2e-state").join(format!(
+        "{}-{label}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create state dir");
+    dir
+}
+
+/// Applies every D1 migration to the local state in `dir`, with wrangler, as
+/// `./deploy.sh migrate` does.
+pub fn migrate(dir: &Path) {
+    let out = Command::new(repo().join("node_modules/.bin/wrangler"))
+        .args(["d1", "migrations", "apply", "noizylab-db", "--local", "--persist-to"])
+        .arg(dir)
+        .args(["-c", "wrangler.toml"])
+        .current_dir(repo())
+        .env("CI", "true")
+        .env("WRANGLER_SEND_METRICS", "false")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run wrangler (did ./deploy.sh setup run?)");
+    assert!(
+        out.status.success(),
+        "migrations failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A running local platform. Stops when dropped, and also when the test process exits
+/// (the launcher watches its stdin), so a shared instance in a `static` does not linger.
+pub struct Platform {
+    child: Child,
+    _stdin: ChildStdin,
+    pub port: u16,
+    pub base: String,
+    pub state: PathBuf,
+}
+
+impl Platform {
+    /// Starts all seventeen workers on a free port with state in `state`.
+    pub fn start(state: &Path) -> Platform {
+        let mut child = Command::new("node")
+            .arg(repo().join("scripts/platform.mjs"))
+            .args(["--port", "0", "--exit-with-stdin", "--persist-to"])
+            .arg(state)
+            .current_dir(repo())
+            .env("NOIZYLAB_INTERNAL_SECRET", TEST_SECRET)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start node scripts/platform.mjs");
+        let stdin = child.stdin.take().expect("stdin");
+        let stdout = child.stdout.take().expect("stdout");
+        let stderr = child.stderr.take().expect("stderr");
+        let log_path = state.join("platform.log");
+        // Drain stderr into a log file so workerd never blocks on a full pipe.
+        std::thread::spawn(move || {
+            if let Ok(mut file) = std::fs::File::create(log_path) {
+                let _ = std::io::copy(&mut BufReader::new(stderr), &mut file);
+            }
+        });
+        let (tx, rx) = mpsc::channel::<String>();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if line.contains("\"ready\":true") {
+                    let _ = tx.send(line);
+                }
+            }
+        });
+        let line = rx.recv_timeout(Duration::from_secs(90)).unwrap_or_else(|_| {
+            let _ = child.kill();
+            let log = std::fs::read_to_string(state.join("platform.log")).unwrap_or_default();
+            panic!("the platform did not start within 90 s:\n{log}")
+        });
+        let ready: Value = serde_json::from_str(&line).expect("ready line is JSON");
+        let url = ready["url"].as_str().expect("url").trim_end_matches('/').to_owned();
+        let port = url.rsplit(':').next().and_then(|p| p.parse().ok()).expect("port in url");
+        Platform { child, _stdin: stdin, port, base: format!("http://127.0.0.1:{port}"), state: state.to_owned() }
+    }
+
+    /// A fresh, migrated platform.
+    pub fn fresh(label: &str) -> Platform {
+        let dir = fresh_state_dir(label);
+        migrate(&dir);
+        Platform::start(&dir)
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn ws_url(&self, path: &str) -> String {
+        format!("ws://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// Stops the platform and waits for it to exit (its state stays on disk).
+    pub fn stop(mut self) -> PathBuf {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.state.clone()
+    }
+}
+
+impl Drop for Platform {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(60)))
+        .build()
+        .into()
+}
+
+fn read(mut resp: ureq::http::Response<ureq::Body>) -> Reply {
+    let status = resp.status().as_u16();
+    let headers = resp
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or_default().to_owned()))
+        .collect();
+    let mut body = Vec::new();
+    resp.body_mut().with_config().limit(64 * 1024 * 1024).reader().read_to_end(&mut body).expect("read body");
+    Reply { status, headers, body }
+}
+
+/// One HTTP request: `method`, `url`, extra headers, optional body.
+pub fn request(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&[u8]>) -> Reply {
+    let mut builder = ureq::http::Request::builder().method(method).uri(url);
+    for (k, v) in headers {
+        builder = builder.header(*k, *v);
+    }
+    let agent = agent();
+    let result = match body {
+        Some(bytes) => agent.run(builder.body(bytes.to_vec()).expect("request")),
+        None => agent.run(builder.body(()).expect("request")),
+    };
+    read(result.unwrap_or_else(|e| panic!("{method} {url}: {e}")))
+}
+
+pub fn get(url: &str) -> Reply {
+    request("GET", url, &[], None)
+}
+
+pub fn send_json(method: &str, url: &str, body: &Value) -> Reply {
+    let bytes = serde_json::to_vec(body).expect("json");
+    request(method, url, &[("content-type", "application/json")], Some(&bytes))
+}
+
+/// Polls `check` until it returns `Some`, or panics after `limit` with `what`.
+pub fn eventually<T>(limit: Duration, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        if start.elapsed() > limit {
+            panic!("{what}: not within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// Opens a WebSocket; reads time out after 10 s so a missing frame fails the test.
+pub fn connect(url: &str) -> Result<Socket, tungstenite::Error> {
+    let (socket, _) = tungstenite::connect(url)?;
+    if let MaybeTlsStream::Plain(stream) = socket.get_ref() {
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+    }
+    Ok(socket)
+}
+
+/// The next JSON text frame.
+pub fn next_json(socket: &mut Socket) -> Value {
+    loop {
+        match socket.read().expect("read frame") {
+            Message::Text(text) => return serde_json::from_str(text.as_str()).expect("JSON frame"),
+            Message::Ping(_) | Message::Pong(_) => continue,
+            other => panic!("unexpected frame {other:?}"),
+        }
+    }
+}
+
+pub fn send_frame(socket: &mut Socket, frame: &Value) {
+    socket.send(Message::text(frame.to_string())).expect("send frame");
+}

@@ -1,0 +1,128 @@
+//! Every migration, applied in order to an in-memory SQLite (D1 is SQLite), and the schema
+//! it leaves behind.
+
+use std::path::PathBuf;
+
+use rusqlite::{params, Connection};
+
+fn migrations() -> Vec<(String, String)> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../migrations");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("migrations/")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "sql"))
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|p| {
+            let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let sql = std::fs::read_to_string(&p).expect("read migration");
+            (name, sql)
+        })
+        .collect()
+}
+
+fn migrated() -> Connection {
+    let conn = Connection::open_in_memory().expect("sqlite");
+    conn.execute_batch("PRAGMA foreign_keys = ON;").expect("pragma");
+    for (name, sql) in migrations() {
+        conn.execute_batch(&format!("BEGIN; {sql}\nCOMMIT;")).unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+    conn
+}
+
+fn columns(conn: &Connection, table: &str) -> Vec<String> {
+    let mut stmt = conn.prepare(&format!("PRAGMA table_info({table})")).expect("table_info");
+    stmt.query_map([], |row| row.get::<_, String>(1)).expect("query").filter_map(Result::ok).collect()
+}
+
+#[test]
+fn migrations_are_numbered_in_order_without_gaps_and_named_descriptively() {
+    let list = migrations();
+    assert!(!list.is_empty());
+    for (i, (name, _)) in list.iter().enumerate() {
+        let (number, rest) = name.split_once('_').unwrap_or_else(|| panic!("{name}: NNNN_description.sql"));
+        assert_eq!(number, format!("{:04}", i + 1), "{name} is out of sequence");
+        let stem = rest.trim_end_matches(".sql");
+        assert!(
+            !stem.is_empty() && stem.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
+            "{name}: lowercase description"
+        );
+    }
+}
+
+#[test]
+fn every_migration_applies_in_order_to_an_empty_database() {
+    let conn = migrated();
+    let tables: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        .expect("prepare")
+        .query_map([], |r| r.get(0))
+        .expect("query")
+        .filter_map(Result::ok)
+        .collect();
+    for expected in ["dead_letters", "event_log"] {
+        assert!(tables.iter().any(|t| t == expected), "{expected} missing from {tables:?}");
+    }
+}
+
+#[test]
+fn the_event_log_has_the_envelope_columns_and_its_indexes() {
+    let conn = migrated();
+    assert_eq!(
+        columns(&conn, "event_log"),
+        ["id", "event", "occurred_at", "received_at", "workspace_id", "ticket_id", "device_id", "payload"]
+    );
+    let indexes: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'event_log' AND name NOT LIKE 'sqlite_%'")
+        .expect("prepare")
+        .query_map([], |r| r.get(0))
+        .expect("query")
+        .filter_map(Result::ok)
+        .collect();
+    assert_eq!(indexes.len(), 3, "{indexes:?}");
+}
+
+#[test]
+fn a_redelivered_event_is_logged_once() {
+    let conn = migrated();
+    let insert = "INSERT INTO event_log (id, event, occurred_at, received_at, payload)
+                  VALUES (?1, 'ticket.created', '2026-11-21T10:00:00Z', '2026-11-21T10:00:01Z', ?2)
+                  ON CONFLICT (id) DO NOTHING";
+    assert_eq!(conn.execute(insert, params!["e1", "{\"a\":1}"]).expect("first"), 1);
+    assert_eq!(conn.execute(insert, params!["e1", "{\"a\":2}"]).expect("again"), 0);
+    let payload: String =
+        conn.query_row("SELECT payload FROM event_log WHERE id = 'e1'", [], |r| r.get(0)).expect("row");
+    assert_eq!(payload, "{\"a\":1}", "the first delivery wins");
+}
+
+#[test]
+fn the_event_log_refuses_a_payload_that_is_not_json_and_a_value_of_the_wrong_type() {
+    let conn = migrated();
+    let bad_json = conn.execute(
+        "INSERT INTO event_log (id, event, occurred_at, received_at, payload) VALUES ('e2', 'x.y', 't', 't', 'not json')",
+        [],
+    );
+    assert!(bad_json.is_err(), "CHECK (json_valid(payload))");
+    let wrong_type = conn.execute(
+        "INSERT INTO event_log (id, event, occurred_at, received_at, payload) VALUES ('e3', x'00ff', 't', 't', '{}')",
+        [],
+    );
+    assert!(wrong_type.is_err(), "STRICT tables refuse a blob where text belongs");
+    let missing = conn.execute(
+        "INSERT INTO event_log (id, event, occurred_at, received_at, payload) VALUES ('e4', NULL, 't', 't', '{}')",
+        [],
+    );
+    assert!(missing.is_err(), "an event has a name");
+}
+
+#[test]
+fn dead_letters_are_kept_once_per_message() {
+    let conn = migrated();
+    assert_eq!(columns(&conn, "dead_letters"), ["message_id", "queue", "body", "reason", "received_at", "replayed_at"]);
+    let insert = "INSERT INTO dead_letters (message_id, queue, body, reason, received_at)
+                  VALUES ('m1', 'noizylab-events', '{}', 'exhausted its retries', 't') ON CONFLICT DO NOTHING";
+    assert_eq!(conn.execute(insert, []).expect("first"), 1);
+    assert_eq!(conn.execute(insert, []).expect("again"), 0);
+}
