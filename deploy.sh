@@ -94,9 +94,11 @@ build_one() {
        worker-build --release >"$ROOT/target/worker-build-$dir.log" 2>&1 ) \
     || { tail -n 30 "target/worker-build-$dir.log" >&2; die "worker-build failed for $dir (log: target/worker-build-$dir.log)"; }
   if [ "${NOIZYLAB_WASM_OPT:-1}" = 1 ] && [ -x node_modules/.bin/wasm-opt ]; then
-    node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
-      --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
-      "$out" -o "$out.opt" 2>"target/wasm-opt-$dir.log" \
+    # Exactly the features wasm-bindgen's output uses. Not --all-features: binaryen then
+    # writes newer encodings (e.g. compact imports) that workerd's V8 refuses to compile.
+    node_modules/.bin/wasm-opt -Oz --enable-exception-handling --enable-reference-types \
+      --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+      --enable-mutable-globals --enable-multivalue "$out" -o "$out.opt" >"target/wasm-opt-$dir.log" 2>&1 \
       && mv "$out.opt" "$out" \
       || { rm -f "$out.opt"; say "wasm-opt failed for $dir; keeping the unoptimised wasm (target/wasm-opt-$dir.log)"; }
   fi
