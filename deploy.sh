@@ -162,7 +162,7 @@ cmd_test() {
   cargo clippy --target wasm32-unknown-unknown --workspace --exclude noizylab-tests -- -D warnings \
     || die "clippy (wasm32) found problems"
   say "tests: unit, SQL, end to end"
-  cargo test --workspace --no-fail-fast || die "tests failed"
+  cargo test -p noizylab-core -p noizylab-tests --no-fail-fast || die "tests failed"
   say "all tests passed in $((SECONDS - started)) s"
 }
 

@@ -223,8 +223,8 @@ pub fn eventually<T>(limit: Duration, what: &str, mut check: impl FnMut() -> Opt
 }
 
 /// Opens a WebSocket; reads time out after 10 s so a missing frame fails the test.
-pub fn connect(url: &str) -> Result<Socket, tungstenite::Error> {
-    let (socket, _) = tungstenite::connect(url)?;
+pub fn connect(url: &str) -> Result<Socket, Box<tungstenite::Error>> {
+    let (socket, _) = tungstenite::connect(url).map_err(Box::new)?;
     if let MaybeTlsStream::Plain(stream) = socket.get_ref() {
         let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
     }
@@ -244,4 +244,22 @@ pub fn next_json(socket: &mut Socket) -> Value {
 
 pub fn send_frame(socket: &mut Socket, frame: &Value) {
     socket.send(Message::text(frame.to_string())).expect("send frame");
+}
+
+/// Sends `head` (request line and headers, without the blank line) and then `body` over a
+/// bare TCP connection, and returns the status and body of the answer. For what an HTTP
+/// client library will not do: declare a body and not send it, or send it chunked.
+pub fn raw_http(port: u16, head: &str, body: &[u8]) -> (u16, String) {
+    use std::io::Write;
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+    let _ = stream.write_all(format!("{head}\r\nconnection: close\r\n\r\n").as_bytes());
+    // The server may answer and close before it has read everything we send.
+    let _ = stream.write_all(body);
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    let status = text.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    (status, body)
 }

@@ -101,15 +101,33 @@ fn unknown_routes_answer_the_json_error_body() {
 }
 
 #[test]
-fn a_body_over_the_cap_is_refused_with_413() {
+fn a_declared_body_over_the_cap_is_refused_with_413_before_it_is_sent() {
     let p = platform();
-    let big = vec![b'x'; 10 * 1024 * 1024 + 1];
-    let reply =
-        request("PUT", &p.url("/api/v1/dev/r2/too-big"), &[("content-type", "application/octet-stream")], Some(&big));
-    let body = assert_error_body(&reply, 413, "payload_too_large");
-    assert!(body["error"]["message"].as_str().is_some_and(|m| m.contains("10485760")));
+    // Declare 10 MiB + 1 and send none of it: the answer comes from the header alone.
+    let head = format!(
+        "PUT /api/v1/dev/r2/too-big HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/octet-stream\r\ncontent-length: {}",
+        10 * 1024 * 1024 + 1
+    );
+    let (status, body) = raw_http(p.port, &head, b"");
+    assert_eq!(status, 413, "{body}");
+    let json: Value = serde_json::from_str(body.trim()).expect("JSON error body");
+    assert_eq!(json["error"]["code"], "payload_too_large");
+    assert!(json["error"]["message"].as_str().is_some_and(|m| m.contains("10485760")));
     // Nothing was stored.
     assert_error_body(&get(&p.url("/api/v1/dev/r2/too-big")), 404, "not_found");
+}
+
+#[test]
+fn a_chunked_body_over_the_cap_is_refused_with_413() {
+    let p = platform();
+    let size = 10 * 1024 * 1024 + 1;
+    let mut chunked = format!("{size:x}\r\n").into_bytes();
+    chunked.extend(std::iter::repeat_n(b'x', size));
+    chunked.extend_from_slice(b"\r\n0\r\n\r\n");
+    let head = "PUT /api/v1/dev/r2/too-big-chunked HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/octet-stream\r\ntransfer-encoding: chunked";
+    let (status, body) = raw_http(p.port, head, &chunked);
+    assert_eq!(status, 413, "{body}");
+    assert_error_body(&get(&p.url("/api/v1/dev/r2/too-big-chunked")), 404, "not_found");
 }
 
 #[test]
