@@ -4,10 +4,10 @@
 #   ./deploy.sh setup              install everything needed (idempotent; registries only)
 #   ./deploy.sh build [dir...]     build the workers (release) and print their wasm sizes
 #   ./deploy.sh dev                migrate locally and run all seventeen workers on :8787
-#   ./deploy.sh test               formatting, lints, unit, SQL and end-to-end tests
+#   ./deploy.sh test               formatting, lints, unit, SQL and end-to-end tests, dry-run deploy
 #   ./deploy.sh migrate [--remote] apply D1 migrations (local state by default)
 #   ./deploy.sh deploy [--dry-run] create resources, migrate, deploy in dependency order
-#   ./deploy.sh bench              measure the local stack (see docs/benchmarks.md)
+#   ./deploy.sh bench [--quick]    measure the local stack (see docs/benchmarks.md)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -30,6 +30,8 @@ die() { printf '\033[31merror:\033[0m %s\n' "$*" >&2; exit 1; }
 have() { command -v "$1" >/dev/null 2>&1; }
 
 export PATH="$HOME/.cargo/bin:$PATH"
+# wrangler: no telemetry, no prompts.
+export WRANGLER_SEND_METRICS=false CI="${CI:-true}"
 
 wrangler() { "$ROOT/node_modules/.bin/wrangler" "$@"; }
 
@@ -163,6 +165,7 @@ cmd_test() {
     || die "clippy (wasm32) found problems"
   say "tests: unit, SQL, end to end"
   cargo test -p noizylab-core -p noizylab-tests --no-fail-fast || die "tests failed"
+  cmd_deploy --dry-run
   say "all tests passed in $((SECONDS - started)) s"
 }
 

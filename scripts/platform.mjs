@@ -78,6 +78,8 @@ export async function start(opts) {
     host: opts.host,
     port: opts.port,
     log: new Log(opts.verbose ? LogLevel.DEBUG : LogLevel.INFO),
+    // A fixed request.cf: otherwise Miniflare fetches one from the internet at every start.
+    cf: { colo: "DEV", country: "CA", city: "Local", timezone: "UTC", asn: 0, clientTcpRtt: 0 },
     workers: WORKERS.map((dir) => workerOptions(dir, secret)),
     d1Persist: path.join(state, "d1"),
     kvPersist: path.join(state, "kv"),

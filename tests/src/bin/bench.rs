@@ -1,0 +1,175 @@
+//! `./deploy.sh bench`: latency and throughput of the local stack (workerd through
+//! Miniflare, the real built workers, fresh state), reported as percentiles and as ratios
+//! measured in the same run — absolute numbers on a shared 2-core machine are noisy,
+//! ratios much less so.
+//!
+//! Options: `--quick` (fewer samples), `--clients N` for the broadcast fan-out (default 100).
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use noizylab_tests::{connect, get, next_json, send_frame, send_json, Platform, Socket};
+use serde_json::json;
+
+struct Stats {
+    name: String,
+    samples: Vec<f64>,
+}
+
+impl Stats {
+    fn pct(&self, p: f64) -> f64 {
+        let mut s = self.samples.clone();
+        s.sort_by(|a, b| a.total_cmp(b));
+        if s.is_empty() {
+            return f64::NAN;
+        }
+        let idx = ((p / 100.0) * (s.len() as f64 - 1.0)).round() as usize;
+        s[idx.min(s.len() - 1)]
+    }
+}
+
+fn time_ms(f: impl FnOnce()) -> f64 {
+    let start = Instant::now();
+    f();
+    start.elapsed().as_secs_f64() * 1000.0
+}
+
+fn measure(name: &str, n: usize, mut f: impl FnMut()) -> Stats {
+    for _ in 0..n.min(20) {
+        f(); // warm up
+    }
+    let samples = (0..n).map(|_| time_ms(&mut f)).collect();
+    Stats { name: name.to_owned(), samples }
+}
+
+fn expect(status: u16, want: u16, what: &str) {
+    assert_eq!(status, want, "{what}");
+}
+
+/// Requests per second from `threads` clients hammering `url` for `secs`.
+fn throughput(url: &str, threads: usize, secs: u64, want: u16) -> f64 {
+    let count = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let handles: Vec<_> = (0..threads)
+        .map(|_| {
+            let (url, count, stop) = (url.to_owned(), count.clone(), stop.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let r = get(&url);
+                    if r.status == want {
+                        count.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs(secs));
+    stop.store(true, Ordering::Relaxed);
+    for h in handles {
+        let _ = h.join();
+    }
+    count.load(Ordering::Relaxed) as f64 / secs as f64
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let quick = args.iter().any(|a| a == "--quick");
+    let clients: usize = args
+        .iter()
+        .position(|a| a == "--clients")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100);
+    let n = if quick { 100 } else { 400 };
+
+    eprintln!("starting the platform (fresh state)…");
+    let p = Platform::fresh("bench");
+    let put = send_json("PUT", &p.url("/api/v1/dev/kv/bench"), &json!({ "value": "v", "ttl_seconds": 3600 }));
+    expect(put.status, 201, "kv put");
+    let ev = send_json("POST", &p.url("/api/v1/dev/events"), &json!({ "event": "ticket.created" }));
+    let id = ev.json()["id"].as_str().unwrap_or_default().to_owned();
+    noizylab_tests::eventually(Duration::from_secs(30), "event logged", || {
+        (get(&p.url(&format!("/api/v1/workflows/events/{id}"))).status == 200).then_some(())
+    });
+
+    let gateway_only = measure("gateway alone (JSON 404)", n, || expect(get(&p.url("/nope")).status, 404, "404"));
+    let hop = measure("gateway → main (signed hop, 400)", n, || {
+        expect(get(&p.url("/api/v1/tickets/t-1/live")).status, 400, "hop")
+    });
+    let kv =
+        measure("gateway → main → KV get", n, || expect(get(&p.url("/api/v1/dev/kv/bench")).status, 200, "kv"));
+    let d1 = measure("gateway → orchestrator → D1 read", n, || {
+        expect(get(&p.url(&format!("/api/v1/workflows/events/{id}"))).status, 200, "d1")
+    });
+    let health = measure("GET /api/v1/health (17 workers)", n / 4, || {
+        expect(get(&p.url("/api/v1/health")).status, 200, "health")
+    });
+    let ws_connect = measure("WebSocket connect → TicketRoom hello", n / 2, || {
+        let mut s = connect(&p.ws_url("/api/v1/tickets/bench-connect/live?name=b")).expect("connect");
+        assert_eq!(next_json(&mut s)["type"], "hello");
+        let _ = s.close(None);
+    });
+
+    // Broadcast: `clients` sockets in one room; one note, timed until every socket has it.
+    let mut sockets: Vec<Socket> = (0..clients)
+        .map(|i| {
+            let mut s = connect(&p.ws_url(&format!("/api/v1/tickets/bench-fanout/live?name=c{i}"))).expect("connect");
+            assert_eq!(next_json(&mut s)["type"], "hello");
+            s
+        })
+        .collect();
+    let mut sender = sockets.remove(0);
+    let readers = Arc::new(Barrier::new(sockets.len() + 1));
+    let rounds = if quick { 20 } else { 50 };
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let handles: Vec<_> = sockets
+        .into_iter()
+        .map(|mut s| {
+            let (readers, tx) = (readers.clone(), tx.clone());
+            std::thread::spawn(move || {
+                for _ in 0..rounds {
+                    readers.wait();
+                    let _ = next_json(&mut s);
+                    let _ = tx.send(());
+                }
+            })
+        })
+        .collect();
+    let others = clients - 1;
+    let mut fan = Vec::with_capacity(rounds);
+    for round in 0..rounds {
+        readers.wait();
+        let start = Instant::now();
+        send_frame(&mut sender, &json!({ "type": "note", "text": format!("round {round}") }));
+        let _ = next_json(&mut sender);
+        for _ in 0..others {
+            let _ = rx.recv_timeout(Duration::from_secs(10));
+        }
+        fan.push(start.elapsed().as_secs_f64() * 1000.0);
+    }
+    for h in handles {
+        let _ = h.join();
+    }
+    let broadcast = Stats { name: format!("broadcast to {clients} clients (all received)"), samples: fan };
+
+    let secs = if quick { 3 } else { 8 };
+    let rps_gateway = throughput(&p.url("/nope"), 8, secs, 404);
+    let rps_hop = throughput(&p.url("/api/v1/tickets/t-1/live"), 8, secs, 400);
+    let rps_kv = throughput(&p.url("/api/v1/dev/kv/bench"), 8, secs, 200);
+
+    println!("\nNoizyLab OS local stack (workerd via Miniflare), one run\n");
+    println!("{:<46} {:>9} {:>9} {:>9}", "latency (ms)", "p50", "p95", "p99");
+    for s in [&gateway_only, &hop, &kv, &d1, &health, &ws_connect, &broadcast] {
+        println!("{:<46} {:>9.2} {:>9.2} {:>9.2}", s.name, s.pct(50.0), s.pct(95.0), s.pct(99.0));
+    }
+    println!("\n{:<46} {:>9}", "throughput, 8 clients (req/s)", "");
+    println!("{:<46} {:>9.0}", "gateway alone", rps_gateway);
+    println!("{:<46} {:>9.0}", "gateway → main", rps_hop);
+    println!("{:<46} {:>9.0}", "gateway → main → KV", rps_kv);
+    println!("\nratios (same run)");
+    println!("  signed hop to main costs {:.2}× the gateway alone (p50)", hop.pct(50.0) / gateway_only.pct(50.0));
+    println!("  KV read through main costs {:.2}× the bare hop (p50)", kv.pct(50.0) / hop.pct(50.0));
+    println!("  throughput gateway→main / gateway alone: {:.2}", rps_hop / rps_gateway);
+    println!("\ntargets: API p95 < 100 ms, p99 < 200 ms; WS connect < 100 ms; broadcast p99 < 50 ms");
+}
