@@ -220,7 +220,7 @@ cmd_deploy() {
   if [ "$dry" = 1 ]; then
     say "bundling every worker with wrangler deploy --dry-run (no account needed)"
     for d in "${WORKERS[@]}"; do
-      wrangler deploy --dry-run --outdir "target/dry-run/$d" -c "workers/$d/wrangler.toml" \
+      wrangler deploy --dry-run --outdir "$ROOT/target/dry-run/$d" -c "workers/$d/wrangler.toml" \
         >"target/dry-run-$d.log" 2>&1 || { tail -n 30 "target/dry-run-$d.log" >&2; die "dry run failed for $d"; }
       printf '  %-24s bundled (target/dry-run/%s)\n' "$d" "$d"
     done
