@@ -140,8 +140,8 @@ pub fn request_id_of(req: &Request) -> String {
         .unwrap_or_else(|| "unknown".to_owned())
 }
 
-/// The entry point of every internal worker: verifies the signed identity, then hands the
-/// request to `routes`. Whatever `routes` answers gets the request id; an error becomes the
+/// The entry point of every internal worker: verifies the signed identity, answers
+/// `GET /health` and `GET /health/ping`, then hands the request to `routes`. Whatever `routes` answers gets the request id; an error becomes the
 /// platform's JSON error body (internal ones logged, never echoed).
 pub async fn serve<F, Fut>(req: Request, env: Env, dir: &'static str, routes: F) -> worker::Result<Response>
 where
@@ -162,7 +162,13 @@ where
             ApiError::Unauthenticated(e.message().to_owned())
         })?;
         let call = Call { spec, env, request_id: request_id.clone(), identity, secret };
-        routes(req, call).await
+        // Every internal worker answers its health routes the same way, before its own.
+        match (method, path.as_str()) {
+            (Method::Get, "/health") => crate::health::handle(&req, &call).await,
+            (Method::Get, "/health/ping") => crate::health::ping(&call),
+            (_, "/health" | "/health/ping") => Err(ApiError::MethodNotAllowed { allowed: vec!["GET"] }),
+            _ => routes(req, call).await,
+        }
     }
     .await;
     Ok(http::finish(outcome, dir, &request_id))

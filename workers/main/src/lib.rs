@@ -10,7 +10,7 @@ mod dev;
 mod objects;
 
 use noizylab_core::bindings;
-use noizylab_kit::{health, http, serve, ApiError, ApiResult, Call, OrInternal};
+use noizylab_kit::{http, serve, ApiError, ApiResult, Call, OrInternal};
 use worker::{event, Context, Env, Headers, Method, Request, RequestInit, Response};
 
 pub use objects::{RepairSession, TicketRoom};
@@ -25,9 +25,6 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
 async fn route(req: Request, call: Call) -> ApiResult<Response> {
     let path = req.path();
     match (req.method(), http::segments(&path).as_slice()) {
-        (Method::Get, ["health"]) => health::handle(&req, &call).await,
-        (Method::Get, ["health", "ping"]) => health::ping(&call),
-        (_, ["health", ..]) => Err(ApiError::MethodNotAllowed { allowed: vec!["GET"] }),
         (Method::Get, ["api", "v1", "tickets", id, "live"]) => ticket_live(&req, &call, id).await,
         (_, ["api", "v1", "dev", rest @ ..]) => dev::route(req, &call, rest).await,
         _ => Err(http::no_route(&req)),

@@ -10,7 +10,7 @@
 use noizylab_core::events::{self, Envelope};
 use noizylab_core::services::queues;
 use noizylab_kit::queue::{self, Delivery, Outcome};
-use noizylab_kit::{health, http, serve, time, ApiError, ApiResult, Call, OrInternal};
+use noizylab_kit::{http, serve, time, ApiError, ApiResult, Call, OrInternal};
 use serde::{Deserialize, Serialize};
 use worker::{event, wasm_bindgen::JsValue, Context, Env, MessageBatch, Method, Request, Response};
 
@@ -24,9 +24,6 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
 async fn route(req: Request, call: Call) -> ApiResult<Response> {
     let path = req.path();
     match (req.method(), http::segments(&path).as_slice()) {
-        (Method::Get, ["health"]) => health::handle(&req, &call).await,
-        (Method::Get, ["health", "ping"]) => health::ping(&call),
-        (_, ["health", ..]) => Err(ApiError::MethodNotAllowed { allowed: vec!["GET"] }),
         (Method::Get, ["api", "v1", "workflows", "events", id]) => event_by_id(&call, id).await,
         (Method::Get, ["api", "v1", "workflows", "dead-letters"]) => dead_letters(&req, &call).await,
         _ => Err(http::no_route(&req)),
