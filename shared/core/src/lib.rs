@@ -3,11 +3,14 @@
 //! Nothing here depends on the `worker` crate: it compiles to wasm for the workers and
 //! natively for `cargo test`. The worker-facing adapter lives in `noizylab-kit`.
 
+pub mod audit;
+pub mod auth;
 pub mod bindings;
 pub mod error;
 pub mod events;
 pub mod health;
 pub mod identity;
+pub mod ratelimit;
 pub mod request_id;
 pub mod services;
 
