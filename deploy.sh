@@ -233,11 +233,17 @@ cmd_deploy() {
   wrangler d1 migrations apply noizylab-db --remote -c wrangler.toml
   local secret="${NOIZYLAB_INTERNAL_SECRET:-}"
   [ -n "$secret" ] || die "set NOIZYLAB_INTERNAL_SECRET (32+ random bytes, e.g. openssl rand -hex 32); every worker shares it"
+  local keys="${NOIZYLAB_JWT_SIGNING_KEYS:-}"
+  [ -n "$keys" ] || die "set NOIZYLAB_JWT_SIGNING_KEYS to kid:base64url(32 random bytes)[,older keys…] (main signs access tokens with the first)"
   for d in "${WORKERS[@]}"; do
     local cfg; cfg="$(deploy_config "$d")"
     say "deploying noizylab-$d"
     wrangler deploy -c "$cfg"
-    printf '{"INTERNAL_SECRET":"%s"}' "$secret" | wrangler secret bulk -c "$cfg" >/dev/null
+    if [ "$d" = main ]; then
+      printf '{"INTERNAL_SECRET":"%s","JWT_SIGNING_KEYS":"%s"}' "$secret" "$keys" | wrangler secret bulk -c "$cfg" >/dev/null
+    else
+      printf '{"INTERNAL_SECRET":"%s"}' "$secret" | wrangler secret bulk -c "$cfg" >/dev/null
+    fi
   done
   say "deployed all ${#WORKERS[@]} workers"
 }

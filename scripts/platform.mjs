@@ -51,7 +51,18 @@ function parseArgs(argv) {
   return opts;
 }
 
-function workerOptions(dir, secret) {
+// Secrets only `main` holds: the JWT signing key ring (generated per start unless
+// NOIZYLAB_JWT_SIGNING_KEYS is set; refresh tokens survive a restart, access tokens are
+// re-issued) and the bootstrap owner's address.
+function mainSecrets() {
+  const seed = randomBytes(32).toString("base64url");
+  return {
+    JWT_SIGNING_KEYS: process.env.NOIZYLAB_JWT_SIGNING_KEYS ?? `dev-${randomBytes(3).toString("hex")}:${seed}`,
+    ...(process.env.NOIZYLAB_OWNER_EMAIL ? { OWNER_EMAIL: process.env.NOIZYLAB_OWNER_EMAIL } : {}),
+  };
+}
+
+function workerOptions(dir, secret, extra = {}) {
   const folder = path.join(root, "workers", dir);
   const script = path.join(folder, "build", "index.js");
   if (!existsSync(script)) {
@@ -66,7 +77,7 @@ function workerOptions(dir, secret) {
     scriptPath: script,
     modulesRoot: path.join(folder, "build"),
     modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
-    bindings: { ...(workerOptions.bindings ?? {}), INTERNAL_SECRET: secret },
+    bindings: { ...(workerOptions.bindings ?? {}), INTERNAL_SECRET: secret, ...extra },
     routes: dir === "api-gateway" ? undefined : [`${name}.internal/*`],
   };
 }
@@ -80,7 +91,7 @@ export async function start(opts) {
     log: new Log(opts.verbose ? LogLevel.DEBUG : LogLevel.INFO),
     // A fixed request.cf: otherwise Miniflare fetches one from the internet at every start.
     cf: { colo: "DEV", country: "CA", city: "Local", timezone: "UTC", asn: 0, clientTcpRtt: 0 },
-    workers: WORKERS.map((dir) => workerOptions(dir, secret)),
+    workers: WORKERS.map((dir) => workerOptions(dir, secret, dir === "main" ? mainSecrets() : {})),
     d1Persist: path.join(state, "d1"),
     kvPersist: path.join(state, "kv"),
     r2Persist: path.join(state, "r2"),

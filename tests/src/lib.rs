@@ -22,6 +22,19 @@ pub type Socket = WebSocket<MaybeTlsStream<TcpStream>>;
 /// itself and show that only the signature stands between a caller and a worker.
 pub const TEST_SECRET: &str = "e2e-test-secret-0123456789abcdef0123456789abcdef";
 
+/// The address that becomes owner of `ws-default` on its first sign-in.
+pub const OWNER_EMAIL: &str = "owner@noizylab.test";
+
+/// The signing key the harness gives `main`, so tests can mint tokens with wrong claims
+/// that are nonetheless correctly signed.
+pub const TEST_KID: &str = "test-1";
+pub const TEST_SEED: [u8; 32] = [7; 32];
+
+pub fn test_key_ring() -> String {
+    use base64::Engine;
+    format!("{TEST_KID}:{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(TEST_SEED))
+}
+
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
@@ -79,6 +92,8 @@ impl Platform {
             .arg(state)
             .current_dir(repo())
             .env("NOIZYLAB_INTERNAL_SECRET", TEST_SECRET)
+            .env("NOIZYLAB_OWNER_EMAIL", OWNER_EMAIL)
+            .env("NOIZYLAB_JWT_SIGNING_KEYS", test_key_ring())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -262,4 +277,20 @@ pub fn raw_http(port: u16, head: &str, body: &[u8]) -> (u16, String) {
     let status = text.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
     let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
     (status, body)
+}
+
+/// Runs SQL against a platform's local D1 with wrangler, as an operator (or an attacker
+/// with disk access) would.
+pub fn d1_execute(state: &Path, sql: &str) {
+    let out = Command::new(repo().join("node_modules/.bin/wrangler"))
+        .args(["d1", "execute", "noizylab-db", "--local", "--persist-to"])
+        .arg(state)
+        .args(["-c", "wrangler.toml", "--command", sql])
+        .current_dir(repo())
+        .env("CI", "true")
+        .env("WRANGLER_SEND_METRICS", "false")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run wrangler d1 execute");
+    assert!(out.status.success(), "d1 execute failed: {}", String::from_utf8_lossy(&out.stderr));
 }

@@ -62,7 +62,18 @@ fn every_migration_applies_in_order_to_an_empty_database() {
         .expect("query")
         .filter_map(Result::ok)
         .collect();
-    for expected in ["dead_letters", "event_log"] {
+    for expected in [
+        "audit_log",
+        "dead_letters",
+        "dev_outbox",
+        "event_log",
+        "magic_links",
+        "memberships",
+        "refresh_tokens",
+        "sessions",
+        "users",
+        "workspaces",
+    ] {
         assert!(tables.iter().any(|t| t == expected), "{expected} missing from {tables:?}");
     }
 }
@@ -125,4 +136,36 @@ fn dead_letters_are_kept_once_per_message() {
                   VALUES ('m1', 'noizylab-events', '{}', 'exhausted its retries', 't') ON CONFLICT DO NOTHING";
     assert_eq!(conn.execute(insert, []).expect("first"), 1);
     assert_eq!(conn.execute(insert, []).expect("again"), 0);
+}
+
+#[test]
+fn a_membership_role_must_be_one_of_the_five() {
+    let conn = migrated();
+    conn.execute("INSERT INTO users (id, email, created_at) VALUES ('u1', 'a@b.co', 't')", []).expect("user");
+    let bad = conn.execute(
+        "INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES ('ws-default', 'u1', 'root', 't')",
+        [],
+    );
+    assert!(bad.is_err(), "role CHECK");
+    let good = conn.execute(
+        "INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES ('ws-default', 'u1', 'technician', 't')",
+        [],
+    );
+    assert_eq!(good.expect("technician"), 1);
+    let orphan = conn.execute(
+        "INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES ('ws-nope', 'u1', 'guest', 't')",
+        [],
+    );
+    assert!(orphan.is_err(), "foreign key to workspaces");
+}
+
+#[test]
+fn an_email_has_one_account_and_a_magic_link_token_one_row() {
+    let conn = migrated();
+    conn.execute("INSERT INTO users (id, email, created_at) VALUES ('u1', 'a@b.co', 't')", []).expect("first");
+    assert!(conn.execute("INSERT INTO users (id, email, created_at) VALUES ('u2', 'a@b.co', 't')", []).is_err());
+    let link = "INSERT INTO magic_links (id, email, workspace_id, token_hash, code_hash, created_at, expires_at)
+                VALUES (?1, 'a@b.co', 'ws-default', 'h', 'c', 0, 600)";
+    conn.execute(link, params!["m1"]).expect("link");
+    assert!(conn.execute(link, params!["m2"]).is_err(), "token hashes are unique");
 }

@@ -49,6 +49,9 @@ pub struct Identity {
     pub role: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub scopes: Vec<String>,
+    /// The signed-in session (refresh-token family) the caller's token belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<String>,
 }
 
 impl Identity {
@@ -150,6 +153,7 @@ mod tests {
             workspace: Some("ws1".into()),
             role: Some("technician".into()),
             scopes: vec!["tickets:read".into()],
+            session: Some("s1".into()),
         }
     }
 

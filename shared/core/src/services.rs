@@ -165,6 +165,8 @@ pub static SERVICES: [ServiceSpec; 17] = [
             queue(NOTIFY),
             object(TICKET_ROOM),
             object(REPAIR_SESSION),
+            // The gateway's per-user gate: main bumps auth epochs and revokes sessions there.
+            object(GATE),
             service(NOTIFICATIONS),
         ],
         consumes: &[],
@@ -321,8 +323,9 @@ pub fn by_binding(binding: &str) -> Option<&'static ServiceSpec> {
 }
 
 /// `/api/v1/<area>/…` → the service binding of the worker that owns the area.
-pub static AREAS: [(&str, &str); 32] = [
+pub static AREAS: [(&str, &str); 33] = [
     ("analytics", ANALYTICS),
+    ("audit", MAIN),
     ("auth", MAIN),
     ("chat", CHAT_AGENT),
     ("deals", EBAY_SNIPER),

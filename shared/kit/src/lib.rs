@@ -7,6 +7,7 @@
 //! without echoing them.
 
 pub mod call;
+pub mod gate;
 pub mod health;
 pub mod http;
 pub mod log;

@@ -8,6 +8,7 @@ use worker::wasm_bindgen::JsValue;
 use worker::{Env, Headers, Method, Request, RequestInit, Response};
 
 use crate::config::Config;
+use crate::gate::CheckAnswer;
 
 /// Headers that describe one hop, not the message (RFC 9110 §7.6.1), and the ones only
 /// the gateway may set. `upgrade` is kept: WebSocket upgrades are forwarded.
@@ -25,7 +26,8 @@ const NOT_FORWARDED: &[&str] = &[
     request_id::HEADER,
 ];
 
-const EXPOSED: &str = "x-request-id, retry-after, ratelimit-limit, ratelimit-remaining, ratelimit-reset";
+const EXPOSED: &str =
+    "x-request-id, retry-after, ratelimit-limit, ratelimit-remaining, ratelimit-reset, www-authenticate";
 const ALLOWED_HEADERS: &str = "authorization, content-type, idempotency-key, x-request-id";
 const ALLOWED_METHODS: &str = "GET, POST, PUT, PATCH, DELETE, OPTIONS";
 
@@ -110,7 +112,7 @@ fn js_sys_bytes(bytes: &[u8]) -> JsValue {
 
 /// Every answer leaves with the request id and, for the portal's origin, CORS headers.
 /// A WebSocket handshake (101) passes untouched: its socket must not be re-wrapped.
-pub fn decorate(resp: Response, request_id: &str, origin: Option<&str>) -> Response {
+pub fn decorate(resp: Response, request_id: &str, origin: Option<&str>, rate: Option<&CheckAnswer>) -> Response {
     if resp.status_code() == 101 {
         return resp;
     }
@@ -120,6 +122,15 @@ pub fn decorate(resp: Response, request_id: &str, origin: Option<&str>) -> Respo
         let _ = headers.append(&name, &value);
     }
     let _ = headers.set(request_id::HEADER, request_id);
+    // IETF draft-ietf-httpapi-ratelimit-headers, as the seed's clients expect.
+    if let Some(rate) = rate.filter(|r| r.reason.as_deref().is_none_or(|r| r == "rate_limited")) {
+        let _ = headers.set("ratelimit-limit", &rate.limit.to_string());
+        let _ = headers.set("ratelimit-remaining", &rate.remaining.to_string());
+        let _ = headers.set("ratelimit-reset", &rate.reset_secs.to_string());
+    }
+    if status == 401 {
+        let _ = headers.set("www-authenticate", "Bearer realm=\"noizylab\", error=\"invalid_token\"");
+    }
     if let Some(origin) = origin {
         let _ = headers.set("access-control-allow-origin", origin);
         let _ = headers.set("access-control-allow-credentials", "true");

@@ -9,6 +9,7 @@
 //! until then every caller is forwarded as anonymous and the `Gate` object answers its
 //! health probe only.
 
+mod auth;
 mod config;
 mod forward;
 mod gate;
@@ -34,15 +35,22 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
     let config = Config::from_env(&env);
     let origin = req.headers().get("origin").ok().flatten();
     let allowed_origin = origin.filter(|o| config.allows_origin(o));
-    let outcome = route(req, &env, &config, &request_id).await;
+    let mut rate = None;
+    let outcome = route(req, &env, &config, &request_id, &mut rate).await;
     let response = match outcome {
         Ok(resp) => resp,
         Err(err) => http::error_response(&err, DIR, &request_id),
     };
-    Ok(forward::decorate(response, &request_id, allowed_origin.as_deref()))
+    Ok(forward::decorate(response, &request_id, allowed_origin.as_deref(), rate.as_ref()))
 }
 
-async fn route(req: Request, env: &Env, config: &Config, request_id: &str) -> ApiResult<Response> {
+async fn route(
+    req: Request,
+    env: &Env,
+    config: &Config,
+    request_id: &str,
+    rate: &mut Option<gate::CheckAnswer>,
+) -> ApiResult<Response> {
     if req.method() == Method::Options {
         return forward::preflight(&req, config);
     }
@@ -51,12 +59,17 @@ async fn route(req: Request, env: &Env, config: &Config, request_id: &str) -> Ap
         (Method::Get, ["health"]) => own_health(&req, env, request_id).await,
         (Method::Get, ["api", "v1", "health"]) => aggregate_health(env, request_id).await,
         (_, ["api", "v1", "health"] | ["health"]) => Err(ApiError::MethodNotAllowed { allowed: vec!["GET"] }),
+        (Method::Get, [".well-known", "jwks.json"]) => {
+            let secret = internal_secret(env)?;
+            let who = Identity::anonymous();
+            forward::to_service(req, env, services::MAIN, &secret, &who, request_id, config.max_body_bytes).await
+        }
         (_, ["api", "v1", area, ..]) => {
             let owner =
                 services::owner_of_area(area).ok_or_else(|| ApiError::not_found(format!("API area '{area}'")))?;
             let secret = internal_secret(env)?;
-            forward::to_service(req, env, owner, &secret, &Identity::anonymous(), request_id, config.max_body_bytes)
-                .await
+            let who = auth::authenticate(&req, env, &secret, request_id, rate).await?;
+            forward::to_service(req, env, owner, &secret, &who, request_id, config.max_body_bytes).await
         }
         _ => Err(http::no_route(&req)),
     }

@@ -6,8 +6,11 @@
 //! end-to-end suite and developers use to check their local stack. Identity, devices and
 //! tickets arrive with their issues; see the README.
 
+mod audit;
+mod auth;
 mod dev;
 mod objects;
+mod workspaces;
 
 use noizylab_core::bindings;
 use noizylab_kit::{http, serve, ApiError, ApiResult, Call, OrInternal};
@@ -25,6 +28,10 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
 async fn route(req: Request, call: Call) -> ApiResult<Response> {
     let path = req.path();
     match (req.method(), http::segments(&path).as_slice()) {
+        (Method::Get, [".well-known", "jwks.json"]) => auth::jwks(&call),
+        (_, ["api", "v1", "auth", rest @ ..]) => auth::route(req, &call, rest).await,
+        (_, ["api", "v1", "workspaces", rest @ ..]) => workspaces::route(req, &call, rest).await,
+        (Method::Get, ["api", "v1", "audit", "verify"]) => audit::verify(&call).await,
         (Method::Get, ["api", "v1", "tickets", id, "live"]) => ticket_live(&req, &call, id).await,
         (_, ["api", "v1", "dev", rest @ ..]) => dev::route(req, &call, rest).await,
         _ => Err(http::no_route(&req)),

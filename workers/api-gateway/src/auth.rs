@@ -1,0 +1,101 @@
+//! Who is calling: a bearer access token, verified here once per request.
+//!
+//! The token's signature and claims are checked against the JWKS `main` publishes
+//! (cached in the isolate for five minutes, refetched at once for an unknown `kid`, so a
+//! rotated key is picked up immediately). Then one call to the caller's `Gate` object
+//! answers the rest: is the token's epoch current, is its session still open, and is the
+//! caller within the sliding-window limit.
+
+use std::cell::RefCell;
+
+use noizylab_core::auth::{self, PublicRing, TokenError};
+use noizylab_core::identity::{Identity, PrincipalKind};
+use noizylab_core::services::MAIN;
+use noizylab_kit::call::{forward_signed, now_secs};
+use noizylab_kit::{gate, ApiError, ApiResult, OrInternal};
+use worker::{Env, Method, Request};
+
+use crate::gate::CheckAnswer;
+
+const RING_TTL_MS: u64 = 5 * 60 * 1000;
+/// Requests per user per minute (the seed's limit), unless `USER_RATE_LIMIT` says otherwise.
+const DEFAULT_USER_LIMIT: u32 = 100;
+const WINDOW_MS: u64 = 60_000;
+
+thread_local! {
+    static RING: RefCell<Option<(PublicRing, u64)>> = const { RefCell::new(None) };
+}
+
+async fn ring(env: &Env, secret: &str, request_id: &str, force: bool) -> ApiResult<PublicRing> {
+    let now = worker::Date::now().as_millis();
+    if !force {
+        let cached =
+            RING.with(|r| r.borrow().as_ref().filter(|(_, at)| now - at < RING_TTL_MS).map(|(k, _)| k.clone()));
+        if let Some(ring) = cached {
+            return Ok(ring);
+        }
+    }
+    let fetcher = env.service(MAIN).or_internal("MAIN")?;
+    let me = Identity::service("noizylab-api-gateway");
+    let mut resp =
+        forward_signed(&fetcher, secret, &me, request_id, Method::Get, "/.well-known/jwks.json", None).await?;
+    if resp.status_code() != 200 {
+        return Err(ApiError::Unavailable("token keys are not available; try again shortly".into()));
+    }
+    let jwks: serde_json::Value = resp.json().await.or_internal("jwks")?;
+    let ring = auth::public_ring_from_jwks(&jwks);
+    RING.with(|r| *r.borrow_mut() = Some((ring.clone(), now)));
+    Ok(ring)
+}
+
+/// The caller's identity: anonymous without an `Authorization` header; a user with a valid
+/// bearer token; otherwise 401 (or 429 over the limit, with `rate` filled for headers).
+pub async fn authenticate(
+    req: &Request,
+    env: &Env,
+    secret: &str,
+    request_id: &str,
+    rate: &mut Option<CheckAnswer>,
+) -> ApiResult<Identity> {
+    let Some(header) = req.headers().get("authorization").ok().flatten() else {
+        return Ok(Identity::anonymous());
+    };
+    let token = header
+        .strip_prefix("Bearer ")
+        .or_else(|| header.strip_prefix("bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| ApiError::Unauthenticated("use Authorization: Bearer <access token>".into()))?;
+    let now = now_secs();
+    let keys = ring(env, secret, request_id, false).await?;
+    let verified = match auth::verify(&keys, token, now) {
+        Err(TokenError::UnknownKey) => auth::verify(&ring(env, secret, request_id, true).await?, token, now),
+        other => other,
+    }
+    .map_err(|e| ApiError::Unauthenticated(e.message().into()))?;
+    let claims = verified.claims;
+
+    let limit = env.var("USER_RATE_LIMIT").ok().and_then(|v| v.to_string().parse().ok()).unwrap_or(DEFAULT_USER_LIMIT);
+    let body = serde_json::json!({ "epoch": claims.epoch, "sid": claims.sid, "limit": limit, "window_ms": WINDOW_MS });
+    let mut resp = gate::post(env, &claims.sub, "check", &body).await?;
+    let answer: CheckAnswer = resp.json().await.or_internal("gate answer")?;
+    let allowed = answer.allowed;
+    let reason = answer.reason.clone();
+    let retry_after = answer.retry_after_secs;
+    *rate = Some(answer);
+    if !allowed {
+        return Err(match reason.as_deref() {
+            Some("rate_limited") => ApiError::RateLimited { retry_after },
+            Some("stale_epoch") => ApiError::Unauthenticated("your access changed; refresh your token".into()),
+            _ => ApiError::Unauthenticated("this session has ended; sign in again".into()),
+        });
+    }
+    Ok(Identity {
+        kind: PrincipalKind::User,
+        sub: Some(claims.sub),
+        workspace: Some(claims.ws),
+        role: Some(claims.role.as_str().to_owned()),
+        scopes: claims.scopes,
+        session: Some(claims.sid),
+    })
+}

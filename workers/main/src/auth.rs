@@ -1,0 +1,563 @@
+//! `/api/v1/auth/…`: passwordless sign-in, token rotation, sign-out.
+//!
+//! - `POST magic-link {email, workspace_id?}` mails a single-use link and a 6-digit code
+//!   (10 minutes, stored only hashed, limited per email and per IP). The answer is the same
+//!   whether or not the address has an account.
+//! - `POST verify {token}` / `POST login {email, code}` sign in (creating the account on
+//!   first sign-in) and return an access token (EdDSA JWT, 15 min) and a refresh token
+//!   (opaque, 256 bits, single use, rotated on every refresh; a second use revokes the
+//!   whole session). Sessions last 24 h at most.
+//! - `POST refresh {refresh_token}`, `POST logout`, `GET me`.
+
+use noizylab_core::auth::{self, AccessClaims, Role, SigningKey};
+use noizylab_core::identity::PrincipalKind;
+use noizylab_kit::call::now_secs;
+use noizylab_kit::{gate, http, random, time, ApiError, ApiResult, Call, OrInternal};
+use serde::{Deserialize, Serialize};
+use worker::wasm_bindgen::JsValue;
+use worker::{Method, Request, Response};
+
+use crate::audit;
+
+const LINK_TTL_SECS: i64 = 10 * 60;
+const SESSION_TTL_SECS: i64 = 24 * 60 * 60;
+/// Sign-in requests per address, and per client IP, in 15 minutes.
+const LINKS_PER_EMAIL: u32 = 5;
+const LINKS_PER_IP: u32 = 20;
+const LINK_WINDOW_SECS: i64 = 15 * 60;
+/// Wrong codes before a magic link's code stops working.
+const MAX_CODE_ATTEMPTS: i64 = 5;
+pub const DEFAULT_WORKSPACE: &str = "ws-default";
+
+pub async fn route(req: Request, call: &Call, rest: &[&str]) -> ApiResult<Response> {
+    match (req.method(), rest) {
+        (Method::Post, ["magic-link"]) => request_link(req, call).await,
+        (Method::Post, ["verify"]) => verify_link(req, call).await,
+        (Method::Post, ["login"]) => login_with_code(req, call).await,
+        (Method::Post, ["refresh"]) => refresh(req, call).await,
+        (Method::Post, ["logout"]) => logout(call).await,
+        (Method::Get, ["me"]) => me(call).await,
+        (_, ["magic-link" | "verify" | "login" | "refresh" | "logout"]) => {
+            Err(ApiError::MethodNotAllowed { allowed: vec!["POST"] })
+        }
+        (_, ["me"]) => Err(ApiError::MethodNotAllowed { allowed: vec!["GET"] }),
+        _ => Err(http::no_route(&req)),
+    }
+}
+
+/// The signing key ring from the `JWT_SIGNING_KEYS` secret (first key signs).
+pub fn key_ring(call: &Call) -> ApiResult<Vec<SigningKey>> {
+    let spec = call
+        .env
+        .secret("JWT_SIGNING_KEYS")
+        .map(|s| s.to_string())
+        .map_err(|_| ApiError::Unavailable("sign-in is not configured: JWT_SIGNING_KEYS is missing".into()))?;
+    auth::parse_key_ring(&spec).map_err(|e| ApiError::internal(format!("JWT_SIGNING_KEYS: {e}")))
+}
+
+/// `GET /.well-known/jwks.json`: the public keys that verify our access tokens.
+pub fn jwks(call: &Call) -> ApiResult<Response> {
+    let keys: Vec<serde_json::Value> = key_ring(call)?.iter().map(SigningKey::jwk).collect();
+    http::ok(&serde_json::json!({ "keys": keys }))
+}
+
+pub fn client_ip(req: &Request) -> Option<String> {
+    req.headers().get("cf-connecting-ip").ok().flatten()
+}
+
+fn token_b64(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// A uniformly random 6-digit code (rejection sampling: no modulo bias).
+fn six_digit_code() -> ApiResult<String> {
+    loop {
+        let n = u32::from_le_bytes(random::bytes::<4>()?);
+        if n < 4_294_000_000 {
+            return Ok(format!("{:06}", n % 1_000_000));
+        }
+    }
+}
+
+fn opt(v: Option<&str>) -> JsValue {
+    v.map(JsValue::from).unwrap_or(JsValue::NULL)
+}
+
+#[derive(Deserialize)]
+struct LinkRequest {
+    email: String,
+    #[serde(default)]
+    workspace_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Count {
+    n: u32,
+}
+
+async fn count(call: &Call, sql: &str, arg: &str, since: i64) -> ApiResult<u32> {
+    let row: Option<Count> = call
+        .db()?
+        .prepare(sql)
+        .bind(&[arg.into(), (since as f64).into()])
+        .or_internal("bind")?
+        .first(None)
+        .await
+        .or_internal("count")?;
+    Ok(row.map(|c| c.n).unwrap_or(0))
+}
+
+async fn request_link(mut req: Request, call: &Call) -> ApiResult<Response> {
+    let body: LinkRequest = http::read_json(&mut req).await?;
+    let email = auth::parse_email(&body.email)
+        .ok_or_else(|| ApiError::invalid_field("email", "that does not look like an email address"))?;
+    let workspace = body.workspace_id.unwrap_or_else(|| DEFAULT_WORKSPACE.to_owned());
+    let ip = client_ip(&req);
+    let now = now_secs();
+    let since = now - LINK_WINDOW_SECS;
+    if count(call, "SELECT COUNT(*) AS n FROM magic_links WHERE email = ?1 AND created_at > ?2", &email, since).await?
+        >= LINKS_PER_EMAIL
+    {
+        return Err(ApiError::RateLimited { retry_after: LINK_WINDOW_SECS as u64 });
+    }
+    if let Some(ip) = &ip {
+        if count(call, "SELECT COUNT(*) AS n FROM magic_links WHERE ip = ?1 AND created_at > ?2", ip, since).await?
+            >= LINKS_PER_IP
+        {
+            return Err(ApiError::RateLimited { retry_after: LINK_WINDOW_SECS as u64 });
+        }
+    }
+    let known_workspace: Option<Count> = call
+        .db()?
+        .prepare("SELECT COUNT(*) AS n FROM workspaces WHERE id = ?1")
+        .bind(&[workspace.as_str().into()])
+        .or_internal("bind")?
+        .first(None)
+        .await
+        .or_internal("workspace")?;
+    if known_workspace.map(|c| c.n).unwrap_or(0) == 0 {
+        return Err(ApiError::invalid_field("workspace_id", "no such workspace"));
+    }
+
+    let token = token_b64(&random::bytes::<32>()?);
+    let code = six_digit_code()?;
+    call.db()?
+        .prepare(
+            "INSERT INTO magic_links (id, email, workspace_id, token_hash, code_hash, created_at, expires_at, ip)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )
+        .bind(&[
+            random::id()?.into(),
+            email.as_str().into(),
+            workspace.as_str().into(),
+            auth::sha256_hex(token.as_bytes()).into(),
+            auth::sha256_hex(format!("{email}:{code}").as_bytes()).into(),
+            (now as f64).into(),
+            ((now + LINK_TTL_SECS) as f64).into(),
+            opt(ip.as_deref()),
+        ])
+        .or_internal("bind")?
+        .run()
+        .await
+        .or_internal("magic link insert")?;
+
+    let portal = call.env.var("PORTAL_URL").map(|v| v.to_string()).unwrap_or_default();
+    let link = format!("{}/sign-in?token={token}", portal.trim_end_matches('/'));
+    let text = format!(
+        "Sign in to NoizyLab:\n\n{link}\n\nOr enter this code: {code}\n\nBoth work once and expire in 10 minutes. \
+         If you did not ask to sign in, ignore this message."
+    );
+    let mail =
+        serde_json::json!({ "to": email, "subject": format!("Your NoizyLab sign-in code: {code}"), "text": text });
+    let sent = call
+        .internal(noizylab_core::services::NOTIFICATIONS, Method::Post, "/internal/email", Some(mail.to_string()))
+        .await?;
+    if sent.status_code() >= 300 {
+        return Err(ApiError::Unavailable("email could not be sent right now; try again shortly".into()));
+    }
+    http::json(
+        202,
+        &serde_json::json!({ "message": "If that address can sign in, a link and a code are on their way." }),
+    )
+}
+
+#[derive(Deserialize)]
+struct LinkRow {
+    id: String,
+    email: String,
+    workspace_id: String,
+    code_hash: String,
+    attempts: i64,
+}
+
+#[derive(Deserialize)]
+struct VerifyRequest {
+    token: String,
+}
+
+async fn verify_link(mut req: Request, call: &Call) -> ApiResult<Response> {
+    let body: VerifyRequest = http::read_json(&mut req).await?;
+    let ip = client_ip(&req);
+    let now = now_secs();
+    let hash = auth::sha256_hex(body.token.trim().as_bytes());
+    // Single use: only the request that flips used_at from NULL wins.
+    let row: Option<LinkRow> = call
+        .db()?
+        .prepare(
+            "UPDATE magic_links SET used_at = ?2 WHERE token_hash = ?1 AND used_at IS NULL AND expires_at > ?2
+             RETURNING id, email, workspace_id, code_hash, attempts",
+        )
+        .bind(&[hash.into(), (now as f64).into()])
+        .or_internal("bind")?
+        .first(None)
+        .await
+        .or_internal("magic link use")?;
+    let Some(link) = row else {
+        audit::record(call, "auth.verify_failed", None, None, None, ip.as_deref(), "{\"via\":\"link\"}").await?;
+        return Err(ApiError::Unauthenticated(
+            "this sign-in link is invalid, used or expired; ask for a new one".into(),
+        ));
+    };
+    sign_in(call, &link.email, &link.workspace_id, ip.as_deref(), "link").await
+}
+
+#[derive(Deserialize)]
+struct LoginRequest {
+    email: String,
+    code: String,
+}
+
+async fn login_with_code(mut req: Request, call: &Call) -> ApiResult<Response> {
+    let body: LoginRequest = http::read_json(&mut req).await?;
+    let email = auth::parse_email(&body.email)
+        .ok_or_else(|| ApiError::invalid_field("email", "that does not look like an email address"))?;
+    let code = body.code.trim();
+    if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ApiError::invalid_field("code", "the code is the 6 digits from the email"));
+    }
+    let ip = client_ip(&req);
+    let now = now_secs();
+    let db = call.db()?;
+    let link: Option<LinkRow> = db
+        .prepare(
+            "SELECT id, email, workspace_id, code_hash, attempts FROM magic_links
+             WHERE email = ?1 AND used_at IS NULL AND expires_at > ?2 ORDER BY created_at DESC LIMIT 1",
+        )
+        .bind(&[email.as_str().into(), (now as f64).into()])
+        .or_internal("bind")?
+        .first(None)
+        .await
+        .or_internal("magic link read")?;
+    let refused = || ApiError::Unauthenticated("that code is wrong, used or expired; ask for a new one".into());
+    let Some(link) = link else {
+        audit::record(call, "auth.verify_failed", None, None, Some(&email), ip.as_deref(), "{\"via\":\"code\"}")
+            .await?;
+        return Err(refused());
+    };
+    let expected = auth::sha256_hex(format!("{email}:{code}").as_bytes());
+    if expected != link.code_hash || link.attempts >= MAX_CODE_ATTEMPTS {
+        db.prepare("UPDATE magic_links SET attempts = attempts + 1 WHERE id = ?1")
+            .bind(&[link.id.as_str().into()])
+            .or_internal("bind")?
+            .run()
+            .await
+            .or_internal("attempts")?;
+        audit::record(call, "auth.verify_failed", None, None, Some(&email), ip.as_deref(), "{\"via\":\"code\"}")
+            .await?;
+        return Err(refused());
+    }
+    let used = db
+        .prepare("UPDATE magic_links SET used_at = ?2 WHERE id = ?1 AND used_at IS NULL")
+        .bind(&[link.id.as_str().into(), (now as f64).into()])
+        .or_internal("bind")?
+        .run()
+        .await
+        .or_internal("magic link use")?;
+    if used.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0) != 1 {
+        return Err(refused());
+    }
+    sign_in(call, &link.email, &link.workspace_id, ip.as_deref(), "code").await
+}
+
+#[derive(Deserialize)]
+struct UserRow {
+    id: String,
+    email: String,
+    name: Option<String>,
+    auth_epoch: i64,
+    disabled_at: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RoleRow {
+    role: String,
+}
+
+async fn user_by_email(call: &Call, email: &str) -> ApiResult<Option<UserRow>> {
+    call.db()?
+        .prepare("SELECT id, email, name, auth_epoch, disabled_at FROM users WHERE email = ?1")
+        .bind(&[email.into()])
+        .or_internal("bind")?
+        .first(None)
+        .await
+        .or_internal("user read")
+}
+
+async fn user_by_id(call: &Call, id: &str) -> ApiResult<Option<UserRow>> {
+    call.db()?
+        .prepare("SELECT id, email, name, auth_epoch, disabled_at FROM users WHERE id = ?1")
+        .bind(&[id.into()])
+        .or_internal("bind")?
+        .first(None)
+        .await
+        .or_internal("user read")
+}
+
+pub async fn role_in(call: &Call, workspace: &str, user: &str) -> ApiResult<Option<Role>> {
+    let row: Option<RoleRow> = call
+        .db()?
+        .prepare("SELECT role FROM memberships WHERE workspace_id = ?1 AND user_id = ?2")
+        .bind(&[workspace.into(), user.into()])
+        .or_internal("bind")?
+        .first(None)
+        .await
+        .or_internal("membership read")?;
+    Ok(row.and_then(|r| Role::parse(&r.role)))
+}
+
+async fn sign_in(call: &Call, email: &str, workspace: &str, ip: Option<&str>, via: &str) -> ApiResult<Response> {
+    let db = call.db()?;
+    let now_text = time::now_rfc3339();
+    db.prepare("INSERT INTO users (id, email, created_at) VALUES (?1, ?2, ?3) ON CONFLICT (email) DO NOTHING")
+        .bind(&[random::id()?.into(), email.into(), now_text.as_str().into()])
+        .or_internal("bind")?
+        .run()
+        .await
+        .or_internal("user insert")?;
+    let user = user_by_email(call, email).await?.ok_or_else(|| ApiError::internal("user vanished after insert"))?;
+    if user.disabled_at.is_some() {
+        audit::record(call, "auth.refused_disabled", Some(&user.id), Some(workspace), None, ip, "{}").await?;
+        return Err(ApiError::Forbidden("this account is disabled".into()));
+    }
+    let role = match role_in(call, workspace, &user.id).await? {
+        Some(role) => role,
+        None => {
+            let owner =
+                call.env.var("OWNER_EMAIL").map(|v| v.to_string().trim().to_ascii_lowercase()).unwrap_or_default();
+            let role = if !owner.is_empty() && owner == email && workspace == DEFAULT_WORKSPACE {
+                Role::Owner
+            } else {
+                Role::Customer
+            };
+            db.prepare(
+                "INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(&[workspace.into(), user.id.as_str().into(), role.as_str().into(), now_text.as_str().into()])
+            .or_internal("bind")?
+            .run()
+            .await
+            .or_internal("membership insert")?;
+            role
+        }
+    };
+    let now = now_secs();
+    let session = random::id()?;
+    db.prepare("INSERT INTO sessions (id, user_id, workspace_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)")
+        .bind(&[
+            session.as_str().into(),
+            user.id.as_str().into(),
+            workspace.into(),
+            (now as f64).into(),
+            ((now + SESSION_TTL_SECS) as f64).into(),
+        ])
+        .or_internal("bind")?
+        .run()
+        .await
+        .or_internal("session insert")?;
+    db.prepare("UPDATE users SET last_login_at = ?2 WHERE id = ?1")
+        .bind(&[user.id.as_str().into(), now_text.as_str().into()])
+        .or_internal("bind")?
+        .run()
+        .await
+        .or_internal("last login")?;
+    audit::record(call, "auth.sign_in", Some(&user.id), Some(workspace), None, ip, &format!("{{\"via\":\"{via}\"}}"))
+        .await?;
+    let pair = issue_pair(call, &user, workspace, role, &session, now + SESSION_TTL_SECS).await?;
+    http::ok(&pair)
+}
+
+#[derive(Serialize)]
+struct TokenPair {
+    access_token: String,
+    token_type: &'static str,
+    expires_in: i64,
+    refresh_token: String,
+    /// Unix seconds: the session's absolute end, after which the user signs in again.
+    session_expires_at: i64,
+    user_id: String,
+    email: String,
+    workspace_id: String,
+    role: Role,
+}
+
+async fn issue_pair(
+    call: &Call,
+    user: &UserRow,
+    workspace: &str,
+    role: Role,
+    session: &str,
+    session_expires: i64,
+) -> ApiResult<TokenPair> {
+    let now = now_secs();
+    let refresh = token_b64(&random::bytes::<32>()?);
+    call.db()?
+        .prepare("INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES (?1, ?2, ?3)")
+        .bind(&[auth::sha256_hex(refresh.as_bytes()).into(), session.into(), (now as f64).into()])
+        .or_internal("bind")?
+        .run()
+        .await
+        .or_internal("refresh insert")?;
+    let ring = key_ring(call)?;
+    let key = ring.first().ok_or_else(|| ApiError::internal("empty key ring"))?;
+    let claims = AccessClaims {
+        iss: auth::ISSUER.into(),
+        aud: auth::AUDIENCE.into(),
+        sub: user.id.clone(),
+        jti: random::id()?,
+        sid: session.to_owned(),
+        ws: workspace.to_owned(),
+        role,
+        scopes: role.default_scopes(),
+        epoch: user.auth_epoch.max(0) as u64,
+    };
+    let access = auth::issue(key, claims, now).map_err(ApiError::internal)?;
+    Ok(TokenPair {
+        access_token: access,
+        token_type: "Bearer",
+        expires_in: auth::ACCESS_TTL_SECS,
+        refresh_token: refresh,
+        session_expires_at: session_expires,
+        user_id: user.id.clone(),
+        email: user.email.clone(),
+        workspace_id: workspace.to_owned(),
+        role,
+    })
+}
+
+#[derive(Deserialize)]
+struct RefreshRequest {
+    refresh_token: String,
+}
+
+#[derive(Deserialize)]
+struct RefreshRow {
+    session_id: String,
+    used_at: Option<f64>,
+    user_id: String,
+    workspace_id: String,
+    expires_at: f64,
+    revoked_at: Option<f64>,
+}
+
+/// Revokes a session everywhere: in D1 (no more refreshes) and at the gate (its access
+/// tokens stop working now, not at expiry).
+pub async fn revoke_session(call: &Call, user: &str, session: &str, reason: &str) -> ApiResult<()> {
+    let now = now_secs();
+    call.db()?
+        .prepare("UPDATE sessions SET revoked_at = ?2, revoked_reason = ?3 WHERE id = ?1 AND revoked_at IS NULL")
+        .bind(&[session.into(), (now as f64).into(), reason.into()])
+        .or_internal("bind")?
+        .run()
+        .await
+        .or_internal("session revoke")?;
+    let until_ms = ((now + auth::ACCESS_TTL_SECS + 60) * 1000) as u64;
+    gate::post(&call.env, user, "revoke", &serde_json::json!({ "sid": session, "until_ms": until_ms })).await?;
+    Ok(())
+}
+
+async fn refresh(mut req: Request, call: &Call) -> ApiResult<Response> {
+    let body: RefreshRequest = http::read_json(&mut req).await?;
+    let ip = client_ip(&req);
+    let now = now_secs();
+    let hash = auth::sha256_hex(body.refresh_token.trim().as_bytes());
+    let db = call.db()?;
+    let row: Option<RefreshRow> = db
+        .prepare(
+            "SELECT r.session_id, r.used_at, s.user_id, s.workspace_id, s.expires_at, s.revoked_at
+             FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id WHERE r.token_hash = ?1",
+        )
+        .bind(&[hash.as_str().into()])
+        .or_internal("bind")?
+        .first(None)
+        .await
+        .or_internal("refresh read")?;
+    let ended = || ApiError::Unauthenticated("this session has ended; sign in again".into());
+    let Some(row) = row else {
+        return Err(ApiError::Unauthenticated("unknown refresh token; sign in again".into()));
+    };
+    let reused = || async {
+        revoke_session(call, &row.user_id, &row.session_id, "refresh_reuse").await?;
+        audit::record(
+            call,
+            "auth.refresh_reuse",
+            Some(&row.user_id),
+            Some(&row.workspace_id),
+            None,
+            ip.as_deref(),
+            "{}",
+        )
+        .await?;
+        Err::<Response, ApiError>(ended())
+    };
+    if row.used_at.is_some() {
+        return reused().await;
+    }
+    if row.revoked_at.is_some() || (row.expires_at as i64) <= now {
+        return Err(ended());
+    }
+    let flipped = db
+        .prepare("UPDATE refresh_tokens SET used_at = ?2 WHERE token_hash = ?1 AND used_at IS NULL")
+        .bind(&[hash.as_str().into(), (now as f64).into()])
+        .or_internal("bind")?
+        .run()
+        .await
+        .or_internal("refresh use")?;
+    if flipped.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0) != 1 {
+        return reused().await;
+    }
+    let user = user_by_id(call, &row.user_id).await?.ok_or_else(ended)?;
+    if user.disabled_at.is_some() {
+        return Err(ApiError::Forbidden("this account is disabled".into()));
+    }
+    let role = role_in(call, &row.workspace_id, &user.id).await?.ok_or_else(ended)?;
+    let pair = issue_pair(call, &user, &row.workspace_id, role, &row.session_id, row.expires_at as i64).await?;
+    http::ok(&pair)
+}
+
+/// The signed-in user, or 401.
+pub fn signed_in(call: &Call) -> ApiResult<(&str, &str, Role)> {
+    let who = &call.identity;
+    match (who.kind, who.sub.as_deref(), who.workspace.as_deref(), who.role.as_deref().and_then(Role::parse)) {
+        (PrincipalKind::User, Some(sub), Some(ws), Some(role)) => Ok((sub, ws, role)),
+        _ => Err(ApiError::Unauthenticated("sign in first (Authorization: Bearer <access token>)".into())),
+    }
+}
+
+async fn logout(call: &Call) -> ApiResult<Response> {
+    let (user, ws, _) = signed_in(call)?;
+    let session = call.identity.session.clone().ok_or_else(|| ApiError::bad_request("this token has no session"))?;
+    revoke_session(call, user, &session, "logout").await?;
+    audit::record(call, "auth.sign_out", Some(user), Some(ws), None, None, "{}").await?;
+    Ok(Response::empty().or_internal("response")?.with_status(204))
+}
+
+async fn me(call: &Call) -> ApiResult<Response> {
+    let (user_id, ws, role) = signed_in(call)?;
+    let user = user_by_id(call, user_id).await?.ok_or_else(|| ApiError::not_found("user"))?;
+    http::ok(&serde_json::json!({
+        "id": user.id, "email": user.email, "name": user.name,
+        "workspace_id": ws, "role": role, "scopes": call.identity.scopes,
+    }))
+}
