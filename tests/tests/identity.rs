@@ -176,13 +176,27 @@ fn forged_and_malformed_tokens_are_refused_with_401() {
     let payload = parts[1];
     let key = SigningKey::from_seed(TEST_KID, TEST_SEED);
     let mut cases: Vec<(&str, String)> = vec![
-        ("alg none", format!("{}.{payload}.", URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"at+jwt","kid":"test-1"}"#))),
-        ("HS256", format!("{}.{payload}.{}", URL_SAFE_NO_PAD.encode(r#"{"alg":"HS256","typ":"at+jwt","kid":"test-1"}"#), parts[2])),
+        (
+            "alg none",
+            format!("{}.{payload}.", URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"at+jwt","kid":"test-1"}"#)),
+        ),
+        (
+            "HS256",
+            format!(
+                "{}.{payload}.{}",
+                URL_SAFE_NO_PAD.encode(r#"{"alg":"HS256","typ":"at+jwt","kid":"test-1"}"#),
+                parts[2]
+            ),
+        ),
         ("garbage", "not.a.token".into()),
     ];
-    let mut tampered: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap_or_default()).unwrap_or_default();
+    let mut tampered: Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap_or_default()).unwrap_or_default();
     tampered["role"] = "owner".into();
-    cases.push(("tampered payload", format!("{}.{}.{}", parts[0], URL_SAFE_NO_PAD.encode(tampered.to_string()), parts[2])));
+    cases.push((
+        "tampered payload",
+        format!("{}.{}.{}", parts[0], URL_SAFE_NO_PAD.encode(tampered.to_string()), parts[2]),
+    ));
     let base = claims_for(&pair);
     let sign = |c: AccessClaims, at: i64| auth::issue(&key, c, at).unwrap_or_default();
     cases.push(("wrong aud", sign(AccessClaims { aud: "another-api".into(), ..base.clone() }, now())));

@@ -2,12 +2,11 @@
 //!
 //! Life of a request: take or mint a request id → answer CORS preflights → refuse bodies
 //! over the cap (413) → find the owning worker by `/api/v1/<area>/…` (404 otherwise) →
-//! sign the caller's identity for that exact request → forward over the service binding,
-//! streaming the body → stamp the answer with the request id and CORS headers.
+//! verify a bearer token and ask the user's `Gate` (epoch, session, rate limit) → sign the
+//! caller's identity for that exact request → forward over the service binding, streaming
+//! the body → stamp the answer with the request id, rate-limit and CORS headers.
 //!
-//! Authentication (JWT, API keys) and exact rate limits arrive with the identity issue;
-//! until then every caller is forwarded as anonymous and the `Gate` object answers its
-//! health probe only.
+//! API keys arrive later in the identity issue; without a token a caller is anonymous.
 
 mod auth;
 mod config;
