@@ -339,3 +339,40 @@ fn the_audit_chain_verifies_and_a_tampered_row_is_detected() {
     assert_eq!(broken["ok"], false, "{broken}");
     assert_eq!(broken["broken_at"], 2);
 }
+
+#[test]
+fn a_user_reads_and_updates_their_profile_and_preferences() {
+    let p = platform();
+    let email = unique_email("prefs");
+    let token = access(&sign_in(p, &email));
+    assert_eq!(get(&p.url("/api/v1/users/preferences")).status, 401, "sign in first");
+
+    let defaults = authed(p, "GET", "/api/v1/users/preferences", &token, None);
+    assert_eq!(defaults.status, 200, "{}", defaults.text());
+    assert_eq!(
+        defaults.json(),
+        json!({ "voice_mode": false, "notifications": { "email": true, "sms": false, "push": false }, "timezone": "UTC" })
+    );
+
+    let update = json!({ "voice_mode": true, "notifications": { "sms": true }, "timezone": "America/Toronto" });
+    let changed = authed(p, "PUT", "/api/v1/users/preferences", &token, Some(&update));
+    assert_eq!(changed.status, 200, "{}", changed.text());
+    let read_back = authed(p, "GET", "/api/v1/users/preferences", &token, None).json();
+    assert_eq!(read_back["timezone"], "America/Toronto");
+    assert_eq!(read_back["voice_mode"], true);
+    assert_eq!(read_back["notifications"], json!({ "email": true, "sms": true, "push": false }), "a partial update");
+
+    let bad_tz = authed(p, "PUT", "/api/v1/users/preferences", &token, Some(&json!({ "timezone": "not a zone" })));
+    assert_eq!((bad_tz.status, bad_tz.json()["error"]["field"].clone()), (400, json!("timezone")));
+    let unknown = authed(p, "PUT", "/api/v1/users/preferences", &token, Some(&json!({ "colour": "red" })));
+    assert_eq!(unknown.status, 400, "unknown fields are refused, not ignored");
+    assert_eq!(authed(p, "GET", "/api/v1/users/preferences", &token, None).json(), read_back, "nothing lost");
+
+    let named = authed(p, "PUT", "/api/v1/users/profile", &token, Some(&json!({ "name": "  Ada Lovelace " })));
+    assert_eq!(named.status, 200, "{}", named.text());
+    let profile = authed(p, "GET", "/api/v1/users/profile", &token, None).json();
+    assert_eq!(profile["name"], "Ada Lovelace");
+    assert_eq!(profile["email"], email.as_str());
+    let empty = authed(p, "PUT", "/api/v1/users/profile", &token, Some(&json!({ "name": "   " })));
+    assert_eq!((empty.status, empty.json()["error"]["field"].clone()), (400, json!("name")));
+}

@@ -169,3 +169,11 @@ fn an_email_has_one_account_and_a_magic_link_token_one_row() {
     conn.execute(link, params!["m1"]).expect("link");
     assert!(conn.execute(link, params!["m2"]).is_err(), "token hashes are unique");
 }
+
+#[test]
+fn every_user_starts_with_empty_preferences() {
+    let conn = migrated();
+    conn.execute("INSERT INTO users (id, email, created_at) VALUES ('u1', 'a@b.co', 't')", []).expect("user");
+    let prefs: String = conn.query_row("SELECT preferences FROM users WHERE id = 'u1'", [], |r| r.get(0)).expect("row");
+    assert_eq!(prefs, "{}");
+}

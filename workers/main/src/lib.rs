@@ -10,6 +10,7 @@ mod audit;
 mod auth;
 mod dev;
 mod objects;
+mod users;
 mod workspaces;
 
 use noizylab_core::bindings;
@@ -31,6 +32,7 @@ async fn route(req: Request, call: Call) -> ApiResult<Response> {
         (Method::Get, [".well-known", "jwks.json"]) => auth::jwks(&call),
         (_, ["api", "v1", "auth", rest @ ..]) => auth::route(req, &call, rest).await,
         (_, ["api", "v1", "workspaces", rest @ ..]) => workspaces::route(req, &call, rest).await,
+        (_, ["api", "v1", "users", rest @ ..]) => users::route(req, &call, rest).await,
         (Method::Get, ["api", "v1", "audit", "verify"]) => audit::verify(&call).await,
         (Method::Get, ["api", "v1", "tickets", id, "live"]) => ticket_live(&req, &call, id).await,
         (_, ["api", "v1", "dev", rest @ ..]) => dev::route(req, &call, rest).await,

@@ -1,0 +1,187 @@
+//! `/api/v1/users/profile` and `/api/v1/users/preferences` (seed 000), for the signed-in
+//! user. Preferences live in D1 and are cached in KV under `user:prefs:{id}` (persistent,
+//! as the seed says), written through on every change.
+
+use noizylab_kit::{http, ApiError, ApiResult, Call, OrInternal};
+use serde::{Deserialize, Serialize};
+use worker::{Method, Request, Response};
+
+use crate::auth::signed_in;
+
+const MAX_NAME_CHARS: usize = 100;
+
+pub async fn route(req: Request, call: &Call, rest: &[&str]) -> ApiResult<Response> {
+    match (req.method(), rest) {
+        (Method::Get, ["profile"]) => profile(call).await,
+        (Method::Put, ["profile"]) => update_profile(req, call).await,
+        (Method::Get, ["preferences"]) => preferences(call).await,
+        (Method::Put, ["preferences"]) => update_preferences(req, call).await,
+        (_, ["profile" | "preferences"]) => Err(ApiError::MethodNotAllowed { allowed: vec!["GET", "PUT"] }),
+        _ => Err(http::no_route(&req)),
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct Profile {
+    id: String,
+    email: String,
+    name: Option<String>,
+    created_at: String,
+    last_login_at: Option<String>,
+}
+
+async fn read_profile(call: &Call, user: &str) -> ApiResult<Profile> {
+    call.db()?
+        .prepare("SELECT id, email, name, created_at, last_login_at FROM users WHERE id = ?1")
+        .bind(&[user.into()])
+        .or_internal("bind")?
+        .first(None)
+        .await
+        .or_internal("profile read")?
+        .ok_or_else(|| ApiError::not_found("user"))
+}
+
+async fn profile(call: &Call) -> ApiResult<Response> {
+    let (user, _, _) = signed_in(call)?;
+    http::ok(&read_profile(call, user).await?)
+}
+
+#[derive(Deserialize)]
+struct ProfileUpdate {
+    name: String,
+}
+
+async fn update_profile(mut req: Request, call: &Call) -> ApiResult<Response> {
+    let (user, _, _) = signed_in(call)?;
+    let body: ProfileUpdate = http::read_json(&mut req).await?;
+    let name = body.name.trim();
+    if name.is_empty() || name.chars().count() > MAX_NAME_CHARS || name.chars().any(char::is_control) {
+        return Err(ApiError::invalid_field("name", "a name is 1 to 100 printable characters"));
+    }
+    call.db()?
+        .prepare("UPDATE users SET name = ?2 WHERE id = ?1")
+        .bind(&[user.into(), name.into()])
+        .or_internal("bind")?
+        .run()
+        .await
+        .or_internal("profile update")?;
+    http::ok(&read_profile(call, user).await?)
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+struct Channels {
+    email: bool,
+    sms: bool,
+    push: bool,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+struct Preferences {
+    voice_mode: bool,
+    notifications: Channels,
+    timezone: String,
+}
+
+impl Default for Preferences {
+    fn default() -> Self {
+        Preferences {
+            voice_mode: false,
+            notifications: Channels { email: true, sms: false, push: false },
+            timezone: "UTC".into(),
+        }
+    }
+}
+
+/// An IANA zone name's shape (`UTC`, `America/Toronto`, `America/Argentina/Buenos_Aires`).
+fn plausible_timezone(tz: &str) -> bool {
+    let parts: Vec<&str> = tz.split('/').collect();
+    tz.len() <= 64
+        && (1..=3).contains(&parts.len())
+        && parts.iter().all(|p| {
+            p.as_bytes().first().is_some_and(u8::is_ascii_uppercase)
+                && p.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'+'))
+        })
+}
+
+fn cache_key(user: &str) -> String {
+    format!("user:prefs:{user}")
+}
+
+#[derive(Deserialize)]
+struct PrefsRow {
+    preferences: String,
+}
+
+async fn load_preferences(call: &Call, user: &str) -> ApiResult<Preferences> {
+    let kv = call.cache()?;
+    if let Some(cached) = kv.get(&cache_key(user)).text().await.or_internal("kv get")? {
+        if let Ok(p) = serde_json::from_str(&cached) {
+            return Ok(p);
+        }
+    }
+    let row: Option<PrefsRow> = call
+        .db()?
+        .prepare("SELECT preferences FROM users WHERE id = ?1")
+        .bind(&[user.into()])
+        .or_internal("bind")?
+        .first(None)
+        .await
+        .or_internal("prefs read")?;
+    let prefs: Preferences = row.and_then(|r| serde_json::from_str(&r.preferences).ok()).unwrap_or_default();
+    let text = serde_json::to_string(&prefs).or_internal("prefs json")?;
+    kv.put(&cache_key(user), text).or_internal("kv put")?.execute().await.or_internal("kv put")?;
+    Ok(prefs)
+}
+
+async fn preferences(call: &Call) -> ApiResult<Response> {
+    let (user, _, _) = signed_in(call)?;
+    http::ok(&load_preferences(call, user).await?)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PreferencesUpdate {
+    voice_mode: Option<bool>,
+    notifications: Option<ChannelsUpdate>,
+    timezone: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChannelsUpdate {
+    email: Option<bool>,
+    sms: Option<bool>,
+    push: Option<bool>,
+}
+
+/// `PUT /api/v1/users/preferences`: a partial update; fields left out keep their value.
+async fn update_preferences(mut req: Request, call: &Call) -> ApiResult<Response> {
+    let (user, _, _) = signed_in(call)?;
+    let body: PreferencesUpdate = http::read_json(&mut req).await?;
+    let mut prefs = load_preferences(call, user).await?;
+    if let Some(tz) = body.timezone {
+        if !plausible_timezone(&tz) {
+            return Err(ApiError::invalid_field("timezone", "use an IANA zone name such as UTC or America/Toronto"));
+        }
+        prefs.timezone = tz;
+    }
+    if let Some(v) = body.voice_mode {
+        prefs.voice_mode = v;
+    }
+    if let Some(n) = body.notifications {
+        prefs.notifications.email = n.email.unwrap_or(prefs.notifications.email);
+        prefs.notifications.sms = n.sms.unwrap_or(prefs.notifications.sms);
+        prefs.notifications.push = n.push.unwrap_or(prefs.notifications.push);
+    }
+    let text = serde_json::to_string(&prefs).or_internal("prefs json")?;
+    call.db()?
+        .prepare("UPDATE users SET preferences = ?2 WHERE id = ?1")
+        .bind(&[user.into(), text.as_str().into()])
+        .or_internal("bind")?
+        .run()
+        .await
+        .or_internal("prefs update")?;
+    let kv = call.cache()?;
+    kv.put(&cache_key(user), text).or_internal("kv put")?.execute().await.or_internal("kv put")?;
+    http::ok(&prefs)
+}
