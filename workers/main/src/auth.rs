@@ -294,24 +294,18 @@ struct RoleRow {
     role: String,
 }
 
-async fn user_by_email(call: &Call, email: &str) -> ApiResult<Option<UserRow>> {
-    call.db()?
-        .prepare("SELECT id, email, name, auth_epoch, disabled_at FROM users WHERE email = ?1")
-        .bind(&[email.into()])
-        .or_internal("bind")?
-        .first(None)
-        .await
-        .or_internal("user read")
+/// Which column a user is looked up by.
+enum UserKey<'a> {
+    Email(&'a str),
+    Id(&'a str),
 }
 
-async fn user_by_id(call: &Call, id: &str) -> ApiResult<Option<UserRow>> {
-    call.db()?
-        .prepare("SELECT id, email, name, auth_epoch, disabled_at FROM users WHERE id = ?1")
-        .bind(&[id.into()])
-        .or_internal("bind")?
-        .first(None)
-        .await
-        .or_internal("user read")
+async fn find_user(call: &Call, key: UserKey<'_>) -> ApiResult<Option<UserRow>> {
+    let (sql, value) = match key {
+        UserKey::Email(v) => ("SELECT id, email, name, auth_epoch, disabled_at FROM users WHERE email = ?1", v),
+        UserKey::Id(v) => ("SELECT id, email, name, auth_epoch, disabled_at FROM users WHERE id = ?1", v),
+    };
+    call.db()?.prepare(sql).bind(&[value.into()]).or_internal("bind")?.first(None).await.or_internal("user read")
 }
 
 pub async fn role_in(call: &Call, workspace: &str, user: &str) -> ApiResult<Option<Role>> {
@@ -335,7 +329,9 @@ async fn sign_in(call: &Call, email: &str, workspace: &str, ip: Option<&str>, vi
         .run()
         .await
         .or_internal("user insert")?;
-    let user = user_by_email(call, email).await?.ok_or_else(|| ApiError::internal("user vanished after insert"))?;
+    let user = find_user(call, UserKey::Email(email))
+        .await?
+        .ok_or_else(|| ApiError::internal("user vanished after insert"))?;
     if user.disabled_at.is_some() {
         audit::record(call, "auth.refused_disabled", Some(&user.id), Some(workspace), None, ip, "{}").await?;
         return Err(ApiError::Forbidden("this account is disabled".into()));
@@ -527,7 +523,7 @@ async fn refresh(mut req: Request, call: &Call) -> ApiResult<Response> {
     if flipped.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0) != 1 {
         return reused().await;
     }
-    let user = user_by_id(call, &row.user_id).await?.ok_or_else(ended)?;
+    let user = find_user(call, UserKey::Id(&row.user_id)).await?.ok_or_else(ended)?;
     if user.disabled_at.is_some() {
         return Err(ApiError::Forbidden("this account is disabled".into()));
     }
@@ -555,7 +551,7 @@ async fn logout(call: &Call) -> ApiResult<Response> {
 
 async fn me(call: &Call) -> ApiResult<Response> {
     let (user_id, ws, role) = signed_in(call)?;
-    let user = user_by_id(call, user_id).await?.ok_or_else(|| ApiError::not_found("user"))?;
+    let user = find_user(call, UserKey::Id(user_id)).await?.ok_or_else(|| ApiError::not_found("user"))?;
     http::ok(&serde_json::json!({
         "id": user.id, "email": user.email, "name": user.name,
         "workspace_id": ws, "role": role, "scopes": call.identity.scopes,
