@@ -71,10 +71,23 @@ cmd_setup() {
     say "installing npm packages (wrangler, miniflare, workerd, binaryen)"
     npm ci --no-audit --no-fund || die "npm ci failed"
   fi
+  ensure_chromium
   say "setup complete"
 }
 
+# The browser tests drive Debian's Chromium (never a browser a test tool downloads).
+ensure_chromium() {
+  [ -x "${NOIZYLAB_CHROMIUM:-/usr/bin/chromium}" ] && return 0
+  have apt-get || die "the browser tests need Chromium: install it, or set NOIZYLAB_CHROMIUM to its path"
+  say "installing Debian's chromium for the browser tests (once)"
+  local sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium \
+    || { $sudo apt-get update && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; } \
+    || die "could not install chromium"
+}
+
 ensure_setup() {
+  if [ ! -x "${NOIZYLAB_CHROMIUM:-/usr/bin/chromium}" ]; then ensure_chromium; fi
   if [ ! -x node_modules/.bin/wrangler ] || ! have worker-build || ! have wasm-bindgen \
      || ! { rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; }; then
     cmd_setup

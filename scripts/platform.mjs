@@ -59,8 +59,25 @@ function mainSecrets() {
   return {
     JWT_SIGNING_KEYS: process.env.NOIZYLAB_JWT_SIGNING_KEYS ?? `dev-${randomBytes(3).toString("hex")}:${seed}`,
     ...(process.env.NOIZYLAB_OWNER_EMAIL ? { OWNER_EMAIL: process.env.NOIZYLAB_OWNER_EMAIL } : {}),
+    // Test suites sign many people in from one address; the defaults stand otherwise.
+    ...(process.env.NOIZYLAB_SIGNIN_LINKS_PER_IP ? { SIGNIN_LINKS_PER_IP: process.env.NOIZYLAB_SIGNIN_LINKS_PER_IP } : {}),
+    ...(process.env.NOIZYLAB_SIGNIN_LINKS_PER_EMAIL
+      ? { SIGNIN_LINKS_PER_EMAIL: process.env.NOIZYLAB_SIGNIN_LINKS_PER_EMAIL }
+      : {}),
   };
 }
+
+// The portal's payment provider: Stripe's API (or a stand-in) and its keys, when given.
+function portalSecrets() {
+  const pick = {
+    STRIPE_BASE_URL: process.env.NOIZYLAB_STRIPE_BASE_URL,
+    STRIPE_SECRET_KEY: process.env.NOIZYLAB_STRIPE_SECRET_KEY,
+    STRIPE_WEBHOOK_SECRET: process.env.NOIZYLAB_STRIPE_WEBHOOK_SECRET,
+  };
+  return Object.fromEntries(Object.entries(pick).filter(([, v]) => v));
+}
+
+const EXTRA = { main: mainSecrets, "customer-portal": portalSecrets };
 
 function workerOptions(dir, secret, extra = {}) {
   const folder = path.join(root, "workers", dir);
@@ -91,7 +108,7 @@ export async function start(opts) {
     log: new Log(opts.verbose ? LogLevel.DEBUG : LogLevel.INFO),
     // A fixed request.cf: otherwise Miniflare fetches one from the internet at every start.
     cf: { colo: "DEV", country: "CA", city: "Local", timezone: "UTC", asn: 0, clientTcpRtt: 0 },
-    workers: WORKERS.map((dir) => workerOptions(dir, secret, dir === "main" ? mainSecrets() : {})),
+    workers: WORKERS.map((dir) => workerOptions(dir, secret, EXTRA[dir]?.() ?? {})),
     d1Persist: path.join(state, "d1"),
     kvPersist: path.join(state, "kv"),
     r2Persist: path.join(state, "r2"),

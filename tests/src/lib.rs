@@ -10,9 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use serde_json::Value;
+use serde_json::{json, Value};
 use tungstenite::stream::MaybeTlsStream;
 use tungstenite::{Message, WebSocket};
 
@@ -86,6 +86,12 @@ pub struct Platform {
 impl Platform {
     /// Starts all seventeen workers on a free port with state in `state`.
     pub fn start(state: &Path) -> Platform {
+        Platform::start_with(state, &[])
+    }
+
+    /// Starts the platform with extra environment for `scripts/platform.mjs` (provider
+    /// base URLs and keys, e.g. `NOIZYLAB_STRIPE_BASE_URL`).
+    pub fn start_with(state: &Path, env: &[(&str, &str)]) -> Platform {
         let mut child = Command::new("node")
             .arg(repo().join("scripts/platform.mjs"))
             .args(["--port", "0", "--exit-with-stdin", "--persist-to"])
@@ -93,6 +99,9 @@ impl Platform {
             .current_dir(repo())
             .env("NOIZYLAB_INTERNAL_SECRET", TEST_SECRET)
             .env("NOIZYLAB_OWNER_EMAIL", OWNER_EMAIL)
+            .env("NOIZYLAB_SIGNIN_LINKS_PER_IP", "10000")
+            .env("NOIZYLAB_SIGNIN_LINKS_PER_EMAIL", "100")
+            .envs(env.iter().copied())
             .env("NOIZYLAB_JWT_SIGNING_KEYS", test_key_ring())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -130,9 +139,13 @@ impl Platform {
 
     /// A fresh, migrated platform.
     pub fn fresh(label: &str) -> Platform {
+        Platform::fresh_with(label, &[])
+    }
+
+    pub fn fresh_with(label: &str, env: &[(&str, &str)]) -> Platform {
         let dir = fresh_state_dir(label);
         migrate(&dir);
-        Platform::start(&dir)
+        Platform::start_with(&dir, env)
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -279,18 +292,222 @@ pub fn raw_http(port: u16, head: &str, body: &[u8]) -> (u16, String) {
     (status, body)
 }
 
-/// Runs SQL against a platform's local D1 with wrangler, as an operator (or an attacker
-/// with disk access) would.
+/// Writes to a platform's local D1 file directly, as an operator (or an attacker with
+/// disk access) would.
 pub fn d1_execute(state: &Path, sql: &str) {
-    let out = Command::new(repo().join("node_modules/.bin/wrangler"))
-        .args(["d1", "execute", "noizylab-db", "--local", "--persist-to"])
-        .arg(state)
-        .args(["-c", "wrangler.toml", "--command", sql])
-        .current_dir(repo())
-        .env("CI", "true")
-        .env("WRANGLER_SEND_METRICS", "false")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run wrangler d1 execute");
-    assert!(out.status.success(), "d1 execute failed: {}", String::from_utf8_lossy(&out.stderr));
+    let db = rusqlite::Connection::open(d1_file(state)).expect("open D1");
+    db.busy_timeout(Duration::from_secs(5)).expect("busy timeout");
+    db.execute_batch(sql).expect("d1 execute");
+}
+
+/// The SQLite file behind a platform's local D1 database.
+fn d1_file(state: &Path) -> PathBuf {
+    let dir = state.join("v3/d1/miniflare-D1DatabaseObject");
+    std::fs::read_dir(&dir)
+        .expect("the D1 state folder")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "sqlite") && p.file_stem().is_some_and(|s| s != "metadata"))
+        .expect("the D1 database file")
+}
+
+/// Reads a platform's local D1 directly, read-only, as an operator would: the rows of
+/// `sql` as JSON objects. (The database is in WAL mode, so this never blocks the workers.)
+pub fn d1_query(state: &Path, sql: &str) -> Vec<Value> {
+    let file = d1_file(state);
+    let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let db = rusqlite::Connection::open_with_flags(&file, flags).expect("open D1 read-only");
+    db.busy_timeout(Duration::from_secs(5)).expect("busy timeout");
+    let mut stmt = db.prepare(sql).expect("prepare");
+    let names: Vec<String> = stmt.column_names().iter().map(|s| (*s).to_owned()).collect();
+    let rows = stmt
+        .query_map([], |row| {
+            let mut obj = serde_json::Map::new();
+            for (i, name) in names.iter().enumerate() {
+                let v = match row.get_ref(i)? {
+                    rusqlite::types::ValueRef::Null => Value::Null,
+                    rusqlite::types::ValueRef::Integer(n) => json!(n),
+                    rusqlite::types::ValueRef::Real(f) => json!(f),
+                    rusqlite::types::ValueRef::Text(t) => json!(String::from_utf8_lossy(t)),
+                    rusqlite::types::ValueRef::Blob(b) => json!(b),
+                };
+                obj.insert(name.clone(), v);
+            }
+            Ok(Value::Object(obj))
+        })
+        .expect("query");
+    rows.map(|r| r.expect("row")).collect()
+}
+
+// ---- Signing in, as a browser or an app would ----
+
+pub fn now() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or_default()
+}
+
+pub fn unique_email(tag: &str) -> String {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    format!("{tag}-{n}-{}@example.com", now())
+}
+
+pub fn authed(p: &Platform, method: &str, path: &str, token: &str, body: Option<&Value>) -> Reply {
+    let bearer = format!("Bearer {token}");
+    let bytes = body.map(|b| b.to_string().into_bytes());
+    let mut headers = vec![("authorization", bearer.as_str())];
+    if bytes.is_some() {
+        headers.push(("content-type", "application/json"));
+    }
+    request(method, &p.url(path), &headers, bytes.as_deref())
+}
+
+/// The newest message the dev outbox holds for `email`: (link token, 6-digit code).
+pub fn from_outbox(p: &Platform, email: &str) -> (String, String) {
+    let r = get(&p.url(&format!("/api/v1/notifications/dev/outbox?to={email}")));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let body = r.json();
+    let text = body["messages"][0]["body"].as_str().expect("a message for this address").to_owned();
+    let token = text.split("token=").nth(1).and_then(|t| t.split_whitespace().next()).expect("link").to_owned();
+    let code = text.split("code: ").nth(1).map(|c| c.chars().take(6).collect()).expect("code");
+    (token, code)
+}
+
+pub fn ask_for_link(p: &Platform, email: &str) -> Reply {
+    send_json("POST", &p.url("/api/v1/auth/magic-link"), &json!({ "email": email }))
+}
+
+/// Signs `email` in with the emailed code; returns the token pair.
+pub fn sign_in(p: &Platform, email: &str) -> Value {
+    assert_eq!(ask_for_link(p, email).status, 202);
+    let (_, code) = from_outbox(p, email);
+    let r = send_json("POST", &p.url("/api/v1/auth/login"), &json!({ "email": email, "code": code }));
+    assert_eq!(r.status, 200, "{}", r.text());
+    r.json()
+}
+
+pub fn access(pair: &Value) -> String {
+    pair["access_token"].as_str().expect("access_token").to_owned()
+}
+
+pub fn refresh_token(pair: &Value) -> String {
+    pair["refresh_token"].as_str().expect("refresh_token").to_owned()
+}
+
+pub fn refresh(p: &Platform, token: &str) -> Reply {
+    send_json("POST", &p.url("/api/v1/auth/refresh"), &json!({ "refresh_token": token }))
+}
+
+/// A technician of ws-default: signed up, promoted by the owner, signed in again. The
+/// token pair.
+pub fn technician(p: &Platform) -> Value {
+    let owner = access(&sign_in(p, OWNER_EMAIL));
+    let pair = sign_in(p, &unique_email("tech"));
+    let path = format!("/api/v1/workspaces/ws-default/members/{}", user_id(&pair));
+    let r = authed(p, "PUT", &path, &owner, Some(&json!({ "role": "technician" })));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let renewed = refresh(p, &refresh_token(&pair));
+    assert_eq!(renewed.status, 200, "{}", renewed.text());
+    renewed.json()
+}
+
+/// A request carrying an API key in `X-API-Key`.
+pub fn with_key(p: &Platform, method: &str, path: &str, key: &str, body: Option<&Value>) -> Reply {
+    let bytes = body.map(|b| b.to_string().into_bytes());
+    let mut headers = vec![("x-api-key", key)];
+    if bytes.is_some() {
+        headers.push(("content-type", "application/json"));
+    }
+    request(method, &p.url(path), &headers, bytes.as_deref())
+}
+
+/// The signed-in user's id from a token pair.
+pub fn user_id(pair: &Value) -> String {
+    pair["user_id"].as_str().expect("user_id").to_owned()
+}
+
+/// One request a stand-in received.
+#[derive(Clone, Debug)]
+pub struct Received {
+    pub method: String,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Received {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+/// A provider stand-in on 127.0.0.1: records every request and answers with `reply`.
+pub struct StandIn {
+    pub port: u16,
+    pub received: std::sync::Arc<std::sync::Mutex<Vec<Received>>>,
+}
+
+impl StandIn {
+    pub fn start(reply: fn(&Received) -> (u16, String)) -> StandIn {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind stand-in");
+        let port = listener.local_addr().expect("addr").port();
+        let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = received.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().map_while(Result::ok) {
+                let log = log.clone();
+                std::thread::spawn(move || {
+                    let _ = serve_one(stream, reply, &log);
+                });
+            }
+        });
+        StandIn { port, received }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn requests(&self) -> Vec<Received> {
+        self.received.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+}
+
+fn serve_one(
+    mut stream: TcpStream,
+    reply: fn(&Received) -> (u16, String),
+    log: &std::sync::Mutex<Vec<Received>>,
+) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut line = String::new();
+    reader.read_line(&mut line)?;
+    let mut parts = line.split_whitespace();
+    let method = parts.next().unwrap_or_default().to_owned();
+    let path = parts.next().unwrap_or_default().to_owned();
+    let mut headers = Vec::new();
+    loop {
+        let mut h = String::new();
+        reader.read_line(&mut h)?;
+        let h = h.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = h.split_once(':') {
+            headers.push((k.trim().to_ascii_lowercase(), v.trim().to_owned()));
+        }
+    }
+    let len: usize = headers.iter().find(|(k, _)| k == "content-length").and_then(|(_, v)| v.parse().ok()).unwrap_or(0);
+    let mut body = vec![0u8; len];
+    reader.read_exact(&mut body)?;
+    let req = Received { method, path, headers, body };
+    let (status, text) = reply(&req);
+    if let Ok(mut l) = log.lock() {
+        l.push(req);
+    }
+    write!(
+        stream,
+        "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{text}",
+        text.len()
+    )?;
+    stream.flush()
 }

@@ -3,7 +3,6 @@
 //! all against the real workers in workerd.
 
 use std::sync::OnceLock;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use noizylab_core::auth::{self, AccessClaims, Role, SigningKey};
 use noizylab_tests::*;
@@ -12,62 +11,6 @@ use serde_json::{json, Value};
 fn platform() -> &'static Platform {
     static SHARED: OnceLock<Platform> = OnceLock::new();
     SHARED.get_or_init(|| Platform::fresh("identity"))
-}
-
-fn now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or_default()
-}
-
-fn unique_email(tag: &str) -> String {
-    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-    format!("{tag}-{n}-{}@example.com", now())
-}
-
-fn authed(p: &Platform, method: &str, path: &str, token: &str, body: Option<&Value>) -> Reply {
-    let bearer = format!("Bearer {token}");
-    let bytes = body.map(|b| b.to_string().into_bytes());
-    let mut headers = vec![("authorization", bearer.as_str())];
-    if bytes.is_some() {
-        headers.push(("content-type", "application/json"));
-    }
-    request(method, &p.url(path), &headers, bytes.as_deref())
-}
-
-/// The newest message the dev outbox holds for `email`: (link token, 6-digit code).
-fn from_outbox(p: &Platform, email: &str) -> (String, String) {
-    let r = get(&p.url(&format!("/api/v1/notifications/dev/outbox?to={email}")));
-    assert_eq!(r.status, 200, "{}", r.text());
-    let body = r.json();
-    let text = body["messages"][0]["body"].as_str().expect("a message for this address").to_owned();
-    let token = text.split("token=").nth(1).and_then(|t| t.split_whitespace().next()).expect("link").to_owned();
-    let code = text.split("code: ").nth(1).map(|c| c.chars().take(6).collect()).expect("code");
-    (token, code)
-}
-
-fn ask_for_link(p: &Platform, email: &str) -> Reply {
-    send_json("POST", &p.url("/api/v1/auth/magic-link"), &json!({ "email": email }))
-}
-
-/// Signs `email` in with the emailed code; returns the token pair.
-fn sign_in(p: &Platform, email: &str) -> Value {
-    assert_eq!(ask_for_link(p, email).status, 202);
-    let (_, code) = from_outbox(p, email);
-    let r = send_json("POST", &p.url("/api/v1/auth/login"), &json!({ "email": email, "code": code }));
-    assert_eq!(r.status, 200, "{}", r.text());
-    r.json()
-}
-
-fn access(pair: &Value) -> String {
-    pair["access_token"].as_str().expect("access_token").to_owned()
-}
-
-fn refresh_token(pair: &Value) -> String {
-    pair["refresh_token"].as_str().expect("refresh_token").to_owned()
-}
-
-fn refresh(p: &Platform, token: &str) -> Reply {
-    send_json("POST", &p.url("/api/v1/auth/refresh"), &json!({ "refresh_token": token }))
 }
 
 #[test]

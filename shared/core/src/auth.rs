@@ -275,6 +275,29 @@ pub fn parse_email(raw: &str) -> Option<String> {
     ok.then_some(email)
 }
 
+/// What every API key starts with, so a leaked one is recognisable (and scannable).
+pub const API_KEY_PREFIX: &str = "nlk_";
+
+/// An API key's text: `nlk_<id>_<secret>`, with a 16-hex-digit public id and a
+/// base64url secret of 32 random bytes.
+pub fn format_api_key(id: &str, secret_b64: &str) -> String {
+    format!("{API_KEY_PREFIX}{id}_{secret_b64}")
+}
+
+/// The public id of a well-formed API key, or `None`.
+pub fn api_key_id(key: &str) -> Option<&str> {
+    let rest = key.strip_prefix(API_KEY_PREFIX)?;
+    let (id, secret) = rest.split_once('_')?;
+    let id_ok = id.len() == 16 && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    let secret_ok = secret.len() == 43 && secret.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    (id_ok && secret_ok).then_some(id)
+}
+
+/// Equality whose time does not depend on where the inputs differ.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -408,5 +431,24 @@ mod tests {
         for bad in ["", "alice", "alice@", "@example.com", "a@b", "a b@example.com", "a@.com", "a@b@c.com"] {
             assert_eq!(parse_email(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn api_keys_are_recognised_only_when_well_formed() {
+        let secret = "A".repeat(43);
+        let key = format_api_key("0123456789abcdef", &secret);
+        assert_eq!(api_key_id(&key), Some("0123456789abcdef"));
+        assert_eq!(api_key_id(&key[..key.len() - 1]), None);
+        assert_eq!(api_key_id(&key.replace("nlk_", "xyz_")), None);
+        assert_eq!(api_key_id(&format_api_key("0123456789ABCDEF", &secret)), None);
+        assert_eq!(api_key_id(&format_api_key("0123", &secret)), None);
+        assert_eq!(api_key_id("eyJhbGciOiJFZERTQSJ9.e30.sig"), None);
+    }
+
+    #[test]
+    fn constant_time_eq_compares_whole_inputs() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"ab"));
     }
 }

@@ -20,10 +20,14 @@ pub enum ApiError {
     MethodNotAllowed { allowed: Vec<&'static str> },
     /// 409: the request conflicts with the current state.
     Conflict(String),
+    /// 409: a state machine refused a move; `allowed` lists the moves it would take.
+    InvalidTransition { message: String, allowed: Vec<String> },
     /// 413: the body is larger than `limit` bytes.
     PayloadTooLarge { limit: u64 },
     /// 415: the body's media type is not accepted.
     UnsupportedMediaType(String),
+    /// 422: well-formed, but cannot be done as asked (e.g. a reused idempotency key).
+    Unprocessable(String),
     /// 429: over a rate limit; retry after `retry_after` seconds.
     RateLimited { retry_after: u64 },
     /// 502: a worker this one depends on failed.
@@ -58,9 +62,10 @@ impl ApiError {
             ApiError::Forbidden(_) => 403,
             ApiError::NotFound(_) => 404,
             ApiError::MethodNotAllowed { .. } => 405,
-            ApiError::Conflict(_) => 409,
+            ApiError::Conflict(_) | ApiError::InvalidTransition { .. } => 409,
             ApiError::PayloadTooLarge { .. } => 413,
             ApiError::UnsupportedMediaType(_) => 415,
+            ApiError::Unprocessable(_) => 422,
             ApiError::RateLimited { .. } => 429,
             ApiError::BadGateway(_) => 502,
             ApiError::Unavailable(_) => 503,
@@ -76,8 +81,10 @@ impl ApiError {
             ApiError::NotFound(_) => "not_found",
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::Conflict(_) => "conflict",
+            ApiError::InvalidTransition { .. } => "invalid_transition",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
+            ApiError::Unprocessable(_) => "unprocessable",
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::BadGateway(_) => "bad_gateway",
             ApiError::Unavailable(_) => "unavailable",
@@ -92,7 +99,9 @@ impl ApiError {
             | ApiError::Unauthenticated(message)
             | ApiError::Forbidden(message)
             | ApiError::Conflict(message)
+            | ApiError::InvalidTransition { message, .. }
             | ApiError::UnsupportedMediaType(message)
+            | ApiError::Unprocessable(message)
             | ApiError::Unavailable(message) => message.clone(),
             ApiError::NotFound(what) => format!("{what} not found"),
             ApiError::MethodNotAllowed { allowed } => {
@@ -119,11 +128,16 @@ impl ApiError {
             ApiError::BadRequest { field, .. } => field.clone(),
             _ => None,
         };
+        let allowed = match self {
+            ApiError::InvalidTransition { allowed, .. } => Some(allowed.clone()),
+            _ => None,
+        };
         ErrorBody {
             error: ErrorDetail {
                 code: self.code().to_owned(),
                 message: self.public_message(),
                 field,
+                allowed,
                 request_id: request_id.to_owned(),
             },
         }
@@ -154,6 +168,9 @@ pub struct ErrorDetail {
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub field: Option<String>,
+    /// With `invalid_transition`: the moves that are allowed from here.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub allowed: Option<Vec<String>>,
     pub request_id: String,
 }
 

@@ -10,9 +10,11 @@ pub mod error;
 pub mod events;
 pub mod health;
 pub mod identity;
+pub mod pricing;
 pub mod ratelimit;
 pub mod request_id;
 pub mod services;
+pub mod tickets;
 
 /// The version every worker reports in `/health`: the workspace version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

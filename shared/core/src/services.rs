@@ -200,7 +200,7 @@ pub static SERVICES: [ServiceSpec; 17] = [
         dir: "pricing",
         binding: PRICING,
         role: "quotes, packages, price lists, margins",
-        bindings: &[d1(DB), kv(CACHE), queue(EVENTS), service(INVENTORY)],
+        bindings: &[d1(DB), kv(CACHE), queue(EVENTS), service(MAIN), service(INVENTORY)],
         consumes: &[],
         classes: &[],
     },

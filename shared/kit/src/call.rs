@@ -36,6 +36,11 @@ impl Call {
         self.env.d1(bindings::DB).or_internal("binding DB")
     }
 
+    /// The `DB` binding behind the one-line helpers of [`crate::db`].
+    pub fn sql(&self) -> ApiResult<crate::db::Db> {
+        self.db().map(crate::db::Db)
+    }
+
     pub fn cache(&self) -> ApiResult<KvStore> {
         self.env.kv(bindings::CACHE).or_internal("binding CACHE")
     }
@@ -76,6 +81,20 @@ impl Call {
     ) -> ApiResult<Response> {
         let fetcher = self.env.service(binding).or_internal(binding)?;
         forward_signed(&fetcher, &self.secret, &self.identity, &self.request_id, method, path, body).await
+    }
+
+    /// Like [`Call::internal`], but acting as this worker itself (a service identity), for
+    /// routes that only a named service may call.
+    pub async fn as_service(
+        &self,
+        binding: &str,
+        method: Method,
+        path: &str,
+        body: Option<String>,
+    ) -> ApiResult<Response> {
+        let fetcher = self.env.service(binding).or_internal(binding)?;
+        let me = Identity::service(&self.service());
+        forward_signed(&fetcher, &self.secret, &me, &self.request_id, method, path, body).await
     }
 }
 

@@ -8,8 +8,14 @@ use crate::{ApiResult, OrInternal};
 
 /// `POST https://gate/<action>` with a JSON body to the gate of `user_id`.
 pub async fn post<T: Serialize>(env: &Env, user_id: &str, action: &str, body: &T) -> ApiResult<Response> {
+    post_to(env, &format!("user:{user_id}"), action, body).await
+}
+
+/// `POST https://gate/<action>` to the gate named `name` (`user:<id>`, `key:<id>`,
+/// `device:<id>`).
+pub async fn post_to<T: Serialize>(env: &Env, name: &str, action: &str, body: &T) -> ApiResult<Response> {
     let ns = env.durable_object(bindings::GATE).or_internal("GATE")?;
-    let stub = ns.id_from_name(&format!("user:{user_id}")).and_then(|id| id.get_stub()).or_internal("gate stub")?;
+    let stub = ns.id_from_name(name).and_then(|id| id.get_stub()).or_internal("gate stub")?;
     let text = serde_json::to_string(body).or_internal("gate body")?;
     let headers = Headers::new();
     headers.set("content-type", "application/json").or_internal("header")?;

@@ -29,15 +29,33 @@ pub fn created<T: Serialize>(value: &T) -> ApiResult<Response> {
 /// Reads and parses a JSON body, answering 415 for another media type and 400 naming the
 /// field at fault for a body that does not fit `T`.
 pub async fn read_json<T: DeserializeOwned>(req: &mut Request) -> ApiResult<T> {
-    let media = req.headers().get("content-type").ok().flatten().unwrap_or_default();
-    if !media.to_ascii_lowercase().starts_with("application/json") {
-        return Err(ApiError::UnsupportedMediaType("send the body as application/json".into()));
-    }
+    require_json(req)?;
     let bytes = req.bytes().await.map_err(|_| ApiError::bad_request("the request body could not be read"))?;
     if bytes.len() > JSON_LIMIT {
         return Err(ApiError::PayloadTooLarge { limit: JSON_LIMIT as u64 });
     }
     parse_json(&bytes)
+}
+
+/// 415 unless the body is declared `application/json`.
+pub fn require_json(req: &Request) -> ApiResult<()> {
+    let media = req.headers().get("content-type").ok().flatten().unwrap_or_default();
+    if !media.to_ascii_lowercase().starts_with("application/json") {
+        return Err(ApiError::UnsupportedMediaType("send the body as application/json".into()));
+    }
+    Ok(())
+}
+
+/// The query string as `T`; 400 naming the parameter that does not fit.
+pub fn query<T: DeserializeOwned>(req: &Request) -> ApiResult<T> {
+    let url = req.url().or_internal("url")?;
+    let pairs: serde_json::Map<String, serde_json::Value> =
+        url.query_pairs().map(|(k, v)| (k.into_owned(), serde_json::Value::String(v.into_owned()))).collect();
+    serde_json::from_value(serde_json::Value::Object(pairs)).map_err(|e| {
+        let text = e.to_string();
+        let field = text.split('`').nth(1).map(str::to_owned);
+        ApiError::BadRequest { message: format!("the query string does not fit: {text}"), field }
+    })
 }
 
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {

@@ -7,6 +7,8 @@
 //! without echoing them.
 
 pub mod call;
+pub mod db;
+pub mod events;
 pub mod gate;
 pub mod health;
 pub mod http;

@@ -5,6 +5,9 @@
 //! rotated key is picked up immediately). Then one call to the caller's `Gate` object
 //! answers the rest: is the token's epoch current, is its session still open, and is the
 //! caller within the sliding-window limit.
+//!
+//! An API key (`X-API-Key: nlk_…`, or as the bearer) is checked by its own `key:<id>`
+//! gate in one call too: hash, revocation, expiry and the key's own limit.
 
 use std::cell::RefCell;
 
@@ -15,7 +18,7 @@ use noizylab_kit::call::{forward_signed, now_secs};
 use noizylab_kit::{gate, ApiError, ApiResult, OrInternal};
 use worker::{Env, Method, Request};
 
-use crate::gate::CheckAnswer;
+use crate::gate::{CheckAnswer, KeyAnswer};
 
 const RING_TTL_MS: u64 = 5 * 60 * 1000;
 /// Requests per user per minute (the seed's limit), unless `USER_RATE_LIMIT` says otherwise.
@@ -48,24 +51,100 @@ async fn ring(env: &Env, secret: &str, request_id: &str, force: bool) -> ApiResu
     Ok(ring)
 }
 
-/// The caller's identity: anonymous without an `Authorization` header; a user with a valid
-/// bearer token; otherwise 401 (or 429 over the limit, with `rate` filled for headers).
+/// The credential a request presents, if any.
+pub enum Credential {
+    None,
+    Bearer(String),
+    ApiKey(String),
+}
+
+impl Credential {
+    pub fn of(req: &Request) -> ApiResult<Credential> {
+        let header = |name: &str| req.headers().get(name).ok().flatten();
+        if let Some(key) = header("x-api-key") {
+            return Ok(Credential::ApiKey(key.trim().to_owned()));
+        }
+        let Some(value) = header("authorization") else {
+            return Ok(Credential::None);
+        };
+        let token = value
+            .strip_prefix("Bearer ")
+            .or_else(|| value.strip_prefix("bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| ApiError::Unauthenticated("use Authorization: Bearer <access token>".into()))?;
+        Ok(if token.starts_with(auth::API_KEY_PREFIX) {
+            Credential::ApiKey(token.to_owned())
+        } else {
+            Credential::Bearer(token.to_owned())
+        })
+    }
+}
+
+/// The caller's identity: anonymous with no credential; a user with a valid bearer token;
+/// a key with a valid API key; otherwise 401 (or 429 over the limit, with `rate` filled
+/// for the headers).
 pub async fn authenticate(
-    req: &Request,
+    credential: &Credential,
     env: &Env,
     secret: &str,
     request_id: &str,
     rate: &mut Option<CheckAnswer>,
 ) -> ApiResult<Identity> {
-    let Some(header) = req.headers().get("authorization").ok().flatten() else {
-        return Ok(Identity::anonymous());
+    match credential {
+        Credential::None => Ok(Identity::anonymous()),
+        Credential::Bearer(token) => bearer(token, env, secret, request_id, rate).await,
+        Credential::ApiKey(key) => api_key(key, env, rate).await,
+    }
+}
+
+async fn api_key(key: &str, env: &Env, rate: &mut Option<CheckAnswer>) -> ApiResult<Identity> {
+    let invalid = || ApiError::Unauthenticated("this API key is not valid (unknown, revoked or expired)".into());
+    let id = auth::api_key_id(key).ok_or_else(invalid)?;
+    let body = serde_json::json!({
+        "hash": auth::sha256_hex(key.as_bytes()), "now_secs": now_secs(), "window_ms": WINDOW_MS,
+    });
+    let mut resp = gate::post_to(env, &format!("key:{id}"), "key/check", &body).await?;
+    let answer: KeyAnswer = resp.json().await.or_internal("key gate answer")?;
+    let Some(grant) = answer.grant else {
+        return Err(invalid());
     };
-    let token = header
-        .strip_prefix("Bearer ")
-        .or_else(|| header.strip_prefix("bearer "))
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| ApiError::Unauthenticated("use Authorization: Bearer <access token>".into()))?;
+    let allowed = answer.check.allowed;
+    let retry_after = answer.check.retry_after_secs;
+    *rate = Some(answer.check);
+    if !allowed {
+        return Err(ApiError::RateLimited { retry_after });
+    }
+    Ok(Identity {
+        kind: PrincipalKind::ApiKey,
+        sub: Some(id.to_owned()),
+        workspace: Some(grant.workspace_id),
+        role: None,
+        scopes: grant.scopes,
+        session: None,
+    })
+}
+
+/// At most `limit` requests per `window_ms` against the gate named `name`; 429 beyond.
+pub async fn limit(env: &Env, name: &str, limit: u32, window_ms: u64, rate: &mut Option<CheckAnswer>) -> ApiResult<()> {
+    let body = serde_json::json!({ "limit": limit, "window_ms": window_ms });
+    let mut resp = gate::post_to(env, name, "limit", &body).await?;
+    let answer: CheckAnswer = resp.json().await.or_internal("gate answer")?;
+    if answer.allowed {
+        return Ok(());
+    }
+    let retry_after = answer.retry_after_secs;
+    *rate = Some(answer);
+    Err(ApiError::RateLimited { retry_after })
+}
+
+async fn bearer(
+    token: &str,
+    env: &Env,
+    secret: &str,
+    request_id: &str,
+    rate: &mut Option<CheckAnswer>,
+) -> ApiResult<Identity> {
     let now = now_secs();
     let keys = ring(env, secret, request_id, false).await?;
     let verified = match auth::verify(&keys, token, now) {

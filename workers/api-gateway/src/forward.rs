@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::gate::CheckAnswer;
 
 /// Headers that describe one hop, not the message (RFC 9110 §7.6.1), and the ones only
-/// the gateway may set. `upgrade` is kept: WebSocket upgrades are forwarded.
+/// the gateway may set or read. `upgrade` is kept: WebSocket upgrades are forwarded.
 const NOT_FORWARDED: &[&str] = &[
     "connection",
     "keep-alive",
@@ -22,13 +22,16 @@ const NOT_FORWARDED: &[&str] = &[
     "trailer",
     "transfer-encoding",
     "content-length",
+    // Credentials end here: inner workers get the verified identity instead.
+    "authorization",
+    "x-api-key",
     identity::HEADER,
     request_id::HEADER,
 ];
 
 const EXPOSED: &str =
     "x-request-id, retry-after, ratelimit-limit, ratelimit-remaining, ratelimit-reset, www-authenticate";
-const ALLOWED_HEADERS: &str = "authorization, content-type, idempotency-key, x-request-id";
+const ALLOWED_HEADERS: &str = "authorization, content-type, idempotency-key, x-api-key, x-request-id";
 const ALLOWED_METHODS: &str = "GET, POST, PUT, PATCH, DELETE, OPTIONS";
 
 /// Answers a CORS preflight: 204 for the portal's origin, 403 for any other.

@@ -6,7 +6,9 @@
 //! caller's identity for that exact request → forward over the service binding, streaming
 //! the body → stamp the answer with the request id, rate-limit and CORS headers.
 //!
-//! API keys arrive later in the identity issue; without a token a caller is anonymous.
+//! An API key (`X-API-Key`) is checked by its own gate the same way; with no credential a
+//! caller is anonymous. A refused credential is audited (by `main`, after the answer).
+//! `POST /api/v1/devices/:id/scan` is also held to 10 scans per device per hour.
 
 mod auth;
 mod config;
@@ -15,9 +17,9 @@ mod gate;
 
 use futures_util::future::join_all;
 use noizylab_core::health::Report;
-use noizylab_core::identity::Identity;
+use noizylab_core::identity::{Identity, PrincipalKind};
 use noizylab_core::services::{self, ServiceSpec, SERVICES};
-use noizylab_kit::call::{internal_secret, request_id_of};
+use noizylab_kit::call::{forward_signed, internal_secret, request_id_of};
 use noizylab_kit::{health, http, ApiError, ApiResult, Call};
 use serde::Serialize;
 use worker::{event, Context, Env, Method, Request, Response};
@@ -28,14 +30,14 @@ pub use gate::Gate;
 const DIR: &str = "api-gateway";
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
     console_error_panic_hook::set_once();
     let request_id = request_id_of(&req);
     let config = Config::from_env(&env);
     let origin = req.headers().get("origin").ok().flatten();
     let allowed_origin = origin.filter(|o| config.allows_origin(o));
     let mut rate = None;
-    let outcome = route(req, &env, &config, &request_id, &mut rate).await;
+    let outcome = route(req, &env, &ctx, &config, &request_id, &mut rate).await;
     let response = match outcome {
         Ok(resp) => resp,
         Err(err) => http::error_response(&err, DIR, &request_id),
@@ -46,6 +48,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
 async fn route(
     req: Request,
     env: &Env,
+    ctx: &Context,
     config: &Config,
     request_id: &str,
     rate: &mut Option<gate::CheckAnswer>,
@@ -63,15 +66,66 @@ async fn route(
             let who = Identity::anonymous();
             forward::to_service(req, env, services::MAIN, &secret, &who, request_id, config.max_body_bytes).await
         }
-        (_, ["api", "v1", area, ..]) => {
+        (_, ["api", "v1", area, rest @ ..]) => {
             let owner =
                 services::owner_of_area(area).ok_or_else(|| ApiError::not_found(format!("API area '{area}'")))?;
             let secret = internal_secret(env)?;
-            let who = auth::authenticate(&req, env, &secret, request_id, rate).await?;
+            let who = match auth::Credential::of(&req) {
+                Ok(credential) => auth::authenticate(&credential, env, &secret, request_id, rate).await,
+                Err(e) => Err(e),
+            };
+            let who = match who {
+                Err(ApiError::Unauthenticated(why)) => {
+                    audit_refusal(&req, env, ctx, &secret, request_id, &why);
+                    return Err(ApiError::Unauthenticated(why));
+                }
+                other => other?,
+            };
+            if let (Method::Post, "devices", [device, "scan"]) = (req.method(), *area, rest) {
+                if who.kind != PrincipalKind::Anonymous {
+                    auth::limit(env, &format!("device:{device}"), SCANS_PER_HOUR, 3_600_000, rate).await?;
+                }
+            }
             forward::to_service(req, env, owner, &secret, &who, request_id, config.max_body_bytes).await
         }
         _ => Err(http::no_route(&req)),
     }
+}
+
+/// Scans a device may have in any hour (the seed's limit).
+const SCANS_PER_HOUR: u32 = 10;
+
+/// Hands a refused credential to `main`'s audit log once the answer has gone out. The
+/// credential itself is never sent, only why it failed.
+fn audit_refusal(req: &Request, env: &Env, ctx: &Context, secret: &str, request_id: &str, why: &str) {
+    let body = serde_json::json!({
+        "action": "auth.credential_refused",
+        "ip": req.headers().get("cf-connecting-ip").ok().flatten(),
+        "detail": { "reason": why, "method": req.method().to_string(), "path": req.path() },
+    });
+    let (env, secret, request_id) = (env.clone(), secret.to_owned(), request_id.to_owned());
+    ctx.wait_until(async move {
+        let me = Identity::service("noizylab-api-gateway");
+        let sent = match env.service(services::MAIN) {
+            Ok(main) => forward_signed(
+                &main,
+                &secret,
+                &me,
+                &request_id,
+                Method::Post,
+                "/internal/audit",
+                Some(body.to_string()),
+            )
+            .await
+            .map(|r| r.status_code()),
+            Err(e) => Err(ApiError::internal(format!("MAIN: {e}"))),
+        };
+        match sent {
+            Ok(204) => {}
+            Ok(status) => noizylab_kit::log::warn(DIR, &request_id, &format!("audit of a refusal answered {status}")),
+            Err(e) => noizylab_kit::log::warn(DIR, &request_id, &format!("audit of a refusal failed: {e}")),
+        }
+    });
 }
 
 fn gateway_call(env: &Env, request_id: &str) -> ApiResult<Call> {

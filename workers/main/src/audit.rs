@@ -126,3 +126,26 @@ pub async fn verify(call: &Call) -> ApiResult<Response> {
         Err(seq) => http::ok(&serde_json::json!({ "ok": false, "entries": entries.len(), "broken_at": seq })),
     }
 }
+
+#[derive(serde::Deserialize)]
+struct GatewayEntry {
+    action: String,
+    ip: Option<String>,
+    detail: serde_json::Value,
+}
+
+/// `POST /internal/audit`: the gateway's refusals of credentials. Only the gateway may
+/// write here, and only `auth.*` actions.
+pub async fn from_gateway(mut req: worker::Request, call: &Call) -> ApiResult<Response> {
+    use noizylab_core::identity::PrincipalKind;
+    let who = &call.identity;
+    if who.kind != PrincipalKind::Service || who.sub.as_deref() != Some("noizylab-api-gateway") {
+        return Err(ApiError::Forbidden("only the gateway writes gateway audit entries".into()));
+    }
+    let entry: GatewayEntry = noizylab_kit::http::read_json(&mut req).await?;
+    if !entry.action.starts_with("auth.") {
+        return Err(ApiError::invalid_field("action", "the gateway records auth.* actions only"));
+    }
+    record(call, &entry.action, None, None, None, entry.ip.as_deref(), &entry.detail.to_string()).await?;
+    Ok(Response::empty().or_internal("response")?.with_status(204))
+}

@@ -21,9 +21,14 @@ use crate::audit;
 
 const LINK_TTL_SECS: i64 = 10 * 60;
 const SESSION_TTL_SECS: i64 = 24 * 60 * 60;
-/// Sign-in requests per address, and per client IP, in 15 minutes.
+/// Sign-in requests per address, and per client IP, in 15 minutes, unless the vars
+/// `SIGNIN_LINKS_PER_EMAIL` / `SIGNIN_LINKS_PER_IP` say otherwise.
 const LINKS_PER_EMAIL: u32 = 5;
 const LINKS_PER_IP: u32 = 20;
+
+fn limit_var(call: &Call, name: &str, default: u32) -> u32 {
+    call.env.var(name).ok().and_then(|v| v.to_string().parse().ok()).filter(|n| *n > 0).unwrap_or(default)
+}
 const LINK_WINDOW_SECS: i64 = 15 * 60;
 /// Wrong codes before a magic link's code stops working.
 const MAX_CODE_ATTEMPTS: i64 = 5;
@@ -97,14 +102,7 @@ struct Count {
 }
 
 async fn count(call: &Call, sql: &str, arg: &str, since: i64) -> ApiResult<u32> {
-    let row: Option<Count> = call
-        .db()?
-        .prepare(sql)
-        .bind(&[arg.into(), (since as f64).into()])
-        .or_internal("bind")?
-        .first(None)
-        .await
-        .or_internal("count")?;
+    let row: Option<Count> = call.sql()?.first(sql, &[arg.into(), noizylab_kit::db::int(since)]).await?;
     Ok(row.map(|c| c.n).unwrap_or(0))
 }
 
@@ -117,13 +115,13 @@ async fn request_link(mut req: Request, call: &Call) -> ApiResult<Response> {
     let now = now_secs();
     let since = now - LINK_WINDOW_SECS;
     if count(call, "SELECT COUNT(*) AS n FROM magic_links WHERE email = ?1 AND created_at > ?2", &email, since).await?
-        >= LINKS_PER_EMAIL
+        >= limit_var(call, "SIGNIN_LINKS_PER_EMAIL", LINKS_PER_EMAIL)
     {
         return Err(ApiError::RateLimited { retry_after: LINK_WINDOW_SECS as u64 });
     }
     if let Some(ip) = &ip {
         if count(call, "SELECT COUNT(*) AS n FROM magic_links WHERE ip = ?1 AND created_at > ?2", ip, since).await?
-            >= LINKS_PER_IP
+            >= limit_var(call, "SIGNIN_LINKS_PER_IP", LINKS_PER_IP)
         {
             return Err(ApiError::RateLimited { retry_after: LINK_WINDOW_SECS as u64 });
         }
@@ -537,6 +535,9 @@ pub fn signed_in(call: &Call) -> ApiResult<(&str, &str, Role)> {
     let who = &call.identity;
     match (who.kind, who.sub.as_deref(), who.workspace.as_deref(), who.role.as_deref().and_then(Role::parse)) {
         (PrincipalKind::User, Some(sub), Some(ws), Some(role)) => Ok((sub, ws, role)),
+        (PrincipalKind::ApiKey, ..) => {
+            Err(ApiError::Forbidden("this route needs a signed-in person, not an API key".into()))
+        }
         _ => Err(ApiError::Unauthenticated("sign in first (Authorization: Bearer <access token>)".into())),
     }
 }

@@ -6,10 +6,16 @@
 //! end-to-end suite and developers use to check their local stack. Identity, devices and
 //! tickets arrive with their issues; see the README.
 
+mod access;
 mod audit;
 mod auth;
 mod dev;
+mod devices;
+mod idempotency;
+mod keys;
 mod objects;
+mod privacy;
+mod tickets;
 mod users;
 mod workspaces;
 
@@ -33,8 +39,12 @@ async fn route(req: Request, call: Call) -> ApiResult<Response> {
         (_, ["api", "v1", "auth", rest @ ..]) => auth::route(req, &call, rest).await,
         (_, ["api", "v1", "workspaces", rest @ ..]) => workspaces::route(req, &call, rest).await,
         (_, ["api", "v1", "users", rest @ ..]) => users::route(req, &call, rest).await,
+        (_, ["api", "v1", "devices", rest @ ..]) => devices::route(req, &call, rest).await,
         (Method::Get, ["api", "v1", "audit", "verify"]) => audit::verify(&call).await,
+        (Method::Post, ["internal", "audit"]) => audit::from_gateway(req, &call).await,
         (Method::Get, ["api", "v1", "tickets", id, "live"]) => ticket_live(&req, &call, id).await,
+        (_, ["api", "v1", "tickets", rest @ ..]) => tickets::route(req, &call, rest).await,
+        (_, ["internal", "tickets", rest @ ..]) => tickets::internal(req, &call, rest).await,
         (_, ["api", "v1", "dev", rest @ ..]) => dev::route(req, &call, rest).await,
         _ => Err(http::no_route(&req)),
     }

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use worker::{Method, Request, Response};
 
 use crate::auth::signed_in;
+use crate::privacy;
 
 const MAX_NAME_CHARS: usize = 100;
 
@@ -16,7 +17,11 @@ pub async fn route(req: Request, call: &Call, rest: &[&str]) -> ApiResult<Respon
         (Method::Put, ["profile"]) => update_profile(req, call).await,
         (Method::Get, ["preferences"]) => preferences(call).await,
         (Method::Put, ["preferences"]) => update_preferences(req, call).await,
+        (Method::Get, ["me", "export"]) => privacy::export(call).await,
+        (Method::Delete, ["me"]) => privacy::erase(req, call).await,
         (_, ["profile" | "preferences"]) => Err(ApiError::MethodNotAllowed { allowed: vec!["GET", "PUT"] }),
+        (_, ["me", "export"]) => Err(ApiError::MethodNotAllowed { allowed: vec!["GET"] }),
+        (_, ["me"]) => Err(ApiError::MethodNotAllowed { allowed: vec!["DELETE"] }),
         _ => Err(http::no_route(&req)),
     }
 }

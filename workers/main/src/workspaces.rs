@@ -1,20 +1,40 @@
-//! `/api/v1/workspaces/:id/members…`: who belongs to a workspace, in which role.
-//! Only the workspace's own admins and owners see or change it; any other workspace
-//! answers 404, as if it did not exist.
+//! `/api/v1/workspaces…`: the caller's workspaces, creating one, and per workspace its
+//! members (roles, disabling) and API keys. Only the workspace's own admins and owners
+//! see or change those; any other workspace answers 404, as if it did not exist.
 
 use noizylab_core::auth::Role;
-use noizylab_kit::{gate, http, ApiError, ApiResult, Call, OrInternal};
+use noizylab_kit::db::int;
+use noizylab_kit::{gate, http, random, time, ApiError, ApiResult, Call, OrInternal};
 use serde::{Deserialize, Serialize};
 use worker::{Method, Request, Response};
 
-use crate::{audit, auth};
+use crate::{audit, auth, keys};
 
 pub async fn route(req: Request, call: &Call, rest: &[&str]) -> ApiResult<Response> {
     match (req.method(), rest) {
+        (Method::Get, []) => mine(call).await,
+        (Method::Post, []) => create(req, call).await,
         (Method::Get, [ws, "members"]) => list(call, ws).await,
         (Method::Put, [ws, "members", user]) => change_role(req, call, ws, user).await,
+        (Method::Post, [ws, "members", user, "disable"]) => set_disabled(call, ws, user, true).await,
+        (Method::Post, [ws, "members", user, "enable"]) => set_disabled(call, ws, user, false).await,
+        (Method::Get, [ws, "api-keys"]) => {
+            require_admin_of(call, ws).await?;
+            keys::list(call, ws).await
+        }
+        (Method::Post, [ws, "api-keys"]) => {
+            let (actor, _) = require_admin_of(call, ws).await?;
+            keys::create(req, call, ws, &actor).await
+        }
+        (Method::Delete, [ws, "api-keys", id]) => {
+            let (actor, _) = require_admin_of(call, ws).await?;
+            keys::revoke(call, ws, &actor, id).await
+        }
+        (_, [] | [_, "api-keys"]) => Err(ApiError::MethodNotAllowed { allowed: vec!["GET", "POST"] }),
         (_, [_, "members"]) => Err(ApiError::MethodNotAllowed { allowed: vec!["GET"] }),
         (_, [_, "members", _]) => Err(ApiError::MethodNotAllowed { allowed: vec!["PUT"] }),
+        (_, [_, "members", _, "disable" | "enable"]) => Err(ApiError::MethodNotAllowed { allowed: vec!["POST"] }),
+        (_, [_, "api-keys", _]) => Err(ApiError::MethodNotAllowed { allowed: vec!["DELETE"] }),
         _ => Err(http::no_route(&req)),
     }
 }
@@ -104,4 +124,97 @@ async fn change_role(mut req: Request, call: &Call, workspace: &str, target: &st
     let detail = format!("{{\"from\":\"{}\",\"to\":\"{}\"}}", current.as_str(), role.as_str());
     audit::record(call, "role.changed", Some(&actor), Some(workspace), Some(target), None, &detail).await?;
     http::ok(&serde_json::json!({ "user_id": target, "workspace_id": workspace, "role": role }))
+}
+
+#[derive(Serialize, Deserialize)]
+struct MyWorkspace {
+    id: String,
+    name: String,
+    role: String,
+}
+
+/// `GET /api/v1/workspaces`: the workspaces the caller belongs to, with their role in each.
+async fn mine(call: &Call) -> ApiResult<Response> {
+    let (user, current, _) = auth::signed_in(call)?;
+    let rows: Vec<MyWorkspace> = call
+        .sql()?
+        .all(
+            "SELECT w.id, w.name, m.role FROM memberships m JOIN workspaces w ON w.id = m.workspace_id
+             WHERE m.user_id = ?1 ORDER BY w.name, w.id",
+            &[user.into()],
+        )
+        .await?;
+    http::ok(&serde_json::json!({ "current": current, "workspaces": rows }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewWorkspace {
+    name: String,
+}
+
+/// `POST /api/v1/workspaces {name}`: an owner opens another shop or location and owns it.
+/// Signing in with `workspace_id` enters it.
+async fn create(mut req: Request, call: &Call) -> ApiResult<Response> {
+    let (user, ws, role) = auth::signed_in(call)?;
+    if role != Role::Owner {
+        audit::record(call, "access.refused", Some(user), Some(ws), None, None, "{\"needs\":\"owner\"}").await?;
+        return Err(ApiError::Forbidden("only a workspace owner can open another workspace".into()));
+    }
+    let body: NewWorkspace = http::read_json(&mut req).await?;
+    let name = body.name.trim();
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(ApiError::invalid_field("name", "a workspace name is 1 to 100 printable characters"));
+    }
+    let id = format!("ws-{}", &random::id()?[..16]);
+    let now = time::now_rfc3339();
+    let db = call.sql()?;
+    db.batch(vec![
+        db.statement(
+            "INSERT INTO workspaces (id, name, created_at) VALUES (?1, ?2, ?3)",
+            &[id.as_str().into(), name.into(), now.as_str().into()],
+        )?,
+        db.statement(
+            "INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES (?1, ?2, 'owner', ?3)",
+            &[id.as_str().into(), user.into(), now.as_str().into()],
+        )?,
+    ])
+    .await?;
+    audit::record(call, "workspace.created", Some(user), Some(&id), Some(&id), None, "{}").await?;
+    http::created(&MyWorkspace { id, name: name.to_owned(), role: "owner".into() })
+}
+
+/// `POST …/members/:user/disable` and `…/enable`. Disabling ends every session of the
+/// user at once (epoch raised at their gate, sessions revoked) and refuses new sign-ins.
+async fn set_disabled(call: &Call, workspace: &str, target: &str, disable: bool) -> ApiResult<Response> {
+    let (actor, actor_role) = require_admin_of(call, workspace).await?;
+    let current = auth::role_in(call, workspace, target).await?.ok_or_else(|| ApiError::not_found("member"))?;
+    if target == actor {
+        return Err(ApiError::Conflict("you cannot disable or enable yourself".into()));
+    }
+    if current == Role::Owner && actor_role != Role::Owner {
+        return Err(ApiError::Forbidden("only an owner can disable or enable an owner".into()));
+    }
+    let db = call.sql()?;
+    if disable {
+        let epoch: Option<Epoch> = db
+            .first(
+                "UPDATE users SET disabled_at = COALESCE(disabled_at, ?2), auth_epoch = auth_epoch + 1
+                 WHERE id = ?1 RETURNING auth_epoch",
+                &[target.into(), time::now_rfc3339().into()],
+            )
+            .await?;
+        let epoch = epoch.map(|e| e.auth_epoch).unwrap_or(0);
+        gate::post(&call.env, target, "epoch", &serde_json::json!({ "min_epoch": epoch })).await?;
+        db.run(
+            "UPDATE sessions SET revoked_at = ?2, revoked_reason = 'disabled' WHERE user_id = ?1 AND revoked_at IS NULL",
+            &[target.into(), int(noizylab_kit::call::now_secs())],
+        )
+        .await?;
+    } else {
+        db.run("UPDATE users SET disabled_at = NULL WHERE id = ?1", &[target.into()]).await?;
+    }
+    let action = if disable { "user.disabled" } else { "user.enabled" };
+    audit::record(call, action, Some(&actor), Some(workspace), Some(target), None, "{}").await?;
+    http::ok(&serde_json::json!({ "user_id": target, "disabled": disable }))
 }

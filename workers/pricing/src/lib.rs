@@ -1,9 +1,23 @@
-//! `noizylab-pricing`: Quotes from complexity, time, parts, urgency and customer history; packages; price lists.
+//! `noizylab-pricing`: quotes (seed 000's pricing engine), packages and price lists.
 //!
-//! Internal: reached only through service bindings with a signed identity (see
-//! `noizylab_kit::serve`). What it answers today is listed in its README.
-use noizylab_kit::{http, serve, ApiResult, Call};
-use worker::{event, Context, Env, Request, Response};
+//! Life of a quote: a technician asks `POST /api/v1/pricing/estimate` with the job's
+//! factors and a `ticket_id` → the engine (`noizylab_core::pricing`) prices it under the
+//! workspace's price list, with the customer's history (earlier repairs, loyalty tier) →
+//! the quote is stored and `noizylab-main` moves the ticket to AWAITING_APPROVAL → the
+//! customer approves (ticket → APPROVED; time, IP and user agent recorded) or declines
+//! with a reason (ticket → DIAGNOSTICS). Expired quotes cannot be approved.
+
+use noizylab_core::auth::Role;
+use noizylab_core::identity::PrincipalKind;
+use noizylab_core::pricing::{self, Complexity, Inputs, Part, PriceList, Tier, Urgency};
+use noizylab_core::services::MAIN;
+use noizylab_kit::call::now_secs;
+use noizylab_kit::db::{int, opt};
+use noizylab_kit::events::{self, About};
+use noizylab_kit::{http, random, serve, time, ApiError, ApiResult, Call, OrInternal};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use worker::{event, Context, Env, Method, Request, Response};
 
 const DIR: &str = "pricing";
 
@@ -12,7 +26,488 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
     serve(req, env, DIR, route).await
 }
 
-/// No routes of its own yet: `serve` answers `/health`; anything else is the JSON 404.
-async fn route(req: Request, _call: Call) -> ApiResult<Response> {
-    Err(http::no_route(&req))
+async fn route(req: Request, call: Call) -> ApiResult<Response> {
+    let path = req.path();
+    match (req.method(), http::segments(&path).as_slice()) {
+        (Method::Post, ["api", "v1", "pricing", "estimate"]) => estimate(req, &call).await,
+        (Method::Get, ["api", "v1", "pricing", "packages"]) => packages(&call).await,
+        (Method::Get, ["api", "v1", "pricing", "price-list"]) => show_price_list(&call).await,
+        (Method::Put, ["api", "v1", "pricing", "price-list"]) => set_price_list(req, &call).await,
+        (Method::Get, ["api", "v1", "pricing", "quotes", id]) => show_quote(&call, id).await,
+        (Method::Post, ["api", "v1", "pricing", "quotes", id, "approve"]) => decide(req, &call, id, true).await,
+        (Method::Post, ["api", "v1", "pricing", "quotes", id, "decline"]) => decide(req, &call, id, false).await,
+        (_, ["api", "v1", "pricing", "estimate"] | ["api", "v1", "pricing", "quotes", _, "approve" | "decline"]) => {
+            Err(ApiError::MethodNotAllowed { allowed: vec!["POST"] })
+        }
+        (_, ["api", "v1", "pricing", "packages"] | ["api", "v1", "pricing", "quotes", _]) => {
+            Err(ApiError::MethodNotAllowed { allowed: vec!["GET"] })
+        }
+        (_, ["api", "v1", "pricing", "price-list"]) => Err(ApiError::MethodNotAllowed { allowed: vec!["GET", "PUT"] }),
+        _ => Err(http::no_route(&req)),
+    }
+}
+
+/// The verified caller: (id, workspace, staff?). 401 for anonymous callers.
+struct Caller {
+    id: String,
+    workspace: String,
+    staff: bool,
+    scopes: Vec<String>,
+}
+
+fn caller(call: &Call) -> ApiResult<Caller> {
+    let who = &call.identity;
+    let staff = match who.kind {
+        PrincipalKind::User => who.role.as_deref().and_then(Role::parse).is_some_and(Role::is_staff),
+        PrincipalKind::ApiKey => true,
+        _ => return Err(ApiError::Unauthenticated("sign in first (Authorization: Bearer <access token>)".into())),
+    };
+    match (who.sub.clone(), who.workspace.clone()) {
+        (Some(id), Some(workspace)) => Ok(Caller { id, workspace, staff, scopes: who.scopes.clone() }),
+        _ => Err(ApiError::Unauthenticated("sign in first".into())),
+    }
+}
+
+impl Caller {
+    fn require(&self, scope: &str) -> ApiResult<()> {
+        if self.scopes.iter().any(|s| s == scope) {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(format!("this needs the {scope} scope")))
+        }
+    }
+}
+
+async fn price_list(call: &Call, workspace: &str) -> ApiResult<PriceList> {
+    let row: Option<PriceList> = call
+        .sql()?
+        .first(
+            "SELECT currency, labor_rate_cents, diagnostic_fee_cents, parts_markup_bps, margin_floor_bps, tax_bps,
+                    guarantee_days, quote_valid_hours FROM price_lists WHERE workspace_id = ?1",
+            &[workspace.into()],
+        )
+        .await?;
+    Ok(row.unwrap_or_default())
+}
+
+/// `GET /api/v1/pricing/price-list`: the workspace's prices (defaults until set).
+async fn show_price_list(call: &Call) -> ApiResult<Response> {
+    let who = caller(call)?;
+    who.require("pricing:read")?;
+    http::ok(&price_list(call, &who.workspace).await?)
+}
+
+/// `PUT /api/v1/pricing/price-list` (pricing:write): replaces the workspace's prices.
+async fn set_price_list(mut req: Request, call: &Call) -> ApiResult<Response> {
+    let who = caller(call)?;
+    who.require("pricing:write")?;
+    let list: PriceList = http::read_json(&mut req).await?;
+    let checks: [(&str, bool, &str); 7] = [
+        (
+            "currency",
+            list.currency.len() == 3 && list.currency.bytes().all(|b| b.is_ascii_uppercase()),
+            "an ISO 4217 code such as CAD",
+        ),
+        ("labor_rate_cents", list.labor_rate_cents > 0, "more than 0"),
+        ("diagnostic_fee_cents", list.diagnostic_fee_cents >= 0, "0 or more"),
+        ("parts_markup_bps", list.parts_markup_bps >= 0, "0 or more"),
+        ("margin_floor_bps", (0..=9_000).contains(&list.margin_floor_bps), "0 to 9000"),
+        ("tax_bps", (0..=5_000).contains(&list.tax_bps), "0 to 5000"),
+        ("quote_valid_hours", list.quote_valid_hours > 0 && list.guarantee_days >= 0, "more than 0"),
+    ];
+    if let Some((field, _, want)) = checks.iter().find(|(_, ok, _)| !ok) {
+        return Err(ApiError::invalid_field(field, format!("{field} must be {want}")));
+    }
+    call.sql()?
+        .run(
+            "INSERT INTO price_lists (workspace_id, currency, labor_rate_cents, diagnostic_fee_cents, parts_markup_bps,
+                                      margin_floor_bps, tax_bps, guarantee_days, quote_valid_hours, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+             ON CONFLICT (workspace_id) DO UPDATE SET currency = ?2, labor_rate_cents = ?3, diagnostic_fee_cents = ?4,
+                parts_markup_bps = ?5, margin_floor_bps = ?6, tax_bps = ?7, guarantee_days = ?8,
+                quote_valid_hours = ?9, updated_at = ?10",
+            &[
+                who.workspace.as_str().into(),
+                list.currency.as_str().into(),
+                int(list.labor_rate_cents),
+                int(list.diagnostic_fee_cents),
+                int(list.parts_markup_bps),
+                int(list.margin_floor_bps),
+                int(list.tax_bps),
+                int(list.guarantee_days),
+                int(list.quote_valid_hours),
+                time::now_rfc3339().into(),
+            ],
+        )
+        .await?;
+    http::ok(&list)
+}
+
+#[derive(Serialize, Deserialize)]
+struct Package {
+    id: String,
+    name: String,
+    description: String,
+    price_cents: i64,
+    estimated_minutes: i64,
+    guarantee_days: i64,
+}
+
+/// `GET /api/v1/pricing/packages`: the workspace's fixed-price packages.
+async fn packages(call: &Call) -> ApiResult<Response> {
+    let who = caller(call)?;
+    let list = price_list(call, &who.workspace).await?;
+    let rows: Vec<Package> = call
+        .sql()?
+        .all(
+            "SELECT id, name, description, price_cents, estimated_minutes, guarantee_days FROM packages
+             WHERE workspace_id = ?1 ORDER BY price_cents",
+            &[who.workspace.as_str().into()],
+        )
+        .await?;
+    http::ok(&json!({ "currency": list.currency, "packages": rows }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EstimateRequest {
+    #[serde(default)]
+    ticket_id: Option<String>,
+    complexity: Complexity,
+    estimated_minutes: i64,
+    #[serde(default)]
+    parts: Vec<Part>,
+    #[serde(default = "standard")]
+    urgency: Urgency,
+    /// Other shops' pre-tax prices for the same job, in cents.
+    #[serde(default)]
+    competitor_prices_cents: Vec<i64>,
+}
+
+fn standard() -> Urgency {
+    Urgency::Standard
+}
+
+/// The seed's quote shape, money in integer cents.
+#[derive(Serialize, Deserialize)]
+struct Quote {
+    quote_id: String,
+    ticket_id: Option<String>,
+    status: String,
+    total: i64,
+    currency: String,
+    breakdown: pricing::Breakdown,
+    explanation: Vec<pricing::Factor>,
+    estimated_time_minutes: i64,
+    guarantee_days: i64,
+    expires_at: String,
+    decided_at: Option<String>,
+    decline_reason: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct TicketView {
+    workspace_id: String,
+    customer_id: String,
+    status: String,
+}
+
+#[derive(Deserialize)]
+struct Count {
+    n: i64,
+}
+
+#[derive(Deserialize)]
+struct TierRow {
+    tier: String,
+}
+
+async fn ticket(call: &Call, id: &str) -> ApiResult<TicketView> {
+    let mut resp = call.as_service(MAIN, Method::Get, &format!("/internal/tickets/{id}"), None).await?;
+    match resp.status_code() {
+        200 => resp.json().await.or_internal("ticket view"),
+        404 => Err(ApiError::invalid_field("ticket_id", "no such ticket")),
+        s => Err(ApiError::BadGateway(format!("main answered {s} for ticket {id}"))),
+    }
+}
+
+/// `POST /api/v1/pricing/estimate`: a priced, explained quote. With `ticket_id` (staff,
+/// tickets:write) it is issued on the ticket, which then awaits the customer's approval.
+async fn estimate(mut req: Request, call: &Call) -> ApiResult<Response> {
+    let who = caller(call)?;
+    who.require("pricing:read")?;
+    let body: EstimateRequest = http::read_json(&mut req).await?;
+    if !(1..=10_000).contains(&body.estimated_minutes) {
+        return Err(ApiError::invalid_field("estimated_minutes", "estimated_minutes is 1 to 10000"));
+    }
+    if body.parts.len() > 50
+        || body.parts.iter().any(|p| p.cost_cents < 0 || !(1..=100).contains(&p.quantity) || p.name.trim().is_empty())
+    {
+        return Err(ApiError::invalid_field("parts", "each part has a name, cost_cents ≥ 0 and quantity 1 to 100"));
+    }
+    let db = call.sql()?;
+    let (ticket_id, customer) = match body.ticket_id.as_deref() {
+        None => (None, (!who.staff).then(|| who.id.clone())),
+        Some(id) => {
+            if !who.staff {
+                return Err(ApiError::Forbidden("only the shop's staff issue quotes on tickets".into()));
+            }
+            who.require("tickets:write")?;
+            let t = ticket(call, id).await?;
+            if t.workspace_id != who.workspace {
+                return Err(ApiError::invalid_field("ticket_id", "no such ticket"));
+            }
+            if t.status != "DIAGNOSTICS" {
+                return Err(ApiError::Conflict(format!(
+                    "quotes are issued from DIAGNOSTICS; this ticket is {}",
+                    t.status
+                )));
+            }
+            (Some(id.to_owned()), Some(t.customer_id))
+        }
+    };
+    let (previous_repairs, tier) = match customer.as_deref() {
+        None => (0, Tier::None),
+        Some(c) => {
+            let done: Option<Count> = db
+                .first(
+                    "SELECT COUNT(*) AS n FROM tickets WHERE workspace_id = ?1 AND customer_id = ?2
+                     AND status IN ('PICKED_UP', 'CLOSED')",
+                    &[who.workspace.as_str().into(), c.into()],
+                )
+                .await?;
+            let tier: Option<TierRow> = db
+                .first(
+                    "SELECT tier FROM loyalty_accounts WHERE workspace_id = ?1 AND user_id = ?2",
+                    &[who.workspace.as_str().into(), c.into()],
+                )
+                .await?;
+            let tier = tier.and_then(|t| serde_json::from_value(json!(t.tier)).ok()).unwrap_or(Tier::None);
+            (done.map(|d| d.n).unwrap_or(0), tier)
+        }
+    };
+    let list = price_list(call, &who.workspace).await?;
+    let inputs = Inputs {
+        complexity: body.complexity,
+        estimated_minutes: body.estimated_minutes,
+        parts: body.parts,
+        urgency: body.urgency,
+        tier,
+        previous_repairs,
+        competitor_cents: body.competitor_prices_cents,
+    };
+    let priced = pricing::price(&list, &inputs);
+    let expires_secs = now_secs() + list.quote_valid_hours * 3600;
+    let expires_at = js_time(expires_secs);
+    let quote = Quote {
+        quote_id: format!("Q{}", &random::id()?[..12].to_ascii_uppercase()),
+        ticket_id: ticket_id.clone(),
+        status: if ticket_id.is_some() { "issued" } else { "estimate" }.into(),
+        total: priced.total,
+        currency: list.currency.clone(),
+        breakdown: priced.breakdown,
+        explanation: priced.explanation,
+        estimated_time_minutes: body.estimated_minutes,
+        guarantee_days: list.guarantee_days,
+        expires_at,
+        decided_at: None,
+        decline_reason: None,
+    };
+    let inputs_json = json!({
+        "complexity": inputs.complexity, "estimated_minutes": inputs.estimated_minutes, "parts": inputs.parts,
+        "urgency": inputs.urgency, "tier": inputs.tier, "previous_repairs": inputs.previous_repairs,
+        "competitor_prices_cents": inputs.competitor_cents,
+    });
+    db.run(
+        "INSERT INTO quotes (id, workspace_id, ticket_id, customer_id, status, currency, total_cents, breakdown,
+                             explanation, inputs, estimated_time_minutes, guarantee_days, created_by, created_at,
+                             expires_at, expires_at_secs)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+        &[
+            quote.quote_id.as_str().into(),
+            who.workspace.as_str().into(),
+            opt(ticket_id.as_deref()),
+            opt(customer.as_deref()),
+            quote.status.as_str().into(),
+            quote.currency.as_str().into(),
+            int(quote.total),
+            serde_json::to_string(&quote.breakdown).or_internal("breakdown")?.as_str().into(),
+            serde_json::to_string(&quote.explanation).or_internal("explanation")?.as_str().into(),
+            inputs_json.to_string().as_str().into(),
+            int(quote.estimated_time_minutes),
+            int(quote.guarantee_days),
+            who.id.as_str().into(),
+            time::now_rfc3339().into(),
+            quote.expires_at.as_str().into(),
+            int(expires_secs),
+        ],
+    )
+    .await?;
+    if let Some(tid) = ticket_id.as_deref() {
+        // An older open quote on the ticket no longer stands.
+        db.run(
+            "UPDATE quotes SET status = 'superseded' WHERE ticket_id = ?1 AND status = 'issued' AND id != ?2",
+            &[tid.into(), quote.quote_id.as_str().into()],
+        )
+        .await?;
+        let note = format!("quote {} for {} {}", quote.quote_id, money(quote.total), quote.currency);
+        tell_ticket(call, tid, "issued", &quote.quote_id, &who.id, Some(&note)).await?;
+        let about = About { workspace: Some(&who.workspace), device: None, ticket: Some(tid) };
+        let data = json!({ "quote_id": quote.quote_id, "total": quote.total, "currency": quote.currency,
+                           "customer_id": customer });
+        events::publish(call, "quote.issued", about, data).await?;
+    }
+    http::created(&quote)
+}
+
+fn money(cents: i64) -> String {
+    format!("{}.{:02}", cents / 100, cents % 100)
+}
+
+fn js_time(secs: i64) -> String {
+    String::from(js_sys::Date::new(&((secs as f64) * 1000.0).into()).to_iso_string())
+}
+
+/// Moves the ticket for a quote event through `main`; its refusals come back as they are.
+async fn tell_ticket(
+    call: &Call,
+    ticket: &str,
+    event: &str,
+    quote: &str,
+    actor: &str,
+    note: Option<&str>,
+) -> ApiResult<()> {
+    let body = json!({ "event": event, "quote_id": quote, "actor_id": actor, "note": note }).to_string();
+    let mut resp =
+        call.as_service(MAIN, Method::Post, &format!("/internal/tickets/{ticket}/quote"), Some(body)).await?;
+    match resp.status_code() {
+        200 => Ok(()),
+        409 => {
+            let err: serde_json::Value = resp.json().await.unwrap_or_default();
+            let message =
+                err["error"]["message"].as_str().unwrap_or("the ticket cannot take this quote now").to_owned();
+            Err(ApiError::Conflict(message))
+        }
+        s => Err(ApiError::BadGateway(format!("main answered {s} to a quote {event}"))),
+    }
+}
+
+#[derive(Deserialize)]
+struct QuoteRow {
+    id: String,
+    workspace_id: String,
+    ticket_id: Option<String>,
+    customer_id: Option<String>,
+    status: String,
+    currency: String,
+    total_cents: i64,
+    breakdown: String,
+    explanation: String,
+    estimated_time_minutes: i64,
+    guarantee_days: i64,
+    expires_at: String,
+    expires_at_secs: i64,
+    decided_at: Option<String>,
+    decline_reason: Option<String>,
+}
+
+impl QuoteRow {
+    fn view(self) -> ApiResult<Quote> {
+        Ok(Quote {
+            quote_id: self.id,
+            ticket_id: self.ticket_id,
+            status: self.status,
+            total: self.total_cents,
+            currency: self.currency,
+            breakdown: serde_json::from_str(&self.breakdown).or_internal("breakdown")?,
+            explanation: serde_json::from_str(&self.explanation).or_internal("explanation")?,
+            estimated_time_minutes: self.estimated_time_minutes,
+            guarantee_days: self.guarantee_days,
+            expires_at: self.expires_at,
+            decided_at: self.decided_at,
+            decline_reason: self.decline_reason,
+        })
+    }
+}
+
+/// The quote if the caller may see it: staff of its workspace, or its customer. 404 otherwise.
+async fn visible_quote(call: &Call, who: &Caller, id: &str) -> ApiResult<QuoteRow> {
+    let row: Option<QuoteRow> = call
+        .sql()?
+        .first(
+            "SELECT id, workspace_id, ticket_id, customer_id, status, currency, total_cents, breakdown, explanation,
+                    estimated_time_minutes, guarantee_days, expires_at, expires_at_secs, decided_at, decline_reason
+             FROM quotes WHERE id = ?1",
+            &[id.into()],
+        )
+        .await?;
+    row.filter(|q| q.workspace_id == who.workspace && (who.staff || q.customer_id.as_deref() == Some(&who.id)))
+        .ok_or_else(|| ApiError::not_found(format!("quote {id}")))
+}
+
+async fn show_quote(call: &Call, id: &str) -> ApiResult<Response> {
+    let who = caller(call)?;
+    who.require("pricing:read")?;
+    http::ok(&visible_quote(call, &who, id).await?.view()?)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Decision {
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// `POST …/quotes/:id/approve` and `…/decline {reason}`: the ticket's customer decides.
+async fn decide(mut req: Request, call: &Call, id: &str, approve: bool) -> ApiResult<Response> {
+    let who = caller(call)?;
+    who.require("tickets:write")?;
+    let body: Decision = if approve { Decision::default() } else { http::read_json(&mut req).await? };
+    let quote = visible_quote(call, &who, id).await?;
+    if quote.customer_id.as_deref() != Some(&who.id) {
+        return Err(ApiError::Forbidden("only the customer decides on their quote".into()));
+    }
+    let ticket =
+        quote.ticket_id.clone().ok_or_else(|| ApiError::Conflict("an estimate has nothing to approve".into()))?;
+    if quote.status != "issued" {
+        return Err(ApiError::Conflict(format!("this quote is {}; only an issued quote can be decided", quote.status)));
+    }
+    if approve && quote.expires_at_secs <= now_secs() {
+        return Err(ApiError::Conflict("this quote has expired; ask the shop for a new one".into()));
+    }
+    let reason = match (approve, body.reason.as_deref().map(str::trim)) {
+        (true, _) => None,
+        (false, Some(r)) if !r.is_empty() && r.chars().count() <= 1000 => Some(r.to_owned()),
+        (false, _) => return Err(ApiError::invalid_field("reason", "say in 1 to 1000 characters why you decline")),
+    };
+    let header = |name: &str| req.headers().get(name).ok().flatten();
+    let (ip, agent) =
+        (header("cf-connecting-ip"), header("user-agent").map(|a| a.chars().take(400).collect::<String>()));
+    let status = if approve { "approved" } else { "declined" };
+    let now = time::now_rfc3339();
+    let changed = call
+        .sql()?
+        .run(
+            "UPDATE quotes SET status = ?2, decided_at = ?3, decided_by = ?4, decided_ip = ?5, decided_user_agent = ?6,
+                    decline_reason = ?7 WHERE id = ?1 AND status = 'issued'",
+            &[
+                id.into(),
+                status.into(),
+                now.as_str().into(),
+                who.id.as_str().into(),
+                opt(ip.as_deref()),
+                opt(agent.as_deref()),
+                opt(reason.as_deref()),
+            ],
+        )
+        .await?;
+    if changed != 1 {
+        return Err(ApiError::Conflict("this quote was decided meanwhile".into()));
+    }
+    tell_ticket(call, &ticket, status, id, &who.id, reason.as_deref()).await?;
+    let about = About { workspace: Some(&quote.workspace_id), device: None, ticket: Some(&ticket) };
+    let event = if approve { "quote.approved" } else { "quote.declined" };
+    events::publish(call, event, about, json!({ "quote_id": id, "total": quote.total_cents, "by": who.id })).await?;
+    let decided = visible_quote(call, &who, id).await?;
+    http::ok(&decided.view()?)
 }

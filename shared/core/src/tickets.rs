@@ -1,0 +1,215 @@
+//! A repair ticket's lifecycle:
+//!
+//! ```text
+//! INTAKE → TRIAGE → DIAGNOSTICS → AWAITING_APPROVAL → APPROVED → (WAITING_PARTS) →
+//! IN_REPAIR → QC → READY → PICKED_UP → CLOSED          VOID from any open state
+//! ```
+//!
+//! with the loops a bench really has: a declined quote sends the ticket back to
+//! DIAGNOSTICS, a failed QC back to IN_REPAIR, and parts can run out mid-repair.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Status {
+    Intake,
+    Triage,
+    Diagnostics,
+    AwaitingApproval,
+    Approved,
+    WaitingParts,
+    InRepair,
+    Qc,
+    Ready,
+    PickedUp,
+    Closed,
+    Void,
+}
+
+use Status::*;
+
+/// Every status, in lifecycle order (the board's columns).
+pub const ALL: [Status; 12] = [
+    Intake,
+    Triage,
+    Diagnostics,
+    AwaitingApproval,
+    Approved,
+    WaitingParts,
+    InRepair,
+    Qc,
+    Ready,
+    PickedUp,
+    Closed,
+    Void,
+];
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Intake => "INTAKE",
+            Triage => "TRIAGE",
+            Diagnostics => "DIAGNOSTICS",
+            AwaitingApproval => "AWAITING_APPROVAL",
+            Approved => "APPROVED",
+            WaitingParts => "WAITING_PARTS",
+            InRepair => "IN_REPAIR",
+            Qc => "QC",
+            Ready => "READY",
+            PickedUp => "PICKED_UP",
+            Closed => "CLOSED",
+            Void => "VOID",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Status> {
+        ALL.into_iter().find(|st| st.as_str().eq_ignore_ascii_case(s.trim()))
+    }
+
+    /// Open: work may still happen (everything before the device has left, bar VOID).
+    pub fn is_open(self) -> bool {
+        !matches!(self, PickedUp | Closed | Void)
+    }
+
+    /// Where a ticket may go from here.
+    pub fn next(self) -> Vec<Status> {
+        let mut moves: Vec<Status> = match self {
+            Intake => vec![Triage],
+            Triage => vec![Diagnostics],
+            Diagnostics => vec![AwaitingApproval],
+            AwaitingApproval => vec![Approved, Diagnostics],
+            Approved => vec![WaitingParts, InRepair],
+            WaitingParts => vec![InRepair],
+            InRepair => vec![Qc, WaitingParts],
+            Qc => vec![Ready, InRepair],
+            Ready => vec![PickedUp],
+            PickedUp => vec![Closed],
+            Closed | Void => vec![],
+        };
+        if self.is_open() {
+            moves.push(Void);
+        }
+        moves
+    }
+
+    pub fn can_move_to(self, to: Status) -> bool {
+        self.next().contains(&to)
+    }
+
+    /// Moves only the quote flow makes: a quote being issued, approved or declined.
+    pub fn is_quote_driven(from: Status, to: Status) -> bool {
+        matches!((from, to), (Diagnostics, AwaitingApproval) | (AwaitingApproval, Approved | Diagnostics))
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Priority {
+    Low,
+    Normal,
+    High,
+    Urgent,
+}
+
+impl Priority {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Priority::Low => "low",
+            Priority::Normal => "normal",
+            Priority::High => "high",
+            Priority::Urgent => "urgent",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Priority> {
+        [Priority::Low, Priority::Normal, Priority::High, Priority::Urgent]
+            .into_iter()
+            .find(|p| p.as_str().eq_ignore_ascii_case(s.trim()))
+    }
+}
+
+/// What kind of file an upload is, judged from its first bytes (never from its name or
+/// declared type): the content type to store it under, or `None` if it is not accepted.
+pub fn sniff_content_type(bytes: &[u8]) -> Option<&'static str> {
+    let starts = |magic: &[u8]| bytes.starts_with(magic);
+    if starts(&[0xFF, 0xD8, 0xFF]) {
+        Some("image/jpeg")
+    } else if starts(b"\x89PNG\r\n\x1a\n") {
+        Some("image/png")
+    } else if starts(b"GIF87a") || starts(b"GIF89a") {
+        Some("image/gif")
+    } else if bytes.len() >= 12 && &bytes[0..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
+        Some("image/webp")
+    } else if bytes.len() >= 12 && &bytes[4..8] == b"ftyp" && matches!(&bytes[8..12], b"heic" | b"heix" | b"mif1") {
+        Some("image/heic")
+    } else if starts(b"%PDF-") {
+        Some("application/pdf")
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_happy_path_is_allowed_step_by_step() {
+        let path = [
+            Intake,
+            Triage,
+            Diagnostics,
+            AwaitingApproval,
+            Approved,
+            WaitingParts,
+            InRepair,
+            Qc,
+            Ready,
+            PickedUp,
+            Closed,
+        ];
+        for pair in path.windows(2) {
+            assert!(pair[0].can_move_to(pair[1]), "{:?} → {:?}", pair[0], pair[1]);
+        }
+        assert!(Approved.can_move_to(InRepair), "parts may already be in stock");
+    }
+
+    #[test]
+    fn skipping_steps_and_leaving_closed_tickets_is_refused() {
+        assert!(!Intake.can_move_to(InRepair));
+        assert!(!Diagnostics.can_move_to(Approved));
+        assert!(Closed.next().is_empty());
+        assert!(Void.next().is_empty());
+        assert!(!PickedUp.can_move_to(Void), "a device that left cannot be voided");
+    }
+
+    #[test]
+    fn every_open_state_can_be_voided() {
+        for s in ALL.into_iter().filter(|s| s.is_open()) {
+            assert!(s.can_move_to(Void), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn statuses_and_priorities_round_trip_their_names() {
+        for s in ALL {
+            assert_eq!(Status::parse(s.as_str()), Some(s));
+        }
+        assert_eq!(Status::parse("in_repair"), Some(InRepair));
+        assert_eq!(Status::parse("FIXED"), None);
+        assert_eq!(Priority::parse("URGENT"), Some(Priority::Urgent));
+        assert_eq!(serde_json::to_string(&AwaitingApproval).unwrap_or_default(), "\"AWAITING_APPROVAL\"");
+    }
+
+    #[test]
+    fn uploads_are_recognised_by_their_bytes_only() {
+        assert_eq!(sniff_content_type(&[0xFF, 0xD8, 0xFF, 0xE0, 0, 0]), Some("image/jpeg"));
+        assert_eq!(sniff_content_type(b"\x89PNG\r\n\x1a\n...."), Some("image/png"));
+        assert_eq!(sniff_content_type(b"%PDF-1.7\n"), Some("application/pdf"));
+        assert_eq!(sniff_content_type(b"RIFF\0\0\0\0WEBPVP8 "), Some("image/webp"));
+        assert_eq!(sniff_content_type(b"<html><script>"), None);
+        assert_eq!(sniff_content_type(b"MZ\x90\0"), None);
+        assert_eq!(sniff_content_type(b""), None);
+    }
+}

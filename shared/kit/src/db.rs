@@ -1,0 +1,78 @@
+//! D1 in one line per statement: `call.sql()?.first::<Row>(SQL, &[a.into(), b.into()])`.
+//!
+//! Each helper prepares, binds and runs; a platform failure becomes an internal error that
+//! names the statement (for the log only, never the client).
+
+use serde::de::DeserializeOwned;
+use worker::wasm_bindgen::JsValue;
+use worker::{D1Database, D1PreparedStatement};
+
+use crate::{ApiResult, OrInternal};
+
+pub struct Db(pub D1Database);
+
+/// A nullable text argument.
+pub fn opt(v: Option<&str>) -> JsValue {
+    v.map(JsValue::from).unwrap_or(JsValue::NULL)
+}
+
+/// An integer argument (D1 takes numbers as f64; every integer we store fits in 2^53).
+pub fn int(v: i64) -> JsValue {
+    JsValue::from_f64(v as f64)
+}
+
+const READ_RETRIES: u32 = 2;
+
+async fn backoff(attempt: u32) {
+    worker::Delay::from(std::time::Duration::from_millis(15 * u64::from(attempt))).await;
+}
+
+fn label(sql: &str) -> String {
+    let flat: String = sql.split_whitespace().collect::<Vec<_>>().join(" ");
+    flat.chars().take(60).collect()
+}
+
+impl Db {
+    pub fn statement(&self, sql: &str, args: &[JsValue]) -> ApiResult<D1PreparedStatement> {
+        self.0.prepare(sql).bind(args).or_internal(&label(sql))
+    }
+
+    /// The first row, if any. Reads are retried twice on a platform error (a busy or
+    /// restarting database), since reading again changes nothing.
+    pub async fn first<T: DeserializeOwned>(&self, sql: &str, args: &[JsValue]) -> ApiResult<Option<T>> {
+        let mut attempt = 0;
+        loop {
+            match self.statement(sql, args)?.first(None).await {
+                Ok(row) => return Ok(row),
+                Err(e) if attempt >= READ_RETRIES => return Err(e).or_internal(&label(sql)),
+                Err(_) => attempt += 1,
+            }
+            backoff(attempt).await;
+        }
+    }
+
+    /// Every row. Retried like [`Db::first`].
+    pub async fn all<T: DeserializeOwned>(&self, sql: &str, args: &[JsValue]) -> ApiResult<Vec<T>> {
+        let mut attempt = 0;
+        loop {
+            match self.statement(sql, args)?.all().await {
+                Ok(result) => return result.results().or_internal(&label(sql)),
+                Err(e) if attempt >= READ_RETRIES => return Err(e).or_internal(&label(sql)),
+                Err(_) => attempt += 1,
+            }
+            backoff(attempt).await;
+        }
+    }
+
+    /// Runs a write; the number of rows it changed.
+    pub async fn run(&self, sql: &str, args: &[JsValue]) -> ApiResult<usize> {
+        let result = self.statement(sql, args)?.run().await.or_internal(&label(sql))?;
+        Ok(result.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0))
+    }
+
+    /// Runs statements in one implicit transaction: all or none.
+    pub async fn batch(&self, statements: Vec<D1PreparedStatement>) -> ApiResult<()> {
+        self.0.batch(statements).await.or_internal("batch")?;
+        Ok(())
+    }
+}

@@ -1,0 +1,371 @@
+//! `/api/v1/devices…` (seed 000): the devices customers bring in.
+//!
+//! Customers see and change only their own devices; staff (and API keys with the
+//! tickets scopes) see the whole workspace's. Anything else answers 404, as if it did not
+//! exist. Removal is soft: tickets keep pointing at the device they were about.
+
+use noizylab_kit::db::opt;
+use noizylab_kit::events::{self, About};
+use noizylab_kit::{http, random, time, ApiError, ApiResult, Call, OrInternal};
+use serde::{Deserialize, Serialize};
+use worker::{Request, Response};
+
+use crate::access::Actor;
+use crate::idempotency;
+
+const TYPES: [&str; 8] = ["laptop", "desktop", "phone", "tablet", "console", "audio", "wearable", "other"];
+/// `device:health:{id}` lives this long in KV (the seed's TTL).
+const HEALTH_TTL_SECS: u64 = 60 * 60;
+const PAGE: u32 = 50;
+const MAX_PAGE: u32 = 200;
+
+pub async fn route(req: Request, call: &Call, rest: &[&str]) -> ApiResult<Response> {
+    use worker::Method::{Delete, Get, Post};
+    match (req.method(), rest) {
+        (Post, ["register"]) => register(req, call).await,
+        (Get, []) => list(&req, call).await,
+        (Get, [id]) => get(call, id).await,
+        (Delete, [id]) => remove(call, id).await,
+        (Get, [id, "health"]) => health(call, id).await,
+        (Post, [id, "scan"]) => scan(call, id).await,
+        (_, ["register"] | [_, "scan"]) => Err(ApiError::MethodNotAllowed { allowed: vec!["POST"] }),
+        (_, []) | (_, [_, "health"]) => Err(ApiError::MethodNotAllowed { allowed: vec!["GET"] }),
+        (_, [_]) => Err(ApiError::MethodNotAllowed { allowed: vec!["GET", "DELETE"] }),
+        _ => Err(http::no_route(&req)),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewDevice {
+    name: String,
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    make: Option<String>,
+    #[serde(default)]
+    model: Option<String>,
+    #[serde(default)]
+    serial: Option<String>,
+    #[serde(default)]
+    imei: Option<String>,
+    #[serde(default)]
+    os: Option<String>,
+    #[serde(default)]
+    specs: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Staff registering a device on a customer's behalf.
+    #[serde(default)]
+    owner_id: Option<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct Device {
+    pub id: String,
+    pub workspace_id: String,
+    pub owner_id: String,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub make: Option<String>,
+    pub model: Option<String>,
+    pub serial: Option<String>,
+    pub imei: Option<String>,
+    pub os: Option<String>,
+    #[serde(with = "json_text")]
+    pub specs: serde_json::Value,
+    pub health_score: Option<i64>,
+    pub last_scan_at: Option<String>,
+    pub created_at: String,
+}
+
+/// `specs` is JSON text in D1 and a JSON object on the wire.
+mod json_text {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &serde_json::Value, s: S) -> Result<S::Ok, S::Error> {
+        serde::Serialize::serialize(v, s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<serde_json::Value, D::Error> {
+        let text = String::deserialize(d)?;
+        serde_json::from_str(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+const COLUMNS: &str = "id, workspace_id, owner_id, name, type, make, model, serial, imei, os, specs, \
+                       health_score, last_scan_at, created_at";
+
+/// A text field: trimmed, at most `max` printable characters; empty becomes `None`.
+fn text(field: &str, value: Option<&str>, max: usize) -> ApiResult<Option<String>> {
+    let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    if v.chars().count() > max || v.chars().any(char::is_control) {
+        return Err(ApiError::invalid_field(field, format!("{field} is at most {max} printable characters")));
+    }
+    Ok(Some(v.to_owned()))
+}
+
+/// An IMEI: 15 digits whose Luhn check digit is right.
+fn imei(value: Option<&str>) -> ApiResult<Option<String>> {
+    let Some(v) = value.map(|v| v.replace([' ', '-'], "")).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    let digits: Option<Vec<u32>> = v.chars().map(|c| c.to_digit(10)).collect();
+    let valid = digits.filter(|d| d.len() == 15).is_some_and(|d| {
+        let sum: u32 =
+            d.iter().rev().enumerate().map(|(i, &x)| if i % 2 == 1 { (x * 2) / 10 + (x * 2) % 10 } else { x }).sum();
+        sum.is_multiple_of(10)
+    });
+    if !valid {
+        return Err(ApiError::invalid_field("imei", "an IMEI is 15 digits with a valid check digit"));
+    }
+    Ok(Some(v))
+}
+
+/// The device if the actor may see it; 404 otherwise.
+pub async fn visible(call: &Call, actor: &Actor, id: &str) -> ApiResult<Device> {
+    let device: Option<Device> = call
+        .sql()?
+        .first(
+            &format!("SELECT {COLUMNS} FROM devices WHERE id = ?1 AND workspace_id = ?2 AND deleted_at IS NULL"),
+            &[id.into(), actor.workspace.as_str().into()],
+        )
+        .await?;
+    device
+        .filter(|d| actor.is_staff() || d.owner_id == actor.id)
+        .ok_or_else(|| ApiError::not_found(format!("device {id}")))
+}
+
+/// `POST /api/v1/devices/register`: 201 with the device. Accepts `Idempotency-Key`.
+async fn register(mut req: Request, call: &Call) -> ApiResult<Response> {
+    let actor = Actor::of(call)?;
+    actor.require(call, "tickets:write").await?;
+    let key = idempotency::key_of(&req)?;
+    let bytes = req.bytes().await.map_err(|_| ApiError::bad_request("the request body could not be read"))?;
+    http::require_json(&req)?;
+    let body: NewDevice = http::parse_json(&bytes)?;
+    let path = req.path();
+    idempotency::once(call, key, &actor.id, &[b"POST", path.as_bytes(), &bytes], || create(call, &actor, body)).await
+}
+
+async fn create(call: &Call, actor: &Actor, body: NewDevice) -> ApiResult<Response> {
+    let name =
+        text("name", Some(&body.name), 100)?.ok_or_else(|| ApiError::invalid_field("name", "name the device"))?;
+    let kind = body.kind.trim().to_ascii_lowercase();
+    if !TYPES.contains(&kind.as_str()) {
+        return Err(ApiError::invalid_field("type", format!("type is one of {}", TYPES.join(", "))));
+    }
+    let owner = match body.owner_id.as_deref() {
+        Some(owner) if owner != actor.id => {
+            actor.require_staff(call).await?;
+            crate::auth::role_in(call, &actor.workspace, owner)
+                .await?
+                .ok_or_else(|| ApiError::invalid_field("owner_id", "owner_id is not a member of this workspace"))?;
+            owner.to_owned()
+        }
+        _ => actor.user()?.to_owned(),
+    };
+    let specs = serde_json::Value::Object(body.specs.unwrap_or_default());
+    let specs_text = specs.to_string();
+    if specs_text.len() > 16 * 1024 {
+        return Err(ApiError::invalid_field("specs", "specs are at most 16 KiB of JSON"));
+    }
+    let device = Device {
+        id: format!("dev_{}", random::id()?),
+        workspace_id: actor.workspace.clone(),
+        owner_id: owner,
+        name,
+        kind,
+        make: text("make", body.make.as_deref(), 60)?,
+        model: text("model", body.model.as_deref(), 100)?,
+        serial: text("serial", body.serial.as_deref(), 64)?,
+        imei: imei(body.imei.as_deref())?,
+        os: text("os", body.os.as_deref(), 60)?,
+        specs,
+        health_score: None,
+        last_scan_at: None,
+        created_at: time::now_rfc3339(),
+    };
+    call.sql()?
+        .run(
+            "INSERT INTO devices (id, workspace_id, owner_id, name, type, make, model, serial, imei, os, specs, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            &[
+                device.id.as_str().into(),
+                device.workspace_id.as_str().into(),
+                device.owner_id.as_str().into(),
+                device.name.as_str().into(),
+                device.kind.as_str().into(),
+                opt(device.make.as_deref()),
+                opt(device.model.as_deref()),
+                opt(device.serial.as_deref()),
+                opt(device.imei.as_deref()),
+                opt(device.os.as_deref()),
+                specs_text.as_str().into(),
+                device.created_at.as_str().into(),
+            ],
+        )
+        .await?;
+    let about = About { workspace: Some(&device.workspace_id), device: Some(&device.id), ticket: None };
+    let data = serde_json::json!({ "owner_id": device.owner_id, "type": device.kind, "by": actor.id });
+    events::publish(call, "device.registered", about, data).await?;
+    http::created(&device)
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    owner_id: Option<String>,
+    limit: Option<String>,
+    /// The `next_cursor` of the previous page.
+    cursor: Option<String>,
+}
+
+/// A page size from `?limit=`: 1 to 200, 50 when absent.
+pub fn page_limit(raw: Option<&str>) -> ApiResult<u32> {
+    match raw.map(str::parse::<u32>) {
+        None => Ok(PAGE),
+        Some(Ok(n)) if (1..=MAX_PAGE).contains(&n) => Ok(n),
+        Some(_) => Err(ApiError::invalid_field("limit", "limit is a number from 1 to 200")),
+    }
+}
+
+/// `GET /api/v1/devices[?owner_id=&limit=&cursor=]`: newest first, paginated by cursor.
+async fn list(req: &Request, call: &Call) -> ApiResult<Response> {
+    let actor = Actor::of(call)?;
+    actor.require(call, "tickets:read").await?;
+    let q: ListQuery = http::query(req)?;
+    let limit = page_limit(q.limit.as_deref())?;
+    let owner = if actor.is_staff() { q.owner_id } else { Some(actor.id.clone()) };
+    // Cursor: "<created_at>|<id>" of the last device on the previous page.
+    let (after_at, after_id) = match q.cursor.as_deref().map(|c| c.split_once('|')) {
+        None => (None, None),
+        Some(Some((at, id))) => (Some(at.to_owned()), Some(id.to_owned())),
+        Some(None) => return Err(ApiError::invalid_field("cursor", "pass back the next_cursor of the previous page")),
+    };
+    let mut devices: Vec<Device> = call
+        .sql()?
+        .all(
+            &format!(
+                "SELECT {COLUMNS} FROM devices
+                 WHERE workspace_id = ?1 AND deleted_at IS NULL AND (?2 IS NULL OR owner_id = ?2)
+                   AND (?3 IS NULL OR created_at < ?3 OR (created_at = ?3 AND id < ?4))
+                 ORDER BY created_at DESC, id DESC LIMIT ?5"
+            ),
+            &[
+                actor.workspace.as_str().into(),
+                opt(owner.as_deref()),
+                opt(after_at.as_deref()),
+                opt(after_id.as_deref()),
+                (limit + 1).into(),
+            ],
+        )
+        .await?;
+    let next_cursor = (devices.len() > limit as usize).then(|| {
+        devices.truncate(limit as usize);
+        devices.last().map(|d| format!("{}|{}", d.created_at, d.id))
+    });
+    http::ok(&serde_json::json!({ "devices": devices, "next_cursor": next_cursor.flatten() }))
+}
+
+async fn get(call: &Call, id: &str) -> ApiResult<Response> {
+    let actor = Actor::of(call)?;
+    actor.require(call, "tickets:read").await?;
+    http::ok(&visible(call, &actor, id).await?)
+}
+
+/// `DELETE /api/v1/devices/:id`: 204; the device leaves every list.
+async fn remove(call: &Call, id: &str) -> ApiResult<Response> {
+    let actor = Actor::of(call)?;
+    actor.require(call, "tickets:write").await?;
+    let device = visible(call, &actor, id).await?;
+    call.sql()?
+        .run("UPDATE devices SET deleted_at = ?2 WHERE id = ?1", &[id.into(), time::now_rfc3339().into()])
+        .await?;
+    call.cache()?.delete(&format!("device:health:{id}")).await.or_internal("kv delete")?;
+    let about = About { workspace: Some(&device.workspace_id), device: Some(id), ticket: None };
+    events::publish(call, "device.removed", about, serde_json::json!({ "by": actor.id })).await?;
+    Ok(Response::empty().or_internal("response")?.with_status(204))
+}
+
+#[derive(Serialize, Deserialize)]
+struct Health {
+    device_id: String,
+    /// 0–100 from the latest completed scan; `null` until one has run.
+    health_score: Option<i64>,
+    status: String,
+    last_scan_at: Option<String>,
+    scans_pending: i64,
+}
+
+#[derive(Deserialize)]
+struct Pending {
+    n: i64,
+}
+
+/// `GET /api/v1/devices/:id/health`, cached in KV `device:health:{id}` for an hour.
+async fn health(call: &Call, id: &str) -> ApiResult<Response> {
+    let actor = Actor::of(call)?;
+    actor.require(call, "tickets:read").await?;
+    let device = visible(call, &actor, id).await?;
+    let kv = call.cache()?;
+    let cache_key = format!("device:health:{id}");
+    if let Some(cached) = kv.get(&cache_key).json::<Health>().await.or_internal("kv get")? {
+        return http::ok(&cached);
+    }
+    let pending: Option<Pending> = call
+        .sql()?
+        .first(
+            "SELECT COUNT(*) AS n FROM device_scans WHERE device_id = ?1 AND status IN ('queued', 'running')",
+            &[id.into()],
+        )
+        .await?;
+    let status = match device.health_score {
+        None => "unknown",
+        Some(s) if s >= 80 => "good",
+        Some(s) if s >= 50 => "fair",
+        Some(_) => "poor",
+    };
+    let health = Health {
+        device_id: device.id,
+        health_score: device.health_score,
+        status: status.into(),
+        last_scan_at: device.last_scan_at,
+        scans_pending: pending.map(|p| p.n).unwrap_or(0),
+    };
+    kv.put(&cache_key, &health)
+        .or_internal("kv put")?
+        .expiration_ttl(HEALTH_TTL_SECS)
+        .execute()
+        .await
+        .or_internal("kv put")?;
+    http::ok(&health)
+}
+
+/// `POST /api/v1/devices/:id/scan`: 202 with the queued scan (the gateway holds each
+/// device to 10 an hour).
+async fn scan(call: &Call, id: &str) -> ApiResult<Response> {
+    let actor = Actor::of(call)?;
+    actor.require(call, "tickets:write").await?;
+    let device = visible(call, &actor, id).await?;
+    let scan_id = format!("scan_{}", random::id()?);
+    let now = time::now_rfc3339();
+    call.sql()?
+        .run(
+            "INSERT INTO device_scans (id, device_id, workspace_id, requested_by, status, created_at)
+             VALUES (?1, ?2, ?3, ?4, 'queued', ?5)",
+            &[
+                scan_id.as_str().into(),
+                id.into(),
+                device.workspace_id.as_str().into(),
+                actor.id.as_str().into(),
+                now.as_str().into(),
+            ],
+        )
+        .await?;
+    call.cache()?.delete(&format!("device:health:{id}")).await.or_internal("kv delete")?;
+    let about = About { workspace: Some(&device.workspace_id), device: Some(id), ticket: None };
+    events::publish(call, "diagnostics.requested", about, serde_json::json!({ "scan_id": scan_id, "by": actor.id }))
+        .await?;
+    http::json(202, &serde_json::json!({ "scan_id": scan_id, "device_id": id, "status": "queued", "created_at": now }))
+}
