@@ -254,6 +254,10 @@ cmd_deploy() {
     wrangler deploy -c "$cfg"
     if [ "$d" = main ]; then
       printf '{"INTERNAL_SECRET":"%s","JWT_SIGNING_KEYS":"%s"}' "$secret" "$keys" | wrangler secret bulk -c "$cfg" >/dev/null
+    elif [ "$d" = customer-portal ] && [ -n "${NOIZYLAB_STRIPE_SECRET_KEY:-}" ]; then
+      # Payments answer 503 until both Stripe secrets are set.
+      printf '{"INTERNAL_SECRET":"%s","STRIPE_SECRET_KEY":"%s","STRIPE_WEBHOOK_SECRET":"%s"}' "$secret" \
+        "$NOIZYLAB_STRIPE_SECRET_KEY" "${NOIZYLAB_STRIPE_WEBHOOK_SECRET:-}" | wrangler secret bulk -c "$cfg" >/dev/null
     else
       printf '{"INTERNAL_SECRET":"%s"}' "$secret" | wrangler secret bulk -c "$cfg" >/dev/null
     fi

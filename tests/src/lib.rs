@@ -377,7 +377,12 @@ pub fn ask_for_link(p: &Platform, email: &str) -> Reply {
 }
 
 /// Signs `email` in with the emailed code; returns the token pair.
+///
+/// Sign-ins are taken one at a time within a test binary: two tests signing the same
+/// address in at once would each read the newest code from the outbox, the other's.
 pub fn sign_in(p: &Platform, email: &str) -> Value {
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     assert_eq!(ask_for_link(p, email).status, 202);
     let (_, code) = from_outbox(p, email);
     let r = send_json("POST", &p.url("/api/v1/auth/login"), &json!({ "email": email, "code": code }));

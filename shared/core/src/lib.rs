@@ -14,6 +14,7 @@ pub mod pricing;
 pub mod ratelimit;
 pub mod request_id;
 pub mod services;
+pub mod stripe;
 pub mod tickets;
 
 /// The version every worker reports in `/health`: the workspace version.

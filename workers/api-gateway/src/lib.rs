@@ -61,6 +61,14 @@ async fn route(
         (Method::Get, ["health"]) => own_health(&req, env, request_id).await,
         (Method::Get, ["api", "v1", "health"]) => aggregate_health(env, request_id).await,
         (_, ["api", "v1", "health"] | ["health"]) => Err(ApiError::MethodNotAllowed { allowed: vec!["GET"] }),
+        (Method::Get | Method::Head, []) => redirect("/portal/"),
+        (_, ["portal", ..]) => {
+            // The customer web app: public pages; the API calls they make authenticate.
+            let secret = internal_secret(env)?;
+            let who = Identity::anonymous();
+            let owner = services::CUSTOMER_PORTAL;
+            forward::to_service(req, env, owner, &secret, &who, request_id, config.max_body_bytes).await
+        }
         (Method::Get, [".well-known", "jwks.json"]) => {
             let secret = internal_secret(env)?;
             let who = Identity::anonymous();
@@ -90,6 +98,15 @@ async fn route(
         }
         _ => Err(http::no_route(&req)),
     }
+}
+
+fn redirect(to: &str) -> ApiResult<Response> {
+    let headers = worker::Headers::new();
+    headers.set("location", to).map_err(|e| ApiError::internal(format!("header: {e}")))?;
+    Ok(Response::empty()
+        .map_err(|e| ApiError::internal(format!("response: {e}")))?
+        .with_status(302)
+        .with_headers(headers))
 }
 
 /// Scans a device may have in any hour (the seed's limit).

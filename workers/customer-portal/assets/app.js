@@ -1,0 +1,271 @@
+// NoizyLab customer portal: the little script behind the server-rendered pages. It keeps
+// the session (access + refresh token) in localStorage, calls the API on the same origin,
+// and renders each page's data. The ticket page follows its ticket live (polling until
+// the real-time rooms reach the portal).
+"use strict";
+
+const SESSION = "noizylab.session";
+const POLL_MS = 2000;
+
+const $ = (sel, root = document) => root.querySelector(sel);
+const el = (tag, props = {}, ...children) => {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(props)) {
+    if (k === "class") node.className = v;
+    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+    else node.setAttribute(k, v);
+  }
+  for (const c of children.flat()) node.append(c instanceof Node ? c : document.createTextNode(String(c ?? "")));
+  return node;
+};
+const money = (cents, currency) =>
+  new Intl.NumberFormat(undefined, { style: "currency", currency: currency || "CAD" }).format(cents / 100);
+const when = (iso) => (iso ? new Date(iso).toLocaleString() : "");
+const label = (status) => status.replaceAll("_", " ").toLowerCase();
+
+function session() {
+  try { return JSON.parse(localStorage.getItem(SESSION) || "null"); } catch { return null; }
+}
+function saveSession(pair) {
+  localStorage.setItem(SESSION, JSON.stringify({ access: pair.access_token, refresh: pair.refresh_token, email: pair.email }));
+}
+function signOut() {
+  localStorage.removeItem(SESSION);
+  location.assign("/portal/");
+}
+
+function notice(text, error = false) {
+  const box = $("#notice");
+  box.textContent = text;
+  box.className = error ? "notice error" : "notice";
+  box.hidden = false;
+  if (error) box.focus();
+}
+
+let refreshing = null;
+async function refresh() {
+  const s = session();
+  if (!s) return false;
+  refreshing ??= fetch("/api/v1/auth/refresh", {
+    method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ refresh_token: s.refresh }),
+  }).then(async (r) => {
+    if (!r.ok) return false;
+    saveSession(await r.json());
+    return true;
+  }).finally(() => { refreshing = null; });
+  return refreshing;
+}
+
+/** Calls the API; signs in again through the refresh token once on a 401. */
+async function api(method, path, body, retry = true) {
+  const s = session();
+  const headers = {};
+  if (s) headers.authorization = `Bearer ${s.access}`;
+  if (body !== undefined) headers["content-type"] = "application/json";
+  const r = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  if (r.status === 401 && retry && s && (await refresh())) return api(method, path, body, false);
+  if (r.status === 401 && document.body.dataset.page !== "signin") {
+    signOut();
+    throw new Error("signed out");
+  }
+  const text = await r.text();
+  const data = text ? JSON.parse(text) : null;
+  if (!r.ok) throw new Error(data?.error?.message || `request failed (${r.status})`);
+  return data;
+}
+
+function busy(form, on) {
+  for (const b of form.querySelectorAll("button")) b.disabled = on;
+}
+
+function onSubmit(form, handler) {
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    busy(form, true);
+    try { await handler(new FormData(form)); } catch (err) { if (err.message !== "signed out") notice(err.message, true); }
+    finally { busy(form, false); }
+  });
+}
+
+// ---- pages ----
+
+const pages = {
+  async signin() {
+    const params = new URLSearchParams(location.search);
+    const token = params.get("token");
+    if (token) {
+      const pair = await api("POST", "/api/v1/auth/verify", { token });
+      saveSession(pair);
+      return location.assign("/portal/tickets");
+    }
+    onSubmit($("#email-form"), async (f) => {
+      await api("POST", "/api/v1/auth/magic-link", { email: f.get("email") });
+      $("#code-form [name=email]").value = f.get("email");
+      $("#code-form").hidden = false;
+      notice("Check your email: click the link, or type the 6-digit code here.");
+      $("#code-form [name=code]").focus();
+    });
+    onSubmit($("#code-form"), async (f) => {
+      const pair = await api("POST", "/api/v1/auth/login", { email: f.get("email"), code: f.get("code").trim() });
+      saveSession(pair);
+      location.assign("/portal/tickets");
+    });
+  },
+
+  async devices() {
+    const render = async () => {
+      const { devices } = await api("GET", "/api/v1/devices");
+      const list = $("#devices");
+      list.replaceChildren(...devices.map((d) =>
+        el("li", {}, el("span", {}, el("strong", {}, d.name), " ", el("span", { class: "muted" }, [d.make, d.model].filter(Boolean).join(" "))),
+          el("span", { class: "muted" }, d.type))));
+      if (!devices.length) list.replaceChildren(el("li", { class: "muted" }, "No devices yet."));
+    };
+    onSubmit($("#device-form"), async (f) => {
+      const body = { name: f.get("name"), type: f.get("type") };
+      for (const k of ["make", "model", "serial"]) if (f.get(k)) body[k] = f.get(k);
+      await api("POST", "/api/v1/devices/register", body);
+      $("#device-form").reset();
+      notice("Device registered.");
+      await render();
+    });
+    await render();
+  },
+
+  async tickets() {
+    const { devices } = await api("GET", "/api/v1/devices");
+    $("#ticket-device").append(...devices.map((d) => el("option", { value: d.id }, d.name)));
+    const render = async () => {
+      const { tickets } = await api("GET", "/api/v1/tickets");
+      const list = $("#tickets");
+      list.replaceChildren(...tickets.map((t) =>
+        el("li", {}, el("a", { href: `/portal/tickets/${t.id}` }, `#${t.number} ${t.title}`),
+          el("span", { class: `status ${t.status}` }, label(t.status)))));
+      if (!tickets.length) list.replaceChildren(el("li", { class: "muted" }, "No repairs yet."));
+    };
+    onSubmit($("#ticket-form"), async (f) => {
+      const body = { title: f.get("title") };
+      if (f.get("description")) body.description = f.get("description");
+      if (f.get("device_id")) body.device_id = f.get("device_id");
+      const t = await api("POST", "/api/v1/tickets", body);
+      location.assign(`/portal/tickets/${t.id}`);
+    });
+    await render();
+  },
+
+  async ticket() {
+    const id = document.body.dataset.ticket;
+    let last = "";
+    const render = async () => {
+      const view = await api("GET", `/api/v1/tickets/${id}`);
+      const t = view.ticket;
+      const key = `${t.status}|${t.updated_at}|${view.timeline.length}|${t.quote_id}`;
+      if (key === last) return;
+      const first = last === "";
+      last = key;
+      $("#title").textContent = `#${t.number} ${t.title}`;
+      const status = $("#status");
+      status.textContent = label(t.status);
+      status.className = `status ${t.status}`;
+      status.dataset.status = t.status;
+      if (!first) $("#live").textContent = `Status: ${label(t.status)}`;
+      $("#description").textContent = t.description || "";
+      $("#timeline").replaceChildren(...view.timeline.map((e) => el("li", {},
+        el("div", {}, e.kind === "status" ? `${label(e.from_status || "")} → ${label(e.to_status)}` : e.kind === "created" ? "Ticket opened" : e.body),
+        el("div", { class: "muted" }, when(e.at), e.kind === "status" && e.body ? ` · ${e.body}` : ""))));
+      await renderQuote(t);
+    };
+    const renderQuote = async (t) => {
+      const box = $("#quote");
+      if (!t.quote_id) return box.replaceChildren(el("p", { class: "muted" }, "No quote yet: we will send one after diagnosis."));
+      const q = await api("GET", `/api/v1/pricing/quotes/${t.quote_id}`);
+      const b = q.breakdown;
+      const rows = [["Diagnostic", b.diagnostic], ["Labour", b.labor], ["Parts", b.parts], ["Urgency", b.urgency_fee],
+        ["Discount", -b.discount], ["Tax", b.tax]].filter(([, v]) => v);
+      box.replaceChildren(
+        el("p", {}, el("span", { class: `status ${q.status}` }, q.status), " ", `valid until ${when(q.expires_at)}`),
+        el("table", {}, el("tbody", {}, ...rows.map(([k, v]) => el("tr", {}, el("th", { scope: "row" }, k), el("td", { class: "num" }, money(v, q.currency)))),
+          el("tr", {}, el("th", { scope: "row" }, "Total"), el("td", { class: "num", id: "quote-total" }, money(q.total, q.currency))))),
+        el("details", {}, el("summary", {}, "How this price was worked out"),
+          el("ul", {}, ...q.explanation.map((f) => el("li", {}, `${f.note}: ${money(f.effect_cents, q.currency)}`)))),
+      );
+      if (q.status === "issued") {
+        const reason = el("textarea", { id: "decline-reason", name: "reason" });
+        box.append(
+          el("button", { id: "approve", onclick: async (e) => {
+            e.target.disabled = true;
+            try { await api("POST", `/api/v1/pricing/quotes/${q.quote_id}/approve`); notice("Thank you: the repair is approved."); last = ""; await render(); }
+            catch (err) { notice(err.message, true); e.target.disabled = false; }
+          } }, `Approve ${money(q.total, q.currency)}`),
+          el("label", { for: "decline-reason" }, "Not now? Tell us why"), reason,
+          el("button", { class: "secondary", onclick: async () => {
+            try { await api("POST", `/api/v1/pricing/quotes/${q.quote_id}/decline`, { reason: reason.value }); notice("Quote declined."); last = ""; await render(); }
+            catch (err) { notice(err.message, true); }
+          } }, "Decline"));
+      }
+      if (q.status === "approved") {
+        const { invoices } = await api("GET", "/api/v1/invoices");
+        const inv = invoices.find((i) => i.quote_id === q.quote_id);
+        if (inv?.status === "paid") box.append(el("p", { class: "status paid", id: "paid" }, `Paid ${when(inv.paid_at)}`));
+        else box.append(el("button", { id: "pay", onclick: async (e) => {
+          e.target.disabled = true;
+          try { const c = await api("POST", "/api/v1/payments/checkout", { quote_id: q.quote_id }); location.assign(c.checkout_url); }
+          catch (err) { notice(err.message, true); e.target.disabled = false; }
+        } }, `Pay ${money(q.total, q.currency)}`));
+      }
+    };
+    onSubmit($("#message-form"), async (f) => {
+      await api("POST", `/api/v1/tickets/${id}/messages`, { body: f.get("body") });
+      $("#message-form").reset();
+      await render();
+    });
+    await render();
+    setInterval(() => render().catch(() => {}), POLL_MS);
+  },
+
+  async loyalty() {
+    const l = await api("GET", "/api/v1/loyalty");
+    $("#points").textContent = l.points;
+    $("#tier").textContent = l.tier;
+    $("#next").textContent = l.next_tier ? `${l.points_to_next_tier} points to ${l.next_tier}` : "You are at the top tier.";
+    $("#history").replaceChildren(...l.history.map((h) => el("li", {}, el("span", {}, h.reason), el("span", {}, `${h.points > 0 ? "+" : ""}${h.points}`))));
+    if (!l.history.length) $("#history").replaceChildren(el("li", { class: "muted" }, "Points arrive with your first paid repair."));
+  },
+
+  async account() {
+    const [me, prefs] = await Promise.all([api("GET", "/api/v1/users/profile"), api("GET", "/api/v1/users/preferences")]);
+    const pf = $("#profile-form");
+    pf.name.value = me.name || "";
+    $("#email").textContent = me.email;
+    onSubmit(pf, async (f) => { await api("PUT", "/api/v1/users/profile", { name: f.get("name") }); notice("Saved."); });
+    const prf = $("#prefs-form");
+    prf.email.checked = prefs.notifications.email;
+    prf.sms.checked = prefs.notifications.sms;
+    prf.push.checked = prefs.notifications.push;
+    prf.timezone.value = prefs.timezone;
+    onSubmit(prf, async (f) => {
+      await api("PUT", "/api/v1/users/preferences", {
+        timezone: f.get("timezone"), notifications: { email: prf.email.checked, sms: prf.sms.checked, push: prf.push.checked },
+      });
+      notice("Preferences saved.");
+    });
+    $("#export").addEventListener("click", async () => {
+      const data = await api("GET", "/api/v1/users/me/export");
+      const url = URL.createObjectURL(new Blob([JSON.stringify(data, null, 2)], { type: "application/json" }));
+      el("a", { href: url, download: "noizylab-export.json" }).click();
+    });
+    onSubmit($("#delete-form"), async (f) => {
+      await api("DELETE", "/api/v1/users/me", { confirm: f.get("confirm") });
+      signOut();
+    });
+  },
+};
+
+document.addEventListener("DOMContentLoaded", async () => {
+  const page = document.body.dataset.page;
+  const out = $("#sign-out");
+  if (out) out.addEventListener("click", async () => { try { await api("POST", "/api/v1/auth/logout"); } finally { signOut(); } });
+  if (page !== "signin" && !session()) return location.assign("/portal/");
+  try { await pages[page]?.(); } catch (err) { if (err.message !== "signed out") notice(err.message, true); }
+  document.body.dataset.ready = "true";
+});

@@ -1,0 +1,181 @@
+//! The portal's pages: server-rendered HTML shells (layout, navigation, forms with labels)
+//! that `assets/app.js` fills from the API. Same origin as the API, so the strict CSP
+//! below holds: no inline script or style, nothing from elsewhere.
+
+use noizylab_kit::{ApiError, ApiResult, OrInternal};
+use worker::{Headers, Response};
+
+const CSS: &str = include_str!("../assets/app.css");
+const JS: &str = include_str!("../assets/app.js");
+
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; \
+                   form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+/// A static asset with its type, cached briefly (the files change with each deploy).
+pub fn asset(name: &str) -> ApiResult<Response> {
+    let (body, kind) = match name {
+        "app.css" => (CSS, "text/css; charset=utf-8"),
+        "app.js" => (JS, "text/javascript; charset=utf-8"),
+        _ => return Err(ApiError::not_found(format!("asset {name}"))),
+    };
+    let headers = Headers::new();
+    headers.set("content-type", kind).or_internal("header")?;
+    headers.set("cache-control", "public, max-age=300").or_internal("header")?;
+    headers.set("x-content-type-options", "nosniff").or_internal("header")?;
+    Ok(Response::ok(body).or_internal("response")?.with_headers(headers))
+}
+
+/// Escapes text for HTML element content and attribute values.
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+}
+
+const NAV: [(&str, &str, &str); 4] = [
+    ("tickets", "/portal/tickets", "My repairs"),
+    ("devices", "/portal/devices", "My devices"),
+    ("loyalty", "/portal/loyalty", "Rewards"),
+    ("account", "/portal/account", "Account"),
+];
+
+fn page(id: &str, title: &str, data: &str, body: &str) -> ApiResult<Response> {
+    let nav: String = if id == "signin" {
+        String::new()
+    } else {
+        let links: String = NAV
+            .iter()
+            .map(|(key, href, text)| {
+                let current =
+                    if *key == id || (id == "ticket" && *key == "tickets") { " aria-current=\"page\"" } else { "" };
+                format!("<a href=\"{href}\"{current}>{text}</a>")
+            })
+            .collect();
+        format!("<nav aria-label=\"Main\" class=\"bar-links\">{links}</nav><button type=\"button\" id=\"sign-out\" class=\"secondary\">Sign out</button>")
+    };
+    let html = format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{title} · NoizyLab</title><link rel=\"stylesheet\" href=\"/portal/assets/app.css\">\
+         <script src=\"/portal/assets/app.js\" defer></script></head>\
+         <body data-page=\"{id}\"{data}><a class=\"skip\" href=\"#main\">Skip to content</a>\
+         <header><div class=\"bar\"><a class=\"brand\" href=\"/portal/tickets\">NoizyLab</a>{nav}</div></header>\
+         <main id=\"main\"><div id=\"notice\" class=\"notice\" role=\"status\" tabindex=\"-1\" hidden></div>{body}</main>\
+         </body></html>",
+        title = esc(title),
+    );
+    let headers = Headers::new();
+    headers.set("content-type", "text/html; charset=utf-8").or_internal("header")?;
+    headers.set("content-security-policy", CSP).or_internal("header")?;
+    headers.set("x-content-type-options", "nosniff").or_internal("header")?;
+    headers.set("referrer-policy", "no-referrer").or_internal("header")?;
+    headers.set("cache-control", "no-store").or_internal("header")?;
+    Ok(Response::ok(html).or_internal("response")?.with_headers(headers))
+}
+
+pub fn sign_in() -> ApiResult<Response> {
+    page(
+        "signin",
+        "Sign in",
+        "",
+        "<h1>Sign in</h1><div class=\"card\">\
+         <p>No password needed: we email you a link and a 6-digit code.</p>\
+         <form id=\"email-form\"><label for=\"email\">Email</label>\
+         <input id=\"email\" name=\"email\" type=\"email\" autocomplete=\"email\" required>\
+         <button type=\"submit\">Email me a link</button></form>\
+         <form id=\"code-form\" hidden><input type=\"hidden\" name=\"email\">\
+         <label for=\"code\">6-digit code</label>\
+         <input id=\"code\" name=\"code\" inputmode=\"numeric\" autocomplete=\"one-time-code\" pattern=\"[0-9]{6}\" maxlength=\"6\" required>\
+         <button type=\"submit\">Sign in</button></form></div>",
+    )
+}
+
+pub fn devices() -> ApiResult<Response> {
+    page(
+        "devices",
+        "My devices",
+        "",
+        "<h1>My devices</h1><div class=\"card\"><ul id=\"devices\" class=\"list\" aria-live=\"polite\"></ul></div>\
+         <h2>Register a device</h2><form id=\"device-form\" class=\"card\">\
+         <label for=\"d-name\">Name</label><input id=\"d-name\" name=\"name\" required maxlength=\"100\" placeholder=\"My laptop\">\
+         <label for=\"d-type\">Type</label><select id=\"d-type\" name=\"type\" required>\
+         <option value=\"laptop\">Laptop</option><option value=\"desktop\">Desktop</option><option value=\"phone\">Phone</option>\
+         <option value=\"tablet\">Tablet</option><option value=\"console\">Console</option><option value=\"audio\">Audio</option>\
+         <option value=\"wearable\">Wearable</option><option value=\"other\">Other</option></select>\
+         <label for=\"d-make\">Make</label><input id=\"d-make\" name=\"make\" maxlength=\"60\">\
+         <label for=\"d-model\">Model</label><input id=\"d-model\" name=\"model\" maxlength=\"100\">\
+         <label for=\"d-serial\">Serial number</label><input id=\"d-serial\" name=\"serial\" maxlength=\"64\">\
+         <button type=\"submit\">Register</button></form>",
+    )
+}
+
+pub fn tickets() -> ApiResult<Response> {
+    page(
+        "tickets",
+        "My repairs",
+        "",
+        "<h1>My repairs</h1><div class=\"card\"><ul id=\"tickets\" class=\"list\"></ul></div>\
+         <h2>Request a repair</h2><form id=\"ticket-form\" class=\"card\">\
+         <label for=\"t-title\">What is wrong?</label><input id=\"t-title\" name=\"title\" required maxlength=\"120\">\
+         <label for=\"t-desc\">Details</label><textarea id=\"t-desc\" name=\"description\" maxlength=\"5000\"></textarea>\
+         <label for=\"ticket-device\">Device</label><select id=\"ticket-device\" name=\"device_id\"><option value=\"\">Not listed</option></select>\
+         <button type=\"submit\">Request repair</button></form>",
+    )
+}
+
+/// The ticket page; `id` is checked by the caller to be a plain ticket id.
+pub fn ticket(id: &str) -> ApiResult<Response> {
+    page(
+        "ticket",
+        "Repair",
+        &format!(" data-ticket=\"{}\"", esc(id)),
+        "<h1 id=\"title\">Repair</h1>\
+         <div class=\"card\"><p>Status: <span id=\"status\" class=\"status\">…</span></p>\
+         <p id=\"description\" class=\"muted\"></p><p id=\"live\" class=\"muted\" aria-live=\"polite\"></p></div>\
+         <h2>Quote</h2><div id=\"quote\" class=\"card\"></div>\
+         <h2>Timeline</h2><div class=\"card\"><ol id=\"timeline\" class=\"timeline\"></ol></div>\
+         <h2>Message the shop</h2><form id=\"message-form\" class=\"card\">\
+         <label for=\"m-body\">Message</label><textarea id=\"m-body\" name=\"body\" required maxlength=\"5000\"></textarea>\
+         <button type=\"submit\">Send</button></form>",
+    )
+}
+
+pub fn loyalty() -> ApiResult<Response> {
+    page(
+        "loyalty",
+        "Rewards",
+        "",
+        "<h1>Rewards</h1><div class=\"card\"><p><strong id=\"points\">0</strong> points · tier <strong id=\"tier\">bronze</strong></p>\
+         <p id=\"next\" class=\"muted\"></p><p class=\"muted\">One point per dollar paid. Silver takes 5 % off labour, \
+         gold 10 %, platinum 15 %.</p></div><h2>History</h2><div class=\"card\"><ul id=\"history\" class=\"list\"></ul></div>",
+    )
+}
+
+pub fn account() -> ApiResult<Response> {
+    page(
+        "account",
+        "Account",
+        "",
+        "<h1>Account</h1><p class=\"muted\">Signed in as <span id=\"email\"></span></p>\
+         <form id=\"profile-form\" class=\"card\"><label for=\"a-name\">Name</label>\
+         <input id=\"a-name\" name=\"name\" maxlength=\"100\" required><button type=\"submit\">Save</button></form>\
+         <h2>Notifications</h2><form id=\"prefs-form\" class=\"card\">\
+         <label><input type=\"checkbox\" name=\"email\"> Email</label><label><input type=\"checkbox\" name=\"sms\"> Text messages</label>\
+         <label><input type=\"checkbox\" name=\"push\"> Push notifications</label>\
+         <label for=\"a-tz\">Time zone</label><input id=\"a-tz\" name=\"timezone\" placeholder=\"America/Toronto\">\
+         <button type=\"submit\">Save preferences</button></form>\
+         <h2>Your data</h2><div class=\"card\"><p>Download everything we hold about you as JSON.</p>\
+         <button type=\"button\" id=\"export\" class=\"secondary\">Download my data</button></div>\
+         <form id=\"delete-form\" class=\"card\"><h2>Delete my account</h2><p>This erases your name, email and devices and \
+         signs you out everywhere. Type your email to confirm.</p><label for=\"a-confirm\">Email</label>\
+         <input id=\"a-confirm\" name=\"confirm\" type=\"email\" required><button type=\"submit\" class=\"danger\">Delete my account</button></form>",
+    )
+}
+
+pub fn paid() -> ApiResult<Response> {
+    page(
+        "paid",
+        "Payment received",
+        "",
+        "<h1>Thank you</h1><div class=\"card\"><p>Your payment is being confirmed; your repair page shows it as paid \
+         within moments.</p><p><a href=\"/portal/tickets\">Back to my repairs</a></p></div>",
+    )
+}
