@@ -77,7 +77,13 @@ function portalSecrets() {
   return Object.fromEntries(Object.entries(pick).filter(([, v]) => v));
 }
 
-const EXTRA = { main: mainSecrets, "customer-portal": portalSecrets };
+// The gateway's per-user limit, when a run (the benchmark) needs it lifted.
+function gatewayVars() {
+  const limit = process.env.NOIZYLAB_USER_RATE_LIMIT;
+  return limit ? { USER_RATE_LIMIT: limit } : {};
+}
+
+const EXTRA = { main: mainSecrets, "customer-portal": portalSecrets, "api-gateway": gatewayVars };
 
 function workerOptions(dir, secret, extra = {}) {
   const folder = path.join(root, "workers", dir);

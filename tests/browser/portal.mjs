@@ -12,7 +12,7 @@ import { createInterface } from "node:readline";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 
-const { BASE, EMAIL, TICKET, SHOTS } = process.env;
+const { BASE, EMAIL, TICKET, SHOTS, STAFF_EMAIL } = process.env;
 if (!BASE || !EMAIL || !TICKET || !SHOTS) throw new Error("BASE, EMAIL, TICKET and SHOTS are required");
 mkdirSync(SHOTS, { recursive: true });
 
@@ -33,18 +33,22 @@ try {
   const ready = () => page.waitForSelector("body[data-ready=true]", { timeout: 15000 });
 
   // Sign in with the emailed code, read from the development outbox.
-  await page.goto(`${BASE}/portal/`);
-  await ready();
-  await shot("01-sign-in");
-  await page.getByLabel("Email").fill(EMAIL);
-  await page.getByRole("button", { name: "Email me a link" }).click();
-  await page.waitForSelector("#code-form:not([hidden])");
-  const outbox = await (await fetch(`${BASE}/api/v1/notifications/dev/outbox?to=${encodeURIComponent(EMAIL)}`)).json();
-  const code = outbox.messages[0].body.split("code: ")[1].slice(0, 6);
-  await page.getByLabel("6-digit code").fill(code);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.waitForURL("**/portal/tickets");
-  await ready();
+  const signIn = async (p, email, name) => {
+    await p.goto(`${BASE}/portal/`);
+    await p.waitForSelector("body[data-ready=true]");
+    if (name) await p.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+    await p.getByLabel("Email").fill(email);
+    await p.getByRole("button", { name: "Email me a link" }).click();
+    await p.waitForSelector("#code-form:not([hidden])");
+    const outbox = await (await fetch(`${BASE}/api/v1/notifications/dev/outbox?to=${encodeURIComponent(email)}`)).json();
+    const code = outbox.messages[0].body.split("code: ")[1].slice(0, 6);
+    await p.getByLabel("6-digit code").fill(code);
+    await p.getByRole("button", { name: "Sign in" }).click();
+    await p.waitForURL("**/portal/tickets");
+    await p.waitForSelector("body[data-ready=true]");
+  };
+  await signIn(page, EMAIL, "01-sign-in");
+  if (await page.isVisible('a[href="/portal/workbench"]')) throw new Error("a customer sees the workbench link");
   await page.waitForSelector(`a[href="/portal/tickets/${TICKET}"]`);
   await shot("02-tickets");
 
@@ -52,6 +56,7 @@ try {
   await ready();
   await page.waitForSelector("#approve");
   await page.waitForSelector("#status[data-status=AWAITING_APPROVAL]");
+  await page.waitForSelector("body[data-live=true]", { timeout: 15000 }); // in the ticket's room
   await shot("03-ticket-quote");
   await page.click("#approve");
   await page.waitForSelector("#status[data-status=APPROVED]", { timeout: 15000 });
@@ -72,6 +77,20 @@ try {
     await page.goto(`${BASE}${url}`);
     await ready();
     await shot(name);
+  }
+  // The technician's side: the workbench shows the board and the ticket's live room.
+  if (STAFF_EMAIL) {
+    const bench = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    bench.on("pageerror", (e) => errors.push(e.message));
+    await signIn(bench, STAFF_EMAIL);
+    await bench.goto(`${BASE}/portal/workbench`);
+    await bench.waitForSelector("body[data-ready=true]");
+    await bench.click(`button[data-ticket="${TICKET}"]`);
+    await bench.waitForSelector("#feed li");
+    await bench.getByLabel("Write").fill("Fan bearing worn; replacing the assembly");
+    await bench.getByRole("button", { name: "Send" }).click();
+    await bench.waitForFunction(() => [...document.querySelectorAll("#feed li")].some((li) => li.textContent.includes("bearing worn")));
+    await bench.screenshot({ path: path.join(SHOTS, "09-workbench.png"), fullPage: true });
   }
   if (errors.length) throw new Error(`script errors in the page: ${errors.join("; ")}`);
   say("done");

@@ -516,3 +516,25 @@ fn serve_one(
     )?;
     stream.flush()
 }
+
+/// Connects a WebSocket the way a browser on `origin` would (with its `Origin` header).
+pub fn connect_with_origin(url: &str, origin: &str) -> Result<Socket, Box<tungstenite::Error>> {
+    use tungstenite::client::IntoClientRequest;
+    let mut req = url.into_client_request().map_err(Box::new)?;
+    let value = tungstenite::http::HeaderValue::from_str(origin)
+        .map_err(|e| Box::new(tungstenite::Error::HttpFormat(e.into())))?;
+    req.headers_mut().insert("origin", value);
+    let (socket, _) = tungstenite::connect(req).map_err(Box::new)?;
+    Ok(socket)
+}
+
+/// Reads and drops whatever frames are waiting (short timeout), e.g. presence chatter.
+pub fn drain(socket: &mut Socket) {
+    if let MaybeTlsStream::Plain(stream) = socket.get_ref() {
+        let _ = stream.set_read_timeout(Some(Duration::from_millis(50)));
+    }
+    while socket.read().is_ok() {}
+    if let MaybeTlsStream::Plain(stream) = socket.get_ref() {
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+    }
+}

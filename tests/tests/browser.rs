@@ -1,7 +1,9 @@
 //! The customer portal in a real browser: Debian's Chromium, headless, driven by
 //! `tests/browser/portal.mjs` (playwright-core). A customer signs in through the dev
 //! outbox, sees their ticket, approves the quote, and watches the status change the
-//! technician makes appear without reloading. Screenshots: `target/screenshots/portal/`.
+//! technician makes appear without reloading; then the owner's workbench shows the board
+//! and the ticket's live room, and a note sent there appears in it. Screenshots:
+//! `target/screenshots/portal/`.
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
@@ -57,6 +59,7 @@ fn a_customer_approves_a_quote_and_sees_the_repair_move_live_in_chromium() {
         .env("EMAIL", &email)
         .env("TICKET", &ticket)
         .env("SHOTS", &shots)
+        .env("STAFF_EMAIL", OWNER_EMAIL)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())

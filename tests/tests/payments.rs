@@ -120,7 +120,11 @@ fn a_customer_pays_through_checkout_and_a_repeated_webhook_credits_once() {
     assert!(c["checkout_url"].as_str().is_some_and(|u| u.starts_with("https://checkout.stripe.test/")));
 
     // What Stripe received: its wire format, our secret key, an idempotency key.
-    let sent = stripe.requests().into_iter().find(|r| r.path == "/v1/checkout/sessions").expect("a session request");
+    let sent = stripe
+        .requests()
+        .into_iter()
+        .find(|r| r.path == "/v1/checkout/sessions" && String::from_utf8_lossy(&r.body).contains(&invoice))
+        .expect("a session request for this invoice");
     assert_eq!(sent.header("authorization"), Some("Bearer sk_test_noizylab"));
     assert_eq!(sent.header("content-type"), Some("application/x-www-form-urlencoded"));
     assert!(sent.header("idempotency-key").is_some());

@@ -177,3 +177,81 @@ fn every_user_starts_with_empty_preferences() {
     let prefs: String = conn.query_row("SELECT preferences FROM users WHERE id = 'u1'", [], |r| r.get(0)).expect("row");
     assert_eq!(prefs, "{}");
 }
+
+/// A user, a ticket of theirs, in ws-default.
+fn with_ticket(conn: &Connection) {
+    conn.execute_batch(
+        "INSERT INTO users (id, email, created_at) VALUES ('u1', 'u1@x.test', 't'), ('u2', 'u2@x.test', 't');
+         INSERT INTO tickets (id, workspace_id, number, customer_id, title, status, created_by, created_at, updated_at)
+         VALUES ('t1', 'ws-default', 1, 'u1', 'Screen', 'INTAKE', 'u1', 't', 't');",
+    )
+    .expect("seed");
+}
+
+#[test]
+fn a_technician_has_at_most_one_running_timer_per_ticket() {
+    let conn = migrated();
+    with_ticket(&conn);
+    let start = "INSERT INTO ticket_timers (ticket_id, technician_id, started_at) VALUES ('t1', ?1, ?2)";
+    conn.execute(start, params!["u2", 100]).expect("first timer");
+    assert!(conn.execute(start, params!["u2", 200]).is_err(), "a second running timer");
+    conn.execute("UPDATE ticket_timers SET stopped_at = 150 WHERE technician_id = 'u2'", []).expect("stop");
+    conn.execute(start, params!["u2", 200]).expect("a new span after stopping");
+    conn.execute(start, params!["u1", 200]).expect("another technician");
+}
+
+#[test]
+fn ticket_numbers_are_unique_per_workspace_and_statuses_are_the_lifecycle_s() {
+    let conn = migrated();
+    with_ticket(&conn);
+    let dup = conn.execute(
+        "INSERT INTO tickets (id, workspace_id, number, customer_id, title, status, created_by, created_at, updated_at)
+         VALUES ('t2', 'ws-default', 1, 'u1', 'Other', 'INTAKE', 'u1', 't', 't')",
+        [],
+    );
+    assert!(dup.is_err(), "UNIQUE (workspace_id, number)");
+    let bad = conn.execute("UPDATE tickets SET status = 'FIXED' WHERE id = 't1'", []);
+    assert!(bad.is_err(), "CHECK on status");
+    conn.execute("UPDATE tickets SET status = 'AWAITING_APPROVAL' WHERE id = 't1'", []).expect("a lifecycle status");
+}
+
+#[test]
+fn one_invoice_per_quote_and_one_loyalty_award_per_invoice() {
+    let conn = migrated();
+    with_ticket(&conn);
+    conn.execute_batch(
+        "INSERT INTO quotes (id, workspace_id, ticket_id, customer_id, status, currency, total_cents, breakdown,
+                             explanation, inputs, estimated_time_minutes, guarantee_days, created_by, created_at,
+                             expires_at, expires_at_secs)
+         VALUES ('q1', 'ws-default', 't1', 'u1', 'approved', 'CAD', 12900, '{}', '[]', '{}', 45, 90, 'u2', 't', 't', 1);
+         INSERT INTO invoices (id, workspace_id, customer_id, ticket_id, quote_id, currency, amount_cents, status, created_at)
+         VALUES ('i1', 'ws-default', 'u1', 't1', 'q1', 'CAD', 12900, 'open', 't');",
+    )
+    .expect("seed");
+    let again = conn.execute(
+        "INSERT INTO invoices (id, workspace_id, customer_id, ticket_id, quote_id, currency, amount_cents, status, created_at)
+         VALUES ('i2', 'ws-default', 'u1', 't1', 'q1', 'CAD', 12900, 'open', 't')",
+        [],
+    );
+    assert!(again.is_err(), "UNIQUE quote_id");
+    let award = "INSERT INTO loyalty_ledger (workspace_id, user_id, points, reason, invoice_id, at)
+                 VALUES ('ws-default', 'u1', 129, 'paid', 'i1', 't')";
+    conn.execute(award, []).expect("first award");
+    assert!(conn.execute(award, []).is_err(), "UNIQUE invoice_id");
+}
+
+#[test]
+fn api_keys_keep_only_a_hash_and_scopes_as_json() {
+    let conn = migrated();
+    with_ticket(&conn);
+    let insert = "INSERT INTO api_keys (id, workspace_id, name, key_hash, scopes, rate_limit, created_by, created_at)
+                  VALUES (?1, 'ws-default', 'k', ?2, ?3, 100, 'u1', 't')";
+    conn.execute(insert, params!["k1", "h1", "[\"tickets:read\"]"]).expect("a key");
+    assert!(conn.execute(insert, params!["k2", "h2", "tickets:read"]).is_err(), "scopes must be JSON");
+    assert!(conn.execute(insert, params!["k3", "h1", "[]"]).is_err(), "hashes are unique");
+    assert_eq!(
+        columns(&conn, "api_keys").iter().filter(|c| c.contains("key") || c.contains("secret")).collect::<Vec<_>>(),
+        ["key_hash"],
+        "no column for the key itself"
+    );
+}

@@ -1,40 +1,63 @@
-//! A hibernating, sequenced broadcast room: the heart of every real-time Durable Object
-//! (ticket rooms now; repair sessions, chat sessions and annotation rooms build on it).
+//! A hibernating, sequenced, access-aware room: the heart of every real-time Durable
+//! Object (ticket rooms now; repair sessions, chat sessions and annotation rooms build on
+//! it).
 //!
-//! - Sockets are accepted with the hibernation API (`state.accept_web_socket`), so an idle
-//!   room is evicted from memory and costs nothing; each socket's member name rides in its
-//!   attachment and survives hibernation.
-//! - Every message is written to the object's SQLite storage with a sequence number before
-//!   it is broadcast. A client that reconnects with `?since=<last seq it saw>` is sent
-//!   exactly what it missed, then `hello`. Storage survives eviction and restarts.
+//! - **Who may enter.** A socket is accepted only with a single-use room ticket minted
+//!   by the owning worker for a verified caller (`POST /ticket` on the object: the
+//!   ticket's SHA-256, the member, an expiry ≤ 60 s). The object redeems it once, in its
+//!   own strongly consistent storage. The member (id, name, staff or not) rides in the
+//!   socket's attachment and survives hibernation.
+//! - **Who sees what.** Every frame is `internal` (staff only) or `customer` (everyone).
+//!   A customer's socket is never sent an internal frame, live or replayed.
+//! - **Nothing lost.** Persistent frames are written to the object's SQLite storage with a
+//!   sequence number before they are broadcast. `?since=<last seq seen>` replays exactly
+//!   what the member missed (that they may see), then `hello`. Storage survives eviction.
+//! - **Hibernation.** Idle rooms are evicted from memory and cost nothing.
 //!
-//! Frames (JSON text):
-//! - client → room: `{"type":"note","text":"…"}` (1–4000 characters), `{"type":"ping"}`
-//! - room → client: `{"type":"note","seq":N,"at":"…","from":"…","text":"…"}`,
-//!   `{"type":"hello","room":"…","last_seq":N,"replayed":K}`, `{"type":"pong"}`,
-//!   `{"type":"error","message":"…"}`
+//! Frames (JSON text), client → room:
+//! `{"type":"note","text"}` (staff: internal), `{"type":"message","text"}` (customer-visible),
+//! `{"type":"checklist","item","done"}` (staff), `{"type":"typing","on"}`,
+//! `{"type":"presence","step"}` (what the member is on), `{"type":"ping"}`.
+//! Room → client: the persisted kinds `note`, `message`, `checklist`, `status`,
+//! `progress`, `event` as `{"type","seq","at","from","visibility",…data}`; and
+//! `{"type":"hello","room","last_seq","replayed","you"}`,
+//! `{"type":"presence","members":[{"id","name","staff","step"}]}`,
+//! `{"type":"typing","from","on"}`, `{"type":"pong"}`, `{"type":"error","message"}`.
+//! Server → room (`POST /publish {kind, visibility, from, data}`): persisted and broadcast.
 
 use std::cell::Cell;
 
+use noizylab_core::auth::{constant_time_eq, sha256_hex};
 use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
 use worker::{
     Request, Response, ResponseBuilder, SqlStorage, State, WebSocket, WebSocketIncomingMessage, WebSocketPair,
 };
 
 const MAX_TEXT_CHARS: usize = 4000;
-const MAX_NAME_CHARS: usize = 64;
-/// How many missed messages one reconnect may replay; older ones stay in storage.
+/// How many missed frames one reconnect may replay; older ones stay in storage.
 const MAX_REPLAY: u32 = 1000;
+/// Longest a room ticket may live.
+pub const TICKET_TTL_MS: u64 = 60_000;
 
-#[derive(Serialize, Deserialize)]
-struct Member {
-    name: String,
+/// Who a socket belongs to.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct Member {
+    pub id: String,
+    pub name: String,
+    pub staff: bool,
+    #[serde(default)]
+    pub step: Option<String>,
 }
 
 #[derive(Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 enum ClientFrame {
     Note { text: String },
+    Message { text: String },
+    Checklist { item: String, done: bool },
+    Typing { on: bool },
+    Presence { step: Option<String> },
     Ping,
 }
 
@@ -42,17 +65,10 @@ enum ClientFrame {
 struct Stored {
     seq: i64,
     at: String,
-    from: String,
-    text: String,
-}
-
-#[derive(Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-enum ServerFrame<'a> {
-    Note { seq: i64, at: &'a str, from: &'a str, text: &'a str },
-    Hello { room: &'a str, last_seq: i64, replayed: usize },
-    Pong,
-    Error { message: &'a str },
+    sender: String,
+    kind: String,
+    visibility: String,
+    body: String,
 }
 
 #[derive(Deserialize)]
@@ -60,19 +76,74 @@ struct LastSeq {
     seq: Option<i64>,
 }
 
+/// `POST /ticket` on the object: a room ticket minted by the owning worker.
+#[derive(Deserialize)]
+pub struct Mint {
+    pub hash: String,
+    pub member: Member,
+    pub expires_ms: u64,
+}
+
+/// `POST /publish` on the object: a frame from the platform (a status change, progress).
+#[derive(Deserialize)]
+pub struct Publish {
+    pub kind: String,
+    pub visibility: String,
+    pub from: String,
+    pub data: Value,
+}
+
+#[derive(Deserialize)]
+struct TicketRow {
+    hash: String,
+    member: String,
+    expires_ms: i64,
+}
+
 pub struct Room {
     state: State,
     schema_ready: Cell<bool>,
 }
 
-fn send(ws: &WebSocket, frame: &ServerFrame<'_>) -> worker::Result<()> {
-    let text = serde_json::to_string(frame).map_err(|e| worker::Error::RustError(e.to_string()))?;
-    ws.send_with_str(text)
+fn send_json(ws: &WebSocket, frame: &Value) -> worker::Result<()> {
+    ws.send_with_str(frame.to_string())
 }
 
-fn bad_request(message: &str) -> worker::Result<Response> {
-    let body = serde_json::json!({ "error": { "code": "bad_request", "message": message } });
-    Ok(Response::from_json(&body)?.with_status(400))
+fn error_frame(ws: &WebSocket, message: &str) -> worker::Result<()> {
+    send_json(ws, &json!({ "type": "error", "message": message }))
+}
+
+fn refuse(status: u16, code: &str, message: &str) -> worker::Result<Response> {
+    let body = json!({ "error": { "code": code, "message": message } });
+    Ok(Response::from_json(&body)?.with_status(status))
+}
+
+fn member_of(ws: &WebSocket) -> Option<Member> {
+    ws.deserialize_attachment::<Member>().ok().flatten()
+}
+
+fn text_ok(text: &str) -> bool {
+    let n = text.trim().chars().count();
+    (1..=MAX_TEXT_CHARS).contains(&n)
+}
+
+impl Stored {
+    fn frame(&self) -> Value {
+        let mut frame = serde_json::from_str::<Value>(&self.body).unwrap_or_else(|_| json!({}));
+        if !frame.is_object() {
+            frame = json!({ "data": frame });
+        }
+        frame["type"] = self.kind.as_str().into();
+        frame["seq"] = self.seq.into();
+        frame["at"] = self.at.as_str().into();
+        frame["from"] = self.sender.as_str().into();
+        frame["visibility"] = self.visibility.as_str().into();
+        frame
+    }
+
+    fn visible_to(&self, member: &Member) -> bool {
+        member.staff || self.visibility == "customer"
+    }
 }
 
 impl Room {
@@ -84,12 +155,18 @@ impl Room {
         let sql = self.state.storage().sql();
         if !self.schema_ready.get() {
             sql.exec(
-                "CREATE TABLE IF NOT EXISTS messages (
+                "CREATE TABLE IF NOT EXISTS frames (
                     seq INTEGER PRIMARY KEY AUTOINCREMENT,
                     at TEXT NOT NULL,
                     sender TEXT NOT NULL,
-                    text TEXT NOT NULL
+                    kind TEXT NOT NULL,
+                    visibility TEXT NOT NULL CHECK (visibility IN ('internal', 'customer')),
+                    body TEXT NOT NULL
                 )",
+                None,
+            )?;
+            sql.exec(
+                "CREATE TABLE IF NOT EXISTS tickets (hash TEXT PRIMARY KEY, member TEXT NOT NULL, expires_ms INTEGER NOT NULL)",
                 None,
             )?;
             self.schema_ready.set(true);
@@ -98,100 +175,196 @@ impl Room {
     }
 
     fn last_seq(&self) -> worker::Result<i64> {
-        let row: LastSeq = self.sql()?.exec("SELECT MAX(seq) AS seq FROM messages", None)?.one()?;
+        let row: LastSeq = self.sql()?.exec("SELECT MAX(seq) AS seq FROM frames", None)?.one()?;
         Ok(row.seq.unwrap_or(0))
     }
 
-    /// Accepts a WebSocket upgrade for `room`: `?since=<seq>` replays what came after it,
-    /// `?name=<who>` names the member (the signed identity replaces it once sign-in lands).
+    /// Stores a room ticket the owning worker minted for a verified member.
+    pub fn mint(&self, mint: Mint) -> worker::Result<Response> {
+        let now = crate::time::now_millis();
+        let sql = self.sql()?;
+        sql.exec("DELETE FROM tickets WHERE expires_ms < ?", vec![(now as i64).into()])?;
+        let expires = mint.expires_ms.min(now + TICKET_TTL_MS);
+        let member = serde_json::to_string(&mint.member).map_err(|e| worker::Error::RustError(e.to_string()))?;
+        sql.exec(
+            "INSERT INTO tickets (hash, member, expires_ms) VALUES (?, ?, ?)",
+            vec![mint.hash.into(), member.into(), (expires as i64).into()],
+        )?;
+        Response::empty().map(|r| r.with_status(204))
+    }
+
+    /// Redeems a room ticket: the member it was minted for, once.
+    fn redeem(&self, ticket: &str) -> worker::Result<Option<Member>> {
+        let hash = sha256_hex(ticket.as_bytes());
+        let sql = self.sql()?;
+        let rows: Vec<TicketRow> = sql
+            .exec("SELECT hash, member, expires_ms FROM tickets WHERE hash = ?", vec![hash.as_str().into()])?
+            .to_array()?;
+        let Some(row) = rows.into_iter().find(|r| constant_time_eq(r.hash.as_bytes(), hash.as_bytes())) else {
+            return Ok(None);
+        };
+        sql.exec("DELETE FROM tickets WHERE hash = ?", vec![hash.as_str().into()])?;
+        if row.expires_ms < crate::time::now_millis() as i64 {
+            return Ok(None);
+        }
+        Ok(serde_json::from_str(&row.member).ok())
+    }
+
+    /// Accepts a WebSocket upgrade for `room` with `?ticket=<room ticket>` and optionally
+    /// `?since=<seq>`. A missing, used or expired ticket is 401 before any upgrade.
     pub fn connect(&self, req: &Request, room: &str) -> worker::Result<Response> {
         let is_upgrade = req.headers().get("upgrade")?.is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
         if !is_upgrade {
-            return bad_request("connect with a WebSocket upgrade (Upgrade: websocket)");
+            return refuse(400, "bad_request", "connect with a WebSocket upgrade (Upgrade: websocket)");
         }
         let url = req.url()?;
         let mut since: Option<i64> = None;
-        let mut name = String::from("anonymous");
+        let mut ticket = None;
         for (key, value) in url.query_pairs() {
             match key.as_ref() {
                 "since" => match value.parse::<i64>() {
                     Ok(n) if n >= 0 => since = Some(n),
-                    _ => return bad_request("since must be a non-negative sequence number"),
+                    _ => return refuse(400, "bad_request", "since must be a non-negative sequence number"),
                 },
-                "name" => {
-                    let trimmed = value.trim();
-                    if trimmed.is_empty() || trimmed.chars().count() > MAX_NAME_CHARS {
-                        return bad_request("name must be 1 to 64 characters");
-                    }
-                    name = trimmed.to_owned();
-                }
+                "ticket" => ticket = Some(value.into_owned()),
                 _ => {}
             }
         }
+        let Some(ticket) = ticket else {
+            return refuse(401, "unauthenticated", "a room needs ?ticket=: mint one with POST …/live/ticket");
+        };
+        let Some(member) = self.redeem(&ticket)? else {
+            return refuse(401, "unauthenticated", "this room ticket is unknown, used or expired; mint a new one");
+        };
         let pair = WebSocketPair::new()?;
         self.state.accept_web_socket(&pair.server);
-        pair.server.serialize_attachment(Member { name })?;
+        pair.server.serialize_attachment(&member)?;
         let replayed = match since {
-            Some(since) => self.replay(&pair.server, since)?,
+            Some(since) => self.replay(&pair.server, &member, since)?,
             None => 0,
         };
-        send(&pair.server, &ServerFrame::Hello { room, last_seq: self.last_seq()?, replayed })?;
+        let you = json!({ "id": member.id, "name": member.name, "staff": member.staff });
+        let hello =
+            json!({ "type": "hello", "room": room, "last_seq": self.last_seq()?, "replayed": replayed, "you": you });
+        send_json(&pair.server, &hello)?;
+        self.broadcast_presence(None)?;
         Ok(ResponseBuilder::new().with_status(101).with_websocket(pair.client).empty())
     }
 
-    fn replay(&self, ws: &WebSocket, since: i64) -> worker::Result<usize> {
+    fn replay(&self, ws: &WebSocket, member: &Member, since: i64) -> worker::Result<usize> {
         let rows: Vec<Stored> = self
             .sql()?
             .exec(
-                "SELECT seq, at, sender AS \"from\", text FROM messages WHERE seq > ? ORDER BY seq LIMIT ?",
-                vec![since.into(), i64::from(MAX_REPLAY).into()],
+                "SELECT seq, at, sender, kind, visibility, body FROM frames
+                 WHERE seq > ? AND (? = 1 OR visibility = 'customer') ORDER BY seq LIMIT ?",
+                vec![since.into(), i64::from(member.staff).into(), i64::from(MAX_REPLAY).into()],
             )?
             .to_array()?;
-        for m in &rows {
-            send(ws, &ServerFrame::Note { seq: m.seq, at: &m.at, from: &m.from, text: &m.text })?;
+        for row in &rows {
+            send_json(ws, &row.frame())?;
         }
         Ok(rows.len())
     }
 
-    /// Handles one frame from a member: persists notes, then broadcasts them to everyone.
+    /// Persists a frame, then sends it to every member allowed to see it.
+    pub fn append(&self, kind: &str, visibility: &str, from: &str, body: &Value) -> worker::Result<i64> {
+        if visibility != "internal" && visibility != "customer" {
+            return Err(worker::Error::RustError(format!("visibility {visibility}")));
+        }
+        let at = crate::time::now_rfc3339();
+        let stored: Stored = self
+            .sql()?
+            .exec(
+                "INSERT INTO frames (at, sender, kind, visibility, body) VALUES (?, ?, ?, ?, ?)
+                 RETURNING seq, at, sender, kind, visibility, body",
+                vec![at.into(), from.into(), kind.into(), visibility.into(), body.to_string().into()],
+            )?
+            .one()?;
+        let frame = stored.frame();
+        for peer in self.state.get_websockets() {
+            if member_of(&peer).is_some_and(|m| stored.visible_to(&m)) {
+                // A peer that went away mid-broadcast is cleaned up by its close event.
+                let _ = send_json(&peer, &frame);
+            }
+        }
+        Ok(stored.seq)
+    }
+
+    /// `POST /publish` from the owning worker.
+    pub fn publish(&self, p: Publish) -> worker::Result<Response> {
+        let seq = self.append(&p.kind, &p.visibility, &p.from, &p.data)?;
+        Response::from_json(&json!({ "seq": seq }))
+    }
+
+    /// Everyone here, to everyone here; a member's `step` only to staff.
+    fn broadcast_presence(&self, leaving: Option<&WebSocket>) -> worker::Result<()> {
+        let sockets = self.state.get_websockets();
+        let members: Vec<Member> =
+            sockets.iter().filter(|ws| leaving.is_none_or(|l| !l.eq(ws))).filter_map(member_of).collect();
+        let list = |staff: bool| -> Value {
+            let mut seen = std::collections::BTreeMap::new();
+            for m in &members {
+                let step = if staff { m.step.clone() } else { None };
+                seen.insert(m.id.clone(), json!({ "id": m.id, "name": m.name, "staff": m.staff, "step": step }));
+            }
+            json!({ "type": "presence", "members": seen.into_values().collect::<Vec<_>>() })
+        };
+        let (for_staff, for_customers) = (list(true), list(false));
+        for ws in sockets.iter().filter(|ws| leaving.is_none_or(|l| !l.eq(ws))) {
+            let frame = if member_of(ws).is_some_and(|m| m.staff) { &for_staff } else { &for_customers };
+            let _ = send_json(ws, frame);
+        }
+        Ok(())
+    }
+
+    /// Handles one frame from a member.
     pub fn on_message(&self, ws: &WebSocket, message: WebSocketIncomingMessage) -> worker::Result<()> {
         let WebSocketIncomingMessage::String(text) = message else {
-            return send(ws, &ServerFrame::Error { message: "send JSON text frames" });
+            return error_frame(ws, "send JSON text frames");
+        };
+        let Some(mut member) = member_of(ws) else {
+            return error_frame(ws, "this socket has no member; reconnect");
         };
         let frame: ClientFrame = match serde_json::from_str(&text) {
             Ok(frame) => frame,
-            Err(_) => {
-                return send(
-                    ws,
-                    &ServerFrame::Error {
-                        message: r#"unknown frame; send {"type":"note","text":"…"} or {"type":"ping"}"#,
-                    },
-                )
-            }
+            Err(_) => return error_frame(ws, "unknown frame; send note, message, checklist, typing, presence or ping"),
         };
         match frame {
-            ClientFrame::Ping => send(ws, &ServerFrame::Pong),
+            ClientFrame::Ping => send_json(ws, &json!({ "type": "pong" })),
+            ClientFrame::Note { text } | ClientFrame::Message { text } if !text_ok(&text) => {
+                error_frame(ws, "a note or message is 1 to 4000 characters")
+            }
+            ClientFrame::Note { .. } | ClientFrame::Checklist { .. } if !member.staff => {
+                error_frame(ws, "notes and checklists are for the shop's staff; send a message instead")
+            }
             ClientFrame::Note { text } => {
-                let chars = text.chars().count();
-                if chars == 0 || chars > MAX_TEXT_CHARS {
-                    return send(ws, &ServerFrame::Error { message: "a note is 1 to 4000 characters" });
+                self.append("note", "internal", &member.name, &json!({ "text": text.trim() })).map(|_| ())
+            }
+            ClientFrame::Message { text } => {
+                self.append("message", "customer", &member.name, &json!({ "text": text.trim() })).map(|_| ())
+            }
+            ClientFrame::Checklist { item, done } => {
+                if !text_ok(&item) || item.chars().count() > 200 {
+                    return error_frame(ws, "a checklist item is 1 to 200 characters");
                 }
-                let from = ws.deserialize_attachment::<Member>()?.map(|m| m.name).unwrap_or_else(|| "anonymous".into());
-                let at = crate::time::now_rfc3339();
-                let stored: Stored = self
-                    .sql()?
-                    .exec(
-                        "INSERT INTO messages (at, sender, text) VALUES (?, ?, ?) RETURNING seq, at, sender AS \"from\", text",
-                        vec![at.as_str().into(), from.as_str().into(), text.as_str().into()],
-                    )?
-                    .one()?;
-                let frame =
-                    ServerFrame::Note { seq: stored.seq, at: &stored.at, from: &stored.from, text: &stored.text };
+                let body = json!({ "item": item.trim(), "done": done });
+                self.append("checklist", "internal", &member.name, &body).map(|_| ())
+            }
+            ClientFrame::Typing { on } => {
+                // Staff typing may be an internal note: only staff hear it.
+                let frame = json!({ "type": "typing", "from": member.name, "on": on });
                 for peer in self.state.get_websockets() {
-                    // A peer that went away mid-broadcast is cleaned up by its close event.
-                    let _ = send(&peer, &frame);
+                    let to_staff = member_of(&peer).is_some_and(|m| m.staff);
+                    if !peer.eq(ws) && (to_staff || !member.staff) {
+                        let _ = send_json(&peer, &frame);
+                    }
                 }
                 Ok(())
+            }
+            ClientFrame::Presence { step } => {
+                member.step = step.map(|s| s.chars().take(100).collect());
+                ws.serialize_attachment(&member)?;
+                self.broadcast_presence(None)
             }
         }
     }
@@ -200,6 +373,6 @@ impl Room {
         // 1005/1006 are reserved and may not be sent back; answer with a normal closure.
         let code = if code == 1005 || code == 1006 { 1000 } else { code as u16 };
         let _ = ws.close(Some(code), Some(reason));
-        Ok(())
+        self.broadcast_presence(Some(ws))
     }
 }

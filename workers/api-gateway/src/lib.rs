@@ -77,6 +77,7 @@ async fn route(
         (_, ["api", "v1", area, rest @ ..]) => {
             let owner =
                 services::owner_of_area(area).ok_or_else(|| ApiError::not_found(format!("API area '{area}'")))?;
+            refuse_foreign_websocket(&req, config)?;
             let secret = internal_secret(env)?;
             let who = match auth::Credential::of(&req) {
                 Ok(credential) => auth::authenticate(&credential, env, &secret, request_id, rate).await,
@@ -98,6 +99,24 @@ async fn route(
         }
         _ => Err(http::no_route(&req)),
     }
+}
+
+/// A browser WebSocket from another site is refused (cross-site WebSocket hijacking):
+/// with an `Origin`, it must be the portal's or this host's own. Clients that are not
+/// browsers (device agents) send none.
+fn refuse_foreign_websocket(req: &Request, config: &Config) -> ApiResult<()> {
+    let upgrade = req.headers().get("upgrade").ok().flatten();
+    if !upgrade.is_some_and(|u| u.eq_ignore_ascii_case("websocket")) {
+        return Ok(());
+    }
+    let Some(origin) = req.headers().get("origin").ok().flatten() else {
+        return Ok(());
+    };
+    let own = req.url().ok().map(|u| u.origin().ascii_serialization());
+    if config.allows_origin(&origin) || own.as_deref() == Some(origin.as_str()) {
+        return Ok(());
+    }
+    Err(ApiError::Forbidden(format!("WebSockets from {origin} are not allowed")))
 }
 
 fn redirect(to: &str) -> ApiResult<Response> {

@@ -1,11 +1,12 @@
 // NoizyLab customer portal: the little script behind the server-rendered pages. It keeps
 // the session (access + refresh token) in localStorage, calls the API on the same origin,
-// and renders each page's data. The ticket page follows its ticket live (polling until
-// the real-time rooms reach the portal).
+// and renders each page's data. The ticket page follows its ticket live through the
+// ticket's room (a WebSocket entered with a single-use room ticket), with a slow poll as
+// a safety net.
 "use strict";
 
 const SESSION = "noizylab.session";
-const POLL_MS = 2000;
+const POLL_MS = 15000;
 
 const $ = (sel, root = document) => root.querySelector(sel);
 const el = (tag, props = {}, ...children) => {
@@ -27,7 +28,9 @@ function session() {
   try { return JSON.parse(localStorage.getItem(SESSION) || "null"); } catch { return null; }
 }
 function saveSession(pair) {
-  localStorage.setItem(SESSION, JSON.stringify({ access: pair.access_token, refresh: pair.refresh_token, email: pair.email }));
+  localStorage.setItem(SESSION, JSON.stringify({
+    access: pair.access_token, refresh: pair.refresh_token, email: pair.email, role: pair.role,
+  }));
 }
 function signOut() {
   localStorage.removeItem(SESSION);
@@ -85,6 +88,33 @@ function onSubmit(form, handler) {
     try { await handler(new FormData(form)); } catch (err) { if (err.message !== "signed out") notice(err.message, true); }
     finally { busy(form, false); }
   });
+}
+
+/**
+ * Joins the ticket's live room and calls `changed` whenever the platform says the ticket
+ * moved. Reconnects with the last sequence seen, so nothing is missed.
+ */
+function follow(ticket, changed) {
+  let last = 0;
+  let delay = 1000;
+  const open = async () => {
+    try {
+      const { path } = await api("POST", `/api/v1/tickets/${ticket}/live/ticket`);
+      const scheme = location.protocol === "https:" ? "wss" : "ws";
+      const ws = new WebSocket(`${scheme}://${location.host}${path}${last ? `&since=${last}` : ""}`);
+      ws.onmessage = (e) => {
+        const frame = JSON.parse(e.data);
+        if (frame.seq) last = Math.max(last, frame.seq);
+        if (frame.type === "hello") { delay = 1000; document.body.dataset.live = "true"; }
+        if (["status", "event", "message", "progress"].includes(frame.type)) changed(frame);
+      };
+      ws.onclose = () => { document.body.dataset.live = "false"; setTimeout(open, delay); delay = Math.min(delay * 2, 30000); };
+    } catch {
+      setTimeout(open, delay);
+      delay = Math.min(delay * 2, 30000);
+    }
+  };
+  open();
 }
 
 // ---- pages ----
@@ -220,6 +250,7 @@ const pages = {
       await render();
     });
     await render();
+    follow(id, () => render().catch(() => {}));
     setInterval(() => render().catch(() => {}), POLL_MS);
   },
 
@@ -230,6 +261,57 @@ const pages = {
     $("#next").textContent = l.next_tier ? `${l.points_to_next_tier} points to ${l.next_tier}` : "You are at the top tier.";
     $("#history").replaceChildren(...l.history.map((h) => el("li", {}, el("span", {}, h.reason), el("span", {}, `${h.points > 0 ? "+" : ""}${h.points}`))));
     if (!l.history.length) $("#history").replaceChildren(el("li", { class: "muted" }, "Points arrive with your first paid repair."));
+  },
+
+  async workbench() {
+    let socket = null;
+    const renderBoard = async () => {
+      const { columns } = await api("GET", "/api/v1/tickets/board");
+      $("#board").replaceChildren(...columns.filter((c) => c.count).map((c) => el("div", { class: "column" },
+        el("h3", {}, `${label(c.status)} (${c.count})`),
+        ...c.tickets.map((t) => el("button", { type: "button", class: `card-btn ${t.priority}`, "data-ticket": t.id,
+          onclick: () => open(t) }, `#${t.number} ${t.title}`)))));
+      if (!columns.some((c) => c.count)) $("#board").replaceChildren(el("p", { class: "muted" }, "No open tickets."));
+    };
+    const line = (f) => {
+      const what = f.type === "status" ? `${label(f.from_status || "")} → ${label(f.to_status || "")}`
+        : f.type === "checklist" ? `${f.done ? "☑" : "☐"} ${f.item}` : f.type === "event" ? f.event : f.text;
+      return el("li", { class: f.visibility }, el("div", {}, what), el("div", { class: "muted" }, `${f.from} · ${when(f.at)}`));
+    };
+    const moves = async (t) => {
+      const view = await api("GET", `/api/v1/tickets/${t.id}`);
+      $("#moves").replaceChildren(...view.allowed_moves.filter((m) => !["AWAITING_APPROVAL", "APPROVED"].includes(m)).map((m) =>
+        el("button", { type: "button", class: "secondary", onclick: async () => {
+          try { await api("POST", `/api/v1/tickets/${t.id}/status`, { to: m }); await renderBoard(); await moves(t); }
+          catch (err) { notice(err.message, true); }
+        } }, `→ ${label(m)}`)));
+    };
+    const open = async (t) => {
+      socket?.close();
+      $("#room-title").textContent = `#${t.number} ${t.title}`;
+      $("#feed").replaceChildren();
+      $("#note-form").hidden = false;
+      await moves(t);
+      const { path } = await api("POST", `/api/v1/tickets/${t.id}/live/ticket`);
+      socket = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}${path}&since=0`);
+      socket.onmessage = (e) => {
+        const f = JSON.parse(e.data);
+        if (f.type === "presence") $("#presence").textContent = f.members.map((m) => m.name + (m.step ? ` (${m.step})` : "")).join(", ");
+        else if (f.type === "typing") $("#typing").textContent = f.on ? `${f.from} is typing…` : "";
+        else if (f.seq) { $("#feed").append(line(f)); if (f.type === "status") { renderBoard(); moves(t); } }
+        else if (f.type === "error") notice(f.message, true);
+      };
+    };
+    const form = $("#note-form");
+    form.text.addEventListener("input", () => socket?.readyState === 1 && socket.send(JSON.stringify({ type: "typing", on: form.text.value.length > 0 })));
+    form.addEventListener("submit", (e) => {
+      e.preventDefault();
+      if (socket?.readyState !== 1) return notice("Not connected to the room yet.", true);
+      socket.send(JSON.stringify({ type: form.customer.checked ? "message" : "note", text: form.text.value }));
+      socket.send(JSON.stringify({ type: "typing", on: false }));
+      form.reset();
+    });
+    await renderBoard();
   },
 
   async account() {
@@ -266,6 +348,8 @@ document.addEventListener("DOMContentLoaded", async () => {
   const out = $("#sign-out");
   if (out) out.addEventListener("click", async () => { try { await api("POST", "/api/v1/auth/logout"); } finally { signOut(); } });
   if (page !== "signin" && !session()) return location.assign("/portal/");
+  const staff = ["owner", "admin", "technician"].includes(session()?.role);
+  for (const a of document.querySelectorAll('a[href="/portal/workbench"]')) a.hidden = !staff;
   try { await pages[page]?.(); } catch (err) { if (err.message !== "signed out") notice(err.message, true); }
   document.body.dataset.ready = "true";
 });

@@ -30,11 +30,12 @@ fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
 }
 
-const NAV: [(&str, &str, &str); 4] = [
+const NAV: [(&str, &str, &str); 5] = [
     ("tickets", "/portal/tickets", "My repairs"),
     ("devices", "/portal/devices", "My devices"),
     ("loyalty", "/portal/loyalty", "Rewards"),
     ("account", "/portal/account", "Account"),
+    ("workbench", "/portal/workbench", "Workbench"),
 ];
 
 fn page(id: &str, title: &str, data: &str, body: &str) -> ApiResult<Response> {
@@ -167,6 +168,23 @@ pub fn account() -> ApiResult<Response> {
          <form id=\"delete-form\" class=\"card\"><h2>Delete my account</h2><p>This erases your name, email and devices and \
          signs you out everywhere. Type your email to confirm.</p><label for=\"a-confirm\">Email</label>\
          <input id=\"a-confirm\" name=\"confirm\" type=\"email\" required><button type=\"submit\" class=\"danger\">Delete my account</button></form>",
+    )
+}
+
+/// The technician's workbench: the board, and the live room of the ticket in hand.
+pub fn workbench() -> ApiResult<Response> {
+    page(
+        "workbench",
+        "Workbench",
+        "",
+        "<h1>Workbench</h1><div class=\"bench\"><section aria-labelledby=\"board-h\"><h2 id=\"board-h\">Board</h2>\
+         <div id=\"board\" class=\"board\"></div></section>\
+         <section aria-labelledby=\"room-h\" class=\"card\"><h2 id=\"room-h\">Room: <span id=\"room-title\">pick a ticket</span></h2>\
+         <p class=\"muted\">Here: <span id=\"presence\"></span> <span id=\"typing\" aria-live=\"polite\"></span></p>\
+         <div id=\"moves\"></div><ol id=\"feed\" class=\"timeline\" aria-live=\"polite\"></ol>\
+         <form id=\"note-form\" hidden><label for=\"w-text\">Write</label><textarea id=\"w-text\" name=\"text\" required maxlength=\"4000\"></textarea>\
+         <label><input type=\"checkbox\" name=\"customer\"> Visible to the customer</label>\
+         <button type=\"submit\">Send</button></form></section></div>",
     )
 }
 

@@ -15,7 +15,7 @@ impl DurableObject for TicketRoom {
         TicketRoom { room: Room::new(state) }
     }
 
-    async fn fetch(&self, req: Request) -> worker::Result<Response> {
+    async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
         let url = req.url()?;
         match url.path() {
             OBJECT_HEALTH_PATH => object_ok("TicketRoom"),
@@ -24,6 +24,8 @@ impl DurableObject for TicketRoom {
                     url.query_pairs().find(|(k, _)| k == "room").map(|(_, v)| v.into_owned()).unwrap_or_default();
                 self.room.connect(&req, &room)
             }
+            "/ticket" => self.room.mint(req.json().await?),
+            "/publish" => self.room.publish(req.json().await?),
             _ => Response::error("no such object route", 404),
         }
     }

@@ -153,26 +153,38 @@ async fn on_event(env: &Env, delivery: &Delivery) -> ApiResult<Outcome> {
     }
     let payload = serde_json::to_string(&envelope.data).map_err(|e| ApiError::internal(e.to_string()))?;
     let opt = |v: &Option<String>| v.as_deref().map(JsValue::from).unwrap_or(JsValue::NULL);
-    env.d1(noizylab_core::bindings::DB)
-        .or_internal("DB")?
-        .prepare(
-            "INSERT INTO event_log (id, event, occurred_at, received_at, workspace_id, ticket_id, device_id, payload)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (id) DO NOTHING",
-        )
-        .bind(&[
-            envelope.id.as_str().into(),
-            envelope.event.as_str().into(),
-            envelope.timestamp.as_str().into(),
-            time::now_rfc3339().into(),
-            opt(&envelope.workspace_id),
-            opt(&envelope.ticket_id),
-            opt(&envelope.device_id),
-            payload.into(),
-        ])
+    let db = env.d1(noizylab_core::bindings::DB).or_internal("DB")?;
+    // A redelivery of a logged event does nothing again; a room is fed before the event
+    // is logged, so a failed feed is retried with the delivery.
+    let logged: Option<serde_json::Value> = db
+        .prepare("SELECT id FROM event_log WHERE id = ?1")
+        .bind(&[envelope.id.as_str().into()])
         .or_internal("bind")?
-        .run()
+        .first(None)
         .await
-        .or_internal("event_log insert")?;
+        .or_internal("event_log read")?;
+    if logged.is_some() {
+        return Ok(Outcome::Done);
+    }
+    feed_room(env, &envelope).await?;
+    db.prepare(
+        "INSERT INTO event_log (id, event, occurred_at, received_at, workspace_id, ticket_id, device_id, payload)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(&[
+        envelope.id.as_str().into(),
+        envelope.event.as_str().into(),
+        envelope.timestamp.as_str().into(),
+        time::now_rfc3339().into(),
+        opt(&envelope.workspace_id),
+        opt(&envelope.ticket_id),
+        opt(&envelope.device_id),
+        payload.into(),
+    ])
+    .or_internal("bind")?
+    .run()
+    .await
+    .or_internal("event_log insert")?;
     Ok(Outcome::Done)
 }
 
@@ -195,4 +207,50 @@ async fn record_dead_letter(env: &Env, delivery: &Delivery, failed_on: &str, rea
         .await
         .or_internal("dead_letters insert")?;
     Ok(())
+}
+
+/// What of an event a ticket's live room shows: (frame kind, visibility). `None`: nothing.
+fn room_frame(envelope: &Envelope) -> Option<(&'static str, String)> {
+    let given = || envelope.data["visibility"].as_str().filter(|v| *v == "internal").unwrap_or("customer").to_owned();
+    match envelope.event.as_str() {
+        "ticket.status_changed" => Some(("status", "customer".into())),
+        "diagnostics.progress" => Some(("progress", "customer".into())),
+        "ticket.message_added" | "ticket.attachment_added" => Some(("event", given())),
+        "quote.issued" | "quote.approved" | "quote.declined" | "payment.succeeded" => {
+            Some(("event", "customer".into()))
+        }
+        "ticket.assigned" | "ticket.updated" => Some(("event", "internal".into())),
+        _ => None,
+    }
+}
+
+/// Pushes the event into its ticket's live room (through `main`, which owns the rooms).
+async fn feed_room(env: &Env, envelope: &Envelope) -> ApiResult<()> {
+    let (Some(ticket), Some((kind, visibility))) = (envelope.ticket_id.as_deref(), room_frame(envelope)) else {
+        return Ok(());
+    };
+    let mut data = envelope.data.clone();
+    if !data.is_object() {
+        data = serde_json::json!({});
+    }
+    data["event"] = envelope.event.as_str().into();
+    // `from` names a frame's sender in a room; a status change's ends get their own names.
+    if let Some(obj) = data.as_object_mut() {
+        for (old, new) in [("from", "from_status"), ("to", "to_status")] {
+            if let Some(v) = obj.remove(old) {
+                obj.insert(new.into(), v);
+            }
+        }
+    }
+    let body = serde_json::json!({ "kind": kind, "visibility": visibility, "data": data }).to_string();
+    let main = env.service(noizylab_core::services::MAIN).or_internal("MAIN")?;
+    let secret = noizylab_kit::call::internal_secret(env)?;
+    let me = noizylab_core::identity::Identity::service("noizylab-workflow-orchestrator");
+    let path = format!("/internal/rooms/{ticket}/publish");
+    let resp =
+        noizylab_kit::call::forward_signed(&main, &secret, &me, &envelope.id, Method::Post, &path, Some(body)).await?;
+    match resp.status_code() {
+        200 => Ok(()),
+        s => Err(ApiError::internal(format!("room publish for {ticket} answered {s}"))),
+    }
 }

@@ -1,0 +1,126 @@
+//! `/api/v1/tickets/:id/live…`: the ticket's live room (`TicketRoom`, on
+//! `noizylab_kit::room`).
+//!
+//! 1. `POST /api/v1/tickets/:id/live/ticket` (signed in, may see the ticket) mints a
+//!    single-use room ticket: 256 random bits, valid 60 s, whose hash the room itself
+//!    keeps; the answer is the ticket and the WebSocket path.
+//! 2. `GET /api/v1/tickets/:id/live?ticket=…[&since=N]` (WebSocket) is redeemed by the room
+//!    once. No long-lived token ever travels in a URL. The gateway refuses a foreign
+//!    `Origin`.
+//! 3. `POST /internal/rooms/:id/publish` (the workflow orchestrator, from the events queue)
+//!    pushes a platform frame — a status change — into the room.
+
+use base64::Engine;
+use noizylab_core::bindings;
+use noizylab_core::identity::PrincipalKind;
+use noizylab_kit::call::now_secs;
+use noizylab_kit::{http, random, ApiError, ApiResult, Call, OrInternal};
+use serde::Deserialize;
+use serde_json::json;
+use worker::{Headers, Method, Request, RequestInit, Response, Stub};
+
+use crate::access::Actor;
+use crate::tickets;
+
+/// A ticket id as it appears in a path: 1–64 characters of `[A-Za-z0-9_-]`.
+fn ticket_id(raw: &str) -> ApiResult<&str> {
+    let ok =
+        !raw.is_empty() && raw.len() <= 64 && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    ok.then_some(raw).ok_or_else(|| ApiError::invalid_field("id", "a ticket id is 1-64 letters, digits, '-' or '_'"))
+}
+
+fn room(call: &Call, id: &str) -> ApiResult<Stub> {
+    call.object(bindings::TICKET_ROOM)?.id_from_name(id).and_then(|oid| oid.get_stub()).or_internal("ticket room stub")
+}
+
+async fn post_to_room(call: &Call, id: &str, action: &str, body: &serde_json::Value) -> ApiResult<Response> {
+    let headers = Headers::new();
+    headers.set("content-type", "application/json").or_internal("header")?;
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post).with_headers(headers).with_body(Some(body.to_string().into()));
+    let req = Request::new_with_init(&format!("https://room/{action}"), &init).or_internal("room request")?;
+    let resp = room(call, id)?.fetch_with_request(req).await.or_internal("ticket room")?;
+    if resp.status_code() >= 400 {
+        return Err(ApiError::internal(format!("room {action} answered {}", resp.status_code())));
+    }
+    Ok(resp)
+}
+
+#[derive(Deserialize)]
+struct Name {
+    name: Option<String>,
+    email: String,
+}
+
+/// `POST /api/v1/tickets/:id/live/ticket`: 201 `{ticket, expires_in, path}`.
+pub async fn mint(call: &Call, raw_id: &str) -> ApiResult<Response> {
+    let id = ticket_id(raw_id)?;
+    let actor = Actor::of(call)?;
+    actor.require(call, "tickets:read").await?;
+    let user = actor.user()?;
+    tickets::visible(call, &actor, id).await?;
+    let who: Option<Name> = call.sql()?.first("SELECT name, email FROM users WHERE id = ?1", &[user.into()]).await?;
+    let name = who
+        .map(|w| {
+            w.name
+                .filter(|n| !n.trim().is_empty())
+                .unwrap_or_else(|| w.email.split('@').next().unwrap_or("").to_owned())
+        })
+        .unwrap_or_else(|| "member".into());
+    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random::bytes::<32>()?);
+    let expires_ms = (now_secs() as u64) * 1000 + noizylab_kit::room::TICKET_TTL_MS;
+    let body = json!({
+        "hash": noizylab_core::auth::sha256_hex(token.as_bytes()),
+        "member": { "id": user, "name": name, "staff": actor.is_staff() },
+        "expires_ms": expires_ms,
+    });
+    post_to_room(call, id, "ticket", &body).await?;
+    let path = format!("/api/v1/tickets/{id}/live?ticket={token}");
+    http::created(&json!({ "ticket": token, "expires_in": noizylab_kit::room::TICKET_TTL_MS / 1000, "path": path }))
+}
+
+/// `GET /api/v1/tickets/:id/live?ticket=…` (WebSocket): hands the upgrade to the room,
+/// which redeems the ticket.
+pub async fn join(req: &Request, call: &Call, raw_id: &str) -> ApiResult<Response> {
+    let id = ticket_id(raw_id)?;
+    let upgrade = req.headers().get("upgrade").ok().flatten();
+    if !upgrade.is_some_and(|v| v.eq_ignore_ascii_case("websocket")) {
+        return Err(ApiError::bad_request("this route is a WebSocket: connect with Upgrade: websocket"));
+    }
+    let query = req.url().or_internal("url")?.query().map(|q| format!("&{q}")).unwrap_or_default();
+    let headers = Headers::new();
+    headers.set("upgrade", "websocket").or_internal("header")?;
+    let mut init = RequestInit::new();
+    init.with_method(Method::Get).with_headers(headers);
+    let url = format!("https://room/connect?room={id}{query}");
+    let forward = Request::new_with_init(&url, &init).or_internal("room request")?;
+    room(call, id)?.fetch_with_request(forward).await.or_internal("ticket room")
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlatformFrame {
+    kind: String,
+    visibility: String,
+    data: serde_json::Value,
+}
+
+/// `POST /internal/rooms/:id/publish {kind, visibility, data}`: the orchestrator only.
+pub async fn publish(mut req: Request, call: &Call, raw_id: &str) -> ApiResult<Response> {
+    let who = &call.identity;
+    if who.kind != PrincipalKind::Service || who.sub.as_deref() != Some("noizylab-workflow-orchestrator") {
+        return Err(ApiError::Forbidden("only the workflow orchestrator publishes into rooms".into()));
+    }
+    let id = ticket_id(raw_id)?;
+    let frame: PlatformFrame = http::read_json(&mut req).await?;
+    if !matches!(frame.kind.as_str(), "status" | "progress" | "event") {
+        return Err(ApiError::invalid_field("kind", "kind is status, progress or event"));
+    }
+    if !matches!(frame.visibility.as_str(), "internal" | "customer") {
+        return Err(ApiError::invalid_field("visibility", "visibility is internal or customer"));
+    }
+    let body = json!({ "kind": frame.kind, "visibility": frame.visibility, "from": "NoizyLab", "data": frame.data });
+    let mut resp = post_to_room(call, id, "publish", &body).await?;
+    let seq: serde_json::Value = resp.json().await.or_internal("room answer")?;
+    http::ok(&seq)
+}
