@@ -132,7 +132,19 @@ cmd_build() {
   mkdir -p target
   cargo build --release --target wasm32-unknown-unknown "${packages[@]}" \
     || die "cargo build failed"
-  for d in "${dirs[@]}"; do build_one "$d"; done
+  # Post-processing (wasm-bindgen, wasm-opt) is per worker and single-threaded: run as
+  # many at once as there are cores.
+  local jobs="${NOIZYLAB_BUILD_JOBS:-$(nproc 2>/dev/null || echo 2)}" pids=() failed=0
+  for d in "${dirs[@]}"; do
+    build_one "$d" &
+    pids+=($!)
+    if [ ${#pids[@]} -ge "$jobs" ]; then
+      wait "${pids[0]}" || failed=1
+      pids=("${pids[@]:1}")
+    fi
+  done
+  for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
+  [ "$failed" = 0 ] || die "post-processing a worker failed (see above)"
   size_table "${dirs[@]}"
 }
 

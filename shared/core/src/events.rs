@@ -27,6 +27,7 @@ pub const CATALOG: &[&str] = &[
     "diagnostics.started",
     "diagnostics.progress",
     "diagnostics.complete",
+    "session.started",
     "session.connected",
     "session.action",
     "session.ended",

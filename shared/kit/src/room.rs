@@ -24,6 +24,10 @@
 //! `{"type":"presence","members":[{"id","name","staff","step"}]}`,
 //! `{"type":"typing","from","on"}`, `{"type":"pong"}`, `{"type":"error","message"}`.
 //! Server → room (`POST /publish {kind, visibility, from, data}`): persisted and broadcast.
+//!
+//! A room may also admit a **device agent** (remote repair sessions) with a standing
+//! credential minted once (`POST /standing`): it may send `{"type":"progress","percent",
+//! "message"}` and `{"type":"result","action_id","ok","output"}`, both customer-visible.
 
 use std::cell::Cell;
 
@@ -48,16 +52,41 @@ pub struct Member {
     pub staff: bool,
     #[serde(default)]
     pub step: Option<String>,
+    /// A device agent rather than a person.
+    #[serde(default)]
+    pub agent: bool,
 }
 
 #[derive(Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 enum ClientFrame {
-    Note { text: String },
-    Message { text: String },
-    Checklist { item: String, done: bool },
-    Typing { on: bool },
-    Presence { step: Option<String> },
+    Note {
+        text: String,
+    },
+    Message {
+        text: String,
+    },
+    Checklist {
+        item: String,
+        done: bool,
+    },
+    Typing {
+        on: bool,
+    },
+    Presence {
+        step: Option<String>,
+    },
+    Progress {
+        percent: Option<u8>,
+        message: String,
+    },
+    #[serde(rename = "result")]
+    ActionResult {
+        action_id: String,
+        ok: bool,
+        #[serde(default)]
+        output: Option<String>,
+    },
     Ping,
 }
 
@@ -169,6 +198,10 @@ impl Room {
                 "CREATE TABLE IF NOT EXISTS tickets (hash TEXT PRIMARY KEY, member TEXT NOT NULL, expires_ms INTEGER NOT NULL)",
                 None,
             )?;
+            sql.exec(
+                "CREATE TABLE IF NOT EXISTS standing (hash TEXT PRIMARY KEY, member TEXT NOT NULL, expires_ms INTEGER NOT NULL)",
+                None,
+            )?;
             self.schema_ready.set(true);
         }
         Ok(sql)
@@ -193,10 +226,55 @@ impl Room {
         Response::empty().map(|r| r.with_status(204))
     }
 
-    /// Redeems a room ticket: the member it was minted for, once.
+    /// Stores a standing credential (a device agent's token): usable until it expires or
+    /// the room is closed, for reconnects.
+    pub fn mint_standing(&self, mint: Mint) -> worker::Result<Response> {
+        let member = serde_json::to_string(&mint.member).map_err(|e| worker::Error::RustError(e.to_string()))?;
+        self.sql()?.exec(
+            "INSERT INTO standing (hash, member, expires_ms) VALUES (?, ?, ?)",
+            vec![mint.hash.into(), member.into(), (mint.expires_ms as i64).into()],
+        )?;
+        Response::empty().map(|r| r.with_status(204))
+    }
+
+    /// Ends the room: standing credentials are dropped and every socket is closed.
+    pub fn close_all(&self, reason: &str) -> worker::Result<()> {
+        self.sql()?.exec("DELETE FROM standing", None)?;
+        self.sql()?.exec("DELETE FROM tickets", None)?;
+        for ws in self.state.get_websockets() {
+            let _ = ws.close(Some(1000), Some(reason));
+        }
+        Ok(())
+    }
+
+    /// Every stored frame, oldest first (for reports).
+    pub fn transcript(&self) -> worker::Result<Response> {
+        let rows: Vec<Stored> = self
+            .sql()?
+            .exec("SELECT seq, at, sender, kind, visibility, body FROM frames ORDER BY seq", None)?
+            .to_array()?;
+        let frames: Vec<Value> = rows.iter().map(Stored::frame).collect();
+        Response::from_json(&json!({ "frames": frames }))
+    }
+
+    /// Whether a device agent is connected.
+    pub fn agent_connected(&self) -> bool {
+        self.state.get_websockets().iter().filter_map(member_of).any(|m| m.agent)
+    }
+
+    /// Redeems a room ticket (once) or a standing credential: the member it names.
     fn redeem(&self, ticket: &str) -> worker::Result<Option<Member>> {
         let hash = sha256_hex(ticket.as_bytes());
         let sql = self.sql()?;
+        let standing: Vec<TicketRow> = sql
+            .exec("SELECT hash, member, expires_ms FROM standing WHERE hash = ?", vec![hash.as_str().into()])?
+            .to_array()?;
+        if let Some(row) = standing.into_iter().find(|r| constant_time_eq(r.hash.as_bytes(), hash.as_bytes())) {
+            if row.expires_ms < crate::time::now_millis() as i64 {
+                return Ok(None);
+            }
+            return Ok(serde_json::from_str(&row.member).ok());
+        }
         let rows: Vec<TicketRow> = sql
             .exec("SELECT hash, member, expires_ms FROM tickets WHERE hash = ?", vec![hash.as_str().into()])?
             .to_array()?;
@@ -334,8 +412,23 @@ impl Room {
             ClientFrame::Note { text } | ClientFrame::Message { text } if !text_ok(&text) => {
                 error_frame(ws, "a note or message is 1 to 4000 characters")
             }
-            ClientFrame::Note { .. } | ClientFrame::Checklist { .. } if !member.staff => {
+            ClientFrame::Note { .. } | ClientFrame::Checklist { .. } if !member.staff || member.agent => {
                 error_frame(ws, "notes and checklists are for the shop's staff; send a message instead")
+            }
+            ClientFrame::Progress { .. } | ClientFrame::ActionResult { .. } if !member.agent => {
+                error_frame(ws, "progress and results come from the device agent")
+            }
+            ClientFrame::Progress { percent, message } => {
+                if !text_ok(&message) || percent.is_some_and(|p| p > 100) {
+                    return error_frame(ws, "progress is a message of 1 to 4000 characters and a percent of 0 to 100");
+                }
+                let body = json!({ "percent": percent, "message": message.trim() });
+                self.append("progress", "customer", &member.name, &body).map(|_| ())
+            }
+            ClientFrame::ActionResult { action_id, ok, output } => {
+                let output: Option<String> = output.map(|o| o.chars().take(MAX_TEXT_CHARS).collect());
+                let body = json!({ "action_id": action_id, "ok": ok, "output": output });
+                self.append("result", "customer", &member.name, &body).map(|_| ())
             }
             ClientFrame::Note { text } => {
                 self.append("note", "internal", &member.name, &json!({ "text": text.trim() })).map(|_| ())

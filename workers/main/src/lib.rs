@@ -16,6 +16,7 @@ mod keys;
 mod objects;
 mod privacy;
 mod rooms;
+mod sessions;
 mod tickets;
 mod users;
 mod workspaces;
@@ -46,6 +47,7 @@ async fn route(req: Request, call: Call) -> ApiResult<Response> {
         (Method::Post, ["api", "v1", "tickets", id, "live", "ticket"]) => rooms::mint(&call, id).await,
         (Method::Post, ["internal", "rooms", id, "publish"]) => rooms::publish(req, &call, id).await,
         (_, ["api", "v1", "tickets", rest @ ..]) => tickets::route(req, &call, rest).await,
+        (_, ["api", "v1", "sessions", rest @ ..]) => sessions::route(req, &call, rest).await,
         (_, ["internal", "tickets", rest @ ..]) => tickets::internal(req, &call, rest).await,
         (_, ["api", "v1", "dev", rest @ ..]) => dev::route(req, &call, rest).await,
         _ => Err(http::no_route(&req)),

@@ -49,22 +49,62 @@ impl DurableObject for TicketRoom {
     }
 }
 
-/// One per remote repair session (seed 000's remote session flow). It answers its health
-/// probe only; the session channel arrives with the real-time issue.
+/// One per remote repair session (seed 000's remote session flow): the channel between the
+/// device agent, the technicians and the customer, on `noizylab_kit::room`.
 #[durable_object]
 pub struct RepairSession {
-    _state: State,
+    room: Room,
 }
 
 impl DurableObject for RepairSession {
     fn new(state: State, _env: Env) -> Self {
-        RepairSession { _state: state }
+        RepairSession { room: Room::new(state) }
     }
 
-    async fn fetch(&self, req: Request) -> worker::Result<Response> {
-        match req.path().as_str() {
+    async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
+        let url = req.url()?;
+        match url.path() {
             OBJECT_HEALTH_PATH => object_ok("RepairSession"),
+            "/connect" => {
+                let room =
+                    url.query_pairs().find(|(k, _)| k == "room").map(|(_, v)| v.into_owned()).unwrap_or_default();
+                self.room.connect(&req, &room)
+            }
+            "/ticket" => self.room.mint(req.json().await?),
+            "/standing" => self.room.mint_standing(req.json().await?),
+            "/action" => {
+                if !self.room.agent_connected() {
+                    return Response::error("the device agent is not connected", 409);
+                }
+                let body: serde_json::Value = req.json().await?;
+                let by = body["by"].as_str().unwrap_or("technician").to_owned();
+                let seq = self.room.append("action", "customer", &by, &body)?;
+                Response::from_json(&serde_json::json!({ "seq": seq }))
+            }
+            "/transcript" => self.room.transcript(),
+            "/close" => {
+                self.room.close_all("session ended")?;
+                Response::empty()
+            }
             _ => Response::error("no such object route", 404),
         }
+    }
+
+    async fn websocket_message(&self, ws: WebSocket, message: WebSocketIncomingMessage) -> worker::Result<()> {
+        self.room.on_message(&ws, message)
+    }
+
+    async fn websocket_close(
+        &self,
+        ws: WebSocket,
+        code: usize,
+        reason: String,
+        _was_clean: bool,
+    ) -> worker::Result<()> {
+        self.room.on_close(&ws, code, &reason)
+    }
+
+    async fn websocket_error(&self, _ws: WebSocket, _error: worker::Error) -> worker::Result<()> {
+        Ok(())
     }
 }
