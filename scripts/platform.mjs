@@ -83,7 +83,19 @@ function gatewayVars() {
   return limit ? { USER_RATE_LIMIT: limit } : {};
 }
 
-const EXTRA = { main: mainSecrets, "customer-portal": portalSecrets, "api-gateway": gatewayVars };
+// The notifications hub's providers (SendGrid, Twilio), when given; otherwise email and
+// SMS land in the development outbox.
+function notificationSecrets() {
+  const names = ["SENDGRID_BASE_URL", "SENDGRID_API_KEY", "TWILIO_BASE_URL", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM"];
+  return Object.fromEntries(names.map((n) => [n, process.env[`NOIZYLAB_${n}`]]).filter(([, v]) => v));
+}
+
+const EXTRA = {
+  main: mainSecrets,
+  "customer-portal": portalSecrets,
+  "api-gateway": gatewayVars,
+  notifications: notificationSecrets,
+};
 
 function workerOptions(dir, secret, extra = {}) {
   const folder = path.join(root, "workers", dir);

@@ -27,6 +27,14 @@ async fn backoff(attempt: u32) {
     worker::Delay::from(std::time::Duration::from_millis(15 * u64::from(attempt))).await;
 }
 
+/// A failure of the database itself (busy, restarting), as opposed to the statement's
+/// (a constraint, bad SQL): nothing was written, so trying again is safe.
+fn transient(e: &worker::Error) -> bool {
+    let text = e.to_string();
+    (text.contains("internal error") || text.contains("SQLITE_BUSY") || text.contains("database is locked"))
+        && !text.contains("constraint")
+}
+
 fn label(sql: &str) -> String {
     let flat: String = sql.split_whitespace().collect::<Vec<_>>().join(" ");
     flat.chars().take(60).collect()
@@ -64,15 +72,30 @@ impl Db {
         }
     }
 
-    /// Runs a write; the number of rows it changed.
+    /// Runs a write; the number of rows it changed. A write the database refused to start
+    /// (busy) is tried again; a constraint failure is not.
     pub async fn run(&self, sql: &str, args: &[JsValue]) -> ApiResult<usize> {
-        let result = self.statement(sql, args)?.run().await.or_internal(&label(sql))?;
-        Ok(result.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0))
+        let mut attempt = 0;
+        loop {
+            match self.statement(sql, args)?.run().await {
+                Ok(result) => return Ok(result.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0)),
+                Err(e) if attempt >= READ_RETRIES || !transient(&e) => return Err(e).or_internal(&label(sql)),
+                Err(_) => attempt += 1,
+            }
+            backoff(attempt).await;
+        }
     }
 
-    /// Runs statements in one implicit transaction: all or none.
+    /// Runs statements in one implicit transaction: all or none (retried like a write).
     pub async fn batch(&self, statements: Vec<D1PreparedStatement>) -> ApiResult<()> {
-        self.0.batch(statements).await.or_internal("batch")?;
-        Ok(())
+        let mut attempt = 0;
+        loop {
+            match self.0.batch(statements.clone()).await {
+                Ok(_) => return Ok(()),
+                Err(e) if attempt >= READ_RETRIES || !transient(&e) => return Err(e).or_internal("batch"),
+                Err(_) => attempt += 1,
+            }
+            backoff(attempt).await;
+        }
     }
 }

@@ -126,39 +126,30 @@ async fn request_link(mut req: Request, call: &Call) -> ApiResult<Response> {
             return Err(ApiError::RateLimited { retry_after: LINK_WINDOW_SECS as u64 });
         }
     }
-    let known_workspace: Option<Count> = call
-        .db()?
-        .prepare("SELECT COUNT(*) AS n FROM workspaces WHERE id = ?1")
-        .bind(&[workspace.as_str().into()])
-        .or_internal("bind")?
-        .first(None)
-        .await
-        .or_internal("workspace")?;
+    let known_workspace: Option<Count> =
+        call.sql()?.first("SELECT COUNT(*) AS n FROM workspaces WHERE id = ?1", &[workspace.as_str().into()]).await?;
     if known_workspace.map(|c| c.n).unwrap_or(0) == 0 {
         return Err(ApiError::invalid_field("workspace_id", "no such workspace"));
     }
 
     let token = token_b64(&random::bytes::<32>()?);
     let code = six_digit_code()?;
-    call.db()?
-        .prepare(
+    call.sql()?
+        .run(
             "INSERT INTO magic_links (id, email, workspace_id, token_hash, code_hash, created_at, expires_at, ip)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            &[
+                random::id()?.into(),
+                email.as_str().into(),
+                workspace.as_str().into(),
+                auth::sha256_hex(token.as_bytes()).into(),
+                auth::sha256_hex(format!("{email}:{code}").as_bytes()).into(),
+                (now as f64).into(),
+                ((now + LINK_TTL_SECS) as f64).into(),
+                opt(ip.as_deref()),
+            ],
         )
-        .bind(&[
-            random::id()?.into(),
-            email.as_str().into(),
-            workspace.as_str().into(),
-            auth::sha256_hex(token.as_bytes()).into(),
-            auth::sha256_hex(format!("{email}:{code}").as_bytes()).into(),
-            (now as f64).into(),
-            ((now + LINK_TTL_SECS) as f64).into(),
-            opt(ip.as_deref()),
-        ])
-        .or_internal("bind")?
-        .run()
-        .await
-        .or_internal("magic link insert")?;
+        .await?;
 
     let portal = call.env.var("PORTAL_URL").map(|v| v.to_string()).unwrap_or_default();
     let link = format!("{}/sign-in?token={token}", portal.trim_end_matches('/'));
@@ -201,16 +192,13 @@ async fn verify_link(mut req: Request, call: &Call) -> ApiResult<Response> {
     let hash = auth::sha256_hex(body.token.trim().as_bytes());
     // Single use: only the request that flips used_at from NULL wins.
     let row: Option<LinkRow> = call
-        .db()?
-        .prepare(
+        .sql()?
+        .first(
             "UPDATE magic_links SET used_at = ?2 WHERE token_hash = ?1 AND used_at IS NULL AND expires_at > ?2
              RETURNING id, email, workspace_id, code_hash, attempts",
+            &[hash.into(), (now as f64).into()],
         )
-        .bind(&[hash.into(), (now as f64).into()])
-        .or_internal("bind")?
-        .first(None)
-        .await
-        .or_internal("magic link use")?;
+        .await?;
     let Some(link) = row else {
         audit::record(call, "auth.verify_failed", None, None, None, ip.as_deref(), "{\"via\":\"link\"}").await?;
         return Err(ApiError::Unauthenticated(
@@ -236,17 +224,14 @@ async fn login_with_code(mut req: Request, call: &Call) -> ApiResult<Response> {
     }
     let ip = client_ip(&req);
     let now = now_secs();
-    let db = call.db()?;
+    let db = call.sql()?;
     let link: Option<LinkRow> = db
-        .prepare(
+        .first(
             "SELECT id, email, workspace_id, code_hash, attempts FROM magic_links
              WHERE email = ?1 AND used_at IS NULL AND expires_at > ?2 ORDER BY created_at DESC LIMIT 1",
+            &[email.as_str().into(), (now as f64).into()],
         )
-        .bind(&[email.as_str().into(), (now as f64).into()])
-        .or_internal("bind")?
-        .first(None)
-        .await
-        .or_internal("magic link read")?;
+        .await?;
     let refused = || ApiError::Unauthenticated("that code is wrong, used or expired; ask for a new one".into());
     let Some(link) = link else {
         audit::record(call, "auth.verify_failed", None, None, Some(&email), ip.as_deref(), "{\"via\":\"code\"}")
@@ -255,24 +240,18 @@ async fn login_with_code(mut req: Request, call: &Call) -> ApiResult<Response> {
     };
     let expected = auth::sha256_hex(format!("{email}:{code}").as_bytes());
     if expected != link.code_hash || link.attempts >= MAX_CODE_ATTEMPTS {
-        db.prepare("UPDATE magic_links SET attempts = attempts + 1 WHERE id = ?1")
-            .bind(&[link.id.as_str().into()])
-            .or_internal("bind")?
-            .run()
-            .await
-            .or_internal("attempts")?;
+        db.run("UPDATE magic_links SET attempts = attempts + 1 WHERE id = ?1", &[link.id.as_str().into()]).await?;
         audit::record(call, "auth.verify_failed", None, None, Some(&email), ip.as_deref(), "{\"via\":\"code\"}")
             .await?;
         return Err(refused());
     }
     let used = db
-        .prepare("UPDATE magic_links SET used_at = ?2 WHERE id = ?1 AND used_at IS NULL")
-        .bind(&[link.id.as_str().into(), (now as f64).into()])
-        .or_internal("bind")?
-        .run()
-        .await
-        .or_internal("magic link use")?;
-    if used.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0) != 1 {
+        .run(
+            "UPDATE magic_links SET used_at = ?2 WHERE id = ?1 AND used_at IS NULL",
+            &[link.id.as_str().into(), (now as f64).into()],
+        )
+        .await?;
+    if used != 1 {
         return Err(refused());
     }
     sign_in(call, &link.email, &link.workspace_id, ip.as_deref(), "code").await
@@ -308,25 +287,23 @@ async fn find_user(call: &Call, key: UserKey<'_>) -> ApiResult<Option<UserRow>> 
 
 pub async fn role_in(call: &Call, workspace: &str, user: &str) -> ApiResult<Option<Role>> {
     let row: Option<RoleRow> = call
-        .db()?
-        .prepare("SELECT role FROM memberships WHERE workspace_id = ?1 AND user_id = ?2")
-        .bind(&[workspace.into(), user.into()])
-        .or_internal("bind")?
-        .first(None)
-        .await
-        .or_internal("membership read")?;
+        .sql()?
+        .first(
+            "SELECT role FROM memberships WHERE workspace_id = ?1 AND user_id = ?2",
+            &[workspace.into(), user.into()],
+        )
+        .await?;
     Ok(row.and_then(|r| Role::parse(&r.role)))
 }
 
 async fn sign_in(call: &Call, email: &str, workspace: &str, ip: Option<&str>, via: &str) -> ApiResult<Response> {
-    let db = call.db()?;
+    let db = call.sql()?;
     let now_text = time::now_rfc3339();
-    db.prepare("INSERT INTO users (id, email, created_at) VALUES (?1, ?2, ?3) ON CONFLICT (email) DO NOTHING")
-        .bind(&[random::id()?.into(), email.into(), now_text.as_str().into()])
-        .or_internal("bind")?
-        .run()
-        .await
-        .or_internal("user insert")?;
+    db.run(
+        "INSERT INTO users (id, email, created_at) VALUES (?1, ?2, ?3) ON CONFLICT (email) DO NOTHING",
+        &[random::id()?.into(), email.into(), now_text.as_str().into()],
+    )
+    .await?;
     let user = find_user(call, UserKey::Email(email))
         .await?
         .ok_or_else(|| ApiError::internal("user vanished after insert"))?;
@@ -344,38 +321,30 @@ async fn sign_in(call: &Call, email: &str, workspace: &str, ip: Option<&str>, vi
             } else {
                 Role::Customer
             };
-            db.prepare(
+            db.run(
                 "INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT DO NOTHING",
+                &[workspace.into(), user.id.as_str().into(), role.as_str().into(), now_text.as_str().into()],
             )
-            .bind(&[workspace.into(), user.id.as_str().into(), role.as_str().into(), now_text.as_str().into()])
-            .or_internal("bind")?
-            .run()
-            .await
-            .or_internal("membership insert")?;
+            .await?;
             role
         }
     };
     let now = now_secs();
     let session = random::id()?;
-    db.prepare("INSERT INTO sessions (id, user_id, workspace_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)")
-        .bind(&[
+    db.run(
+        "INSERT INTO sessions (id, user_id, workspace_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        &[
             session.as_str().into(),
             user.id.as_str().into(),
             workspace.into(),
             (now as f64).into(),
             ((now + SESSION_TTL_SECS) as f64).into(),
-        ])
-        .or_internal("bind")?
-        .run()
-        .await
-        .or_internal("session insert")?;
-    db.prepare("UPDATE users SET last_login_at = ?2 WHERE id = ?1")
-        .bind(&[user.id.as_str().into(), now_text.as_str().into()])
-        .or_internal("bind")?
-        .run()
-        .await
-        .or_internal("last login")?;
+        ],
+    )
+    .await?;
+    db.run("UPDATE users SET last_login_at = ?2 WHERE id = ?1", &[user.id.as_str().into(), now_text.as_str().into()])
+        .await?;
     audit::record(call, "auth.sign_in", Some(&user.id), Some(workspace), None, ip, &format!("{{\"via\":\"{via}\"}}"))
         .await?;
     let pair = issue_pair(call, &user, workspace, role, &session, now + SESSION_TTL_SECS).await?;
@@ -406,13 +375,12 @@ async fn issue_pair(
 ) -> ApiResult<TokenPair> {
     let now = now_secs();
     let refresh = token_b64(&random::bytes::<32>()?);
-    call.db()?
-        .prepare("INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES (?1, ?2, ?3)")
-        .bind(&[auth::sha256_hex(refresh.as_bytes()).into(), session.into(), (now as f64).into()])
-        .or_internal("bind")?
-        .run()
-        .await
-        .or_internal("refresh insert")?;
+    call.sql()?
+        .run(
+            "INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES (?1, ?2, ?3)",
+            &[auth::sha256_hex(refresh.as_bytes()).into(), session.into(), (now as f64).into()],
+        )
+        .await?;
     let ring = key_ring(call)?;
     let key = ring.first().ok_or_else(|| ApiError::internal("empty key ring"))?;
     let claims = AccessClaims {
@@ -459,13 +427,12 @@ struct RefreshRow {
 /// tokens stop working now, not at expiry).
 pub async fn revoke_session(call: &Call, user: &str, session: &str, reason: &str) -> ApiResult<()> {
     let now = now_secs();
-    call.db()?
-        .prepare("UPDATE sessions SET revoked_at = ?2, revoked_reason = ?3 WHERE id = ?1 AND revoked_at IS NULL")
-        .bind(&[session.into(), (now as f64).into(), reason.into()])
-        .or_internal("bind")?
-        .run()
-        .await
-        .or_internal("session revoke")?;
+    call.sql()?
+        .run(
+            "UPDATE sessions SET revoked_at = ?2, revoked_reason = ?3 WHERE id = ?1 AND revoked_at IS NULL",
+            &[session.into(), (now as f64).into(), reason.into()],
+        )
+        .await?;
     let until_ms = ((now + auth::ACCESS_TTL_SECS + 60) * 1000) as u64;
     gate::post(&call.env, user, "revoke", &serde_json::json!({ "sid": session, "until_ms": until_ms })).await?;
     Ok(())
@@ -476,17 +443,14 @@ async fn refresh(mut req: Request, call: &Call) -> ApiResult<Response> {
     let ip = client_ip(&req);
     let now = now_secs();
     let hash = auth::sha256_hex(body.refresh_token.trim().as_bytes());
-    let db = call.db()?;
+    let db = call.sql()?;
     let row: Option<RefreshRow> = db
-        .prepare(
+        .first(
             "SELECT r.session_id, r.used_at, s.user_id, s.workspace_id, s.expires_at, s.revoked_at
              FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id WHERE r.token_hash = ?1",
+            &[hash.as_str().into()],
         )
-        .bind(&[hash.as_str().into()])
-        .or_internal("bind")?
-        .first(None)
-        .await
-        .or_internal("refresh read")?;
+        .await?;
     let ended = || ApiError::Unauthenticated("this session has ended; sign in again".into());
     let Some(row) = row else {
         return Err(ApiError::Unauthenticated("unknown refresh token; sign in again".into()));
@@ -512,13 +476,12 @@ async fn refresh(mut req: Request, call: &Call) -> ApiResult<Response> {
         return Err(ended());
     }
     let flipped = db
-        .prepare("UPDATE refresh_tokens SET used_at = ?2 WHERE token_hash = ?1 AND used_at IS NULL")
-        .bind(&[hash.as_str().into(), (now as f64).into()])
-        .or_internal("bind")?
-        .run()
-        .await
-        .or_internal("refresh use")?;
-    if flipped.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0) != 1 {
+        .run(
+            "UPDATE refresh_tokens SET used_at = ?2 WHERE token_hash = ?1 AND used_at IS NULL",
+            &[hash.as_str().into(), (now as f64).into()],
+        )
+        .await?;
+    if flipped != 1 {
         return reused().await;
     }
     let user = find_user(call, UserKey::Id(&row.user_id)).await?.ok_or_else(ended)?;

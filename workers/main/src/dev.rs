@@ -133,6 +133,9 @@ async fn r2_get(call: &Call, raw_key: &str) -> ApiResult<Response> {
 
 #[derive(Deserialize)]
 struct Publish {
+    /// Reuse an id to play a redelivery of an earlier event.
+    #[serde(default)]
+    id: Option<String>,
     event: String,
     #[serde(default)]
     workspace_id: Option<String>,
@@ -161,8 +164,14 @@ async fn publish(mut req: Request, call: &Call) -> ApiResult<Response> {
             "an event name is lowercase `domain.action`, e.g. ticket.created",
         ));
     }
+    if body.id.as_deref().is_some_and(|id| noizylab_core::request_id::accept(id).is_none()) {
+        return Err(ApiError::invalid_field("id", "an event id is 1-64 of [A-Za-z0-9._-]"));
+    }
     let envelope = Envelope {
-        id: random::id()?,
+        id: match body.id {
+            Some(id) => id,
+            None => random::id()?,
+        },
         event: body.event,
         timestamp: time::now_rfc3339(),
         workspace_id: body.workspace_id,

@@ -31,18 +31,15 @@ struct Profile {
     id: String,
     email: String,
     name: Option<String>,
+    phone: Option<String>,
     created_at: String,
     last_login_at: Option<String>,
 }
 
 async fn read_profile(call: &Call, user: &str) -> ApiResult<Profile> {
-    call.db()?
-        .prepare("SELECT id, email, name, created_at, last_login_at FROM users WHERE id = ?1")
-        .bind(&[user.into()])
-        .or_internal("bind")?
-        .first(None)
-        .await
-        .or_internal("profile read")?
+    call.sql()?
+        .first("SELECT id, email, name, phone, created_at, last_login_at FROM users WHERE id = ?1", &[user.into()])
+        .await?
         .ok_or_else(|| ApiError::not_found("user"))
 }
 
@@ -52,8 +49,20 @@ async fn profile(call: &Call) -> ApiResult<Response> {
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct ProfileUpdate {
     name: String,
+    /// E.164, for SMS; `""` removes it.
+    #[serde(default)]
+    phone: Option<String>,
+}
+
+/// An E.164 number: `+` and 8 to 15 digits (spaces and dashes are dropped).
+fn e164(raw: &str) -> Option<String> {
+    let compact: String = raw.chars().filter(|c| !matches!(c, ' ' | '-' | '(' | ')')).collect();
+    let digits = compact.strip_prefix('+')?;
+    (digits.len() >= 8 && digits.len() <= 15 && digits.bytes().all(|b| b.is_ascii_digit()) && !digits.starts_with('0'))
+        .then_some(compact)
 }
 
 async fn update_profile(mut req: Request, call: &Call) -> ApiResult<Response> {
@@ -63,13 +72,24 @@ async fn update_profile(mut req: Request, call: &Call) -> ApiResult<Response> {
     if name.is_empty() || name.chars().count() > MAX_NAME_CHARS || name.chars().any(char::is_control) {
         return Err(ApiError::invalid_field("name", "a name is 1 to 100 printable characters"));
     }
-    call.db()?
-        .prepare("UPDATE users SET name = ?2 WHERE id = ?1")
-        .bind(&[user.into(), name.into()])
-        .or_internal("bind")?
-        .run()
-        .await
-        .or_internal("profile update")?;
+    let phone = match body.phone.as_deref().map(str::trim) {
+        None => None,
+        Some("") => Some(None),
+        Some(raw) => Some(Some(e164(raw).ok_or_else(|| {
+            ApiError::invalid_field("phone", "a phone number in international form, e.g. +15145550123")
+        })?)),
+    };
+    call.sql()?
+        .run(
+            "UPDATE users SET name = ?2, phone = CASE WHEN ?3 = 1 THEN ?4 ELSE phone END WHERE id = ?1",
+            &[
+                user.into(),
+                name.into(),
+                noizylab_kit::db::int(i64::from(phone.is_some())),
+                noizylab_kit::db::opt(phone.flatten().as_deref()),
+            ],
+        )
+        .await?;
     http::ok(&read_profile(call, user).await?)
 }
 
@@ -124,14 +144,8 @@ async fn load_preferences(call: &Call, user: &str) -> ApiResult<Preferences> {
             return Ok(p);
         }
     }
-    let row: Option<PrefsRow> = call
-        .db()?
-        .prepare("SELECT preferences FROM users WHERE id = ?1")
-        .bind(&[user.into()])
-        .or_internal("bind")?
-        .first(None)
-        .await
-        .or_internal("prefs read")?;
+    let row: Option<PrefsRow> =
+        call.sql()?.first("SELECT preferences FROM users WHERE id = ?1", &[user.into()]).await?;
     let prefs: Preferences = row.and_then(|r| serde_json::from_str(&r.preferences).ok()).unwrap_or_default();
     let text = serde_json::to_string(&prefs).or_internal("prefs json")?;
     kv.put(&cache_key(user), text).or_internal("kv put")?.execute().await.or_internal("kv put")?;
@@ -179,13 +193,7 @@ async fn update_preferences(mut req: Request, call: &Call) -> ApiResult<Response
         prefs.notifications.push = n.push.unwrap_or(prefs.notifications.push);
     }
     let text = serde_json::to_string(&prefs).or_internal("prefs json")?;
-    call.db()?
-        .prepare("UPDATE users SET preferences = ?2 WHERE id = ?1")
-        .bind(&[user.into(), text.as_str().into()])
-        .or_internal("bind")?
-        .run()
-        .await
-        .or_internal("prefs update")?;
+    call.sql()?.run("UPDATE users SET preferences = ?2 WHERE id = ?1", &[user.into(), text.as_str().into()]).await?;
     let kv = call.cache()?;
     kv.put(&cache_key(user), text).or_internal("kv put")?.execute().await.or_internal("kv put")?;
     http::ok(&prefs)

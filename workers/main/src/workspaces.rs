@@ -4,7 +4,7 @@
 
 use noizylab_core::auth::Role;
 use noizylab_kit::db::int;
-use noizylab_kit::{gate, http, random, time, ApiError, ApiResult, Call, OrInternal};
+use noizylab_kit::{gate, http, random, time, ApiError, ApiResult, Call};
 use serde::{Deserialize, Serialize};
 use worker::{Method, Request, Response};
 
@@ -69,18 +69,13 @@ struct Member {
 async fn list(call: &Call, workspace: &str) -> ApiResult<Response> {
     require_admin_of(call, workspace).await?;
     let members: Vec<Member> = call
-        .db()?
-        .prepare(
+        .sql()?
+        .all(
             "SELECT m.user_id, u.email, m.role, m.created_at FROM memberships m JOIN users u ON u.id = m.user_id
              WHERE m.workspace_id = ?1 ORDER BY u.email",
+            &[workspace.into()],
         )
-        .bind(&[workspace.into()])
-        .or_internal("bind")?
-        .all()
-        .await
-        .or_internal("members")?
-        .results()
-        .or_internal("rows")?;
+        .await?;
     http::ok(&serde_json::json!({ "members": members }))
 }
 
@@ -105,20 +100,15 @@ async fn change_role(mut req: Request, call: &Call, workspace: &str, target: &st
     if (role == Role::Owner || current == Role::Owner) && actor_role != Role::Owner {
         return Err(ApiError::Forbidden("only an owner can grant or take the owner role".into()));
     }
-    let db = call.db()?;
-    db.prepare("UPDATE memberships SET role = ?3 WHERE workspace_id = ?1 AND user_id = ?2")
-        .bind(&[workspace.into(), target.into(), role.as_str().into()])
-        .or_internal("bind")?
-        .run()
-        .await
-        .or_internal("role update")?;
+    let db = call.sql()?;
+    db.run(
+        "UPDATE memberships SET role = ?3 WHERE workspace_id = ?1 AND user_id = ?2",
+        &[workspace.into(), target.into(), role.as_str().into()],
+    )
+    .await?;
     let epoch: Option<Epoch> = db
-        .prepare("UPDATE users SET auth_epoch = auth_epoch + 1 WHERE id = ?1 RETURNING auth_epoch")
-        .bind(&[target.into()])
-        .or_internal("bind")?
-        .first(None)
-        .await
-        .or_internal("epoch bump")?;
+        .first("UPDATE users SET auth_epoch = auth_epoch + 1 WHERE id = ?1 RETURNING auth_epoch", &[target.into()])
+        .await?;
     let epoch = epoch.map(|e| e.auth_epoch).unwrap_or(0);
     gate::post(&call.env, target, "epoch", &serde_json::json!({ "min_epoch": epoch })).await?;
     let detail = format!("{{\"from\":\"{}\",\"to\":\"{}\"}}", current.as_str(), role.as_str());

@@ -1,16 +1,25 @@
 //! `noizylab-notifications`: the notifications hub: email, SMS, web push, Slack/Discord
 //! and in-app delivery, by preference, with a delivery log.
 //!
-//! Today: email. `POST /internal/email {to, subject, text}` (other workers, over the
-//! service binding) sends through SendGrid's v3 API when `SENDGRID_API_KEY` is set (base URL
-//! `SENDGRID_BASE_URL`, sender `MAIL_FROM`); with no provider in development the message
-//! lands in the dev outbox (`GET /api/v1/notifications/dev/outbox?to=`), so sign-in works
-//! on a laptop; with no provider in production it answers 503.
+//! - `noizylab-notify` (bus events the orchestrator forwards) → `hub::deliver`: email
+//!   (SendGrid v3), SMS (Twilio), Slack and Discord incoming webhooks, once per event,
+//!   recipient and channel, retried then dead-lettered on provider failure.
+//! - `POST /internal/email {to, subject, text}` (other workers: sign-in mail) sends the same
+//!   way. With no provider in development, email and SMS land in the dev outbox
+//!   (`GET /api/v1/notifications/dev/outbox?to=`), so sign-in works on a laptop; with no
+//!   provider in production they answer 503.
+//! - `GET|PUT /api/v1/notifications/channels` (admin): the workspace's Slack/Discord webhooks.
+//! - `GET /api/v1/notifications/deliveries?ticket_id=` (staff): a ticket's delivery log.
 
+mod hub;
+
+use noizylab_core::auth::Role;
+use noizylab_core::events::Envelope;
+use noizylab_core::identity::PrincipalKind;
 use noizylab_kit::queue::{self, Delivery, Outcome};
-use noizylab_kit::{http, random, serve, time, ApiError, ApiResult, Call, OrInternal};
+use noizylab_kit::{http, serve, time, ApiError, ApiResult, Call, OrInternal};
 use serde::{Deserialize, Serialize};
-use worker::{event, Context, Env, Fetch, Headers, MessageBatch, Method, Request, RequestInit, Response};
+use worker::{event, Context, Env, MessageBatch, Method, Request, Response};
 
 const DIR: &str = "notifications";
 
@@ -24,6 +33,12 @@ async fn route(req: Request, call: Call) -> ApiResult<Response> {
     match (req.method(), http::segments(&path).as_slice()) {
         (Method::Post, ["internal", "email"]) => send_email(req, &call).await,
         (Method::Get, ["api", "v1", "notifications", "dev", "outbox"]) => outbox(&req, &call).await,
+        (Method::Get, ["api", "v1", "notifications", "channels"]) => channels(&call).await,
+        (Method::Put, ["api", "v1", "notifications", "channels"]) => set_channels(req, &call).await,
+        (Method::Get, ["api", "v1", "notifications", "deliveries"]) => deliveries(&req, &call).await,
+        (_, ["api", "v1", "notifications", "channels"]) => {
+            Err(ApiError::MethodNotAllowed { allowed: vec!["GET", "PUT"] })
+        }
         _ => Err(http::no_route(&req)),
     }
 }
@@ -35,62 +50,111 @@ struct Email {
     text: String,
 }
 
-fn var(call: &Call, name: &str) -> Option<String> {
-    call.env.var(name).map(|v| v.to_string()).ok().filter(|v| !v.is_empty())
-}
-
 async fn send_email(mut req: Request, call: &Call) -> ApiResult<Response> {
     let mail: Email = http::read_json(&mut req).await?;
     if noizylab_core::auth::parse_email(&mail.to).is_none() {
         return Err(ApiError::invalid_field("to", "not an email address"));
     }
-    let key = call.env.secret("SENDGRID_API_KEY").map(|s| s.to_string()).ok().filter(|k| !k.is_empty());
-    match key {
-        Some(key) => sendgrid(call, &key, &mail).await,
-        None if call.is_development() => {
-            call.db()?
-                .prepare(
-                    "INSERT INTO dev_outbox (id, recipient, subject, body, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                )
-                .bind(&[
-                    random::id()?.into(),
-                    mail.to.as_str().into(),
-                    mail.subject.as_str().into(),
-                    mail.text.as_str().into(),
-                    time::now_rfc3339().into(),
-                ])
-                .or_internal("bind")?
-                .run()
-                .await
-                .or_internal("outbox insert")?;
-            http::json(202, &serde_json::json!({ "delivered_to": "dev_outbox" }))
-        }
-        None => Err(ApiError::Unavailable("no email provider is configured (set SENDGRID_API_KEY)".into())),
-    }
+    let message = hub::Message { subject: mail.subject, text: mail.text };
+    let via = hub::email(&call.env, &call.sql()?, &mail.to, &message, None).await?;
+    http::json(202, &serde_json::json!({ "delivered_to": via }))
 }
 
-/// SendGrid v3 `POST /v3/mail/send` (https://docs.sendgrid.com/api-reference/mail-send).
-async fn sendgrid(call: &Call, key: &str, mail: &Email) -> ApiResult<Response> {
-    let base = var(call, "SENDGRID_BASE_URL").unwrap_or_else(|| "https://api.sendgrid.com".into());
-    let from = var(call, "MAIL_FROM").unwrap_or_else(|| "no-reply@noizylab.example".into());
-    let body = serde_json::json!({
-        "personalizations": [{ "to": [{ "email": mail.to }] }],
-        "from": { "email": from },
-        "subject": mail.subject,
-        "content": [{ "type": "text/plain", "value": mail.text }],
-    });
-    let headers = Headers::new();
-    headers.set("authorization", &format!("Bearer {key}")).or_internal("header")?;
-    headers.set("content-type", "application/json").or_internal("header")?;
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post).with_headers(headers).with_body(Some(body.to_string().into()));
-    let req = Request::new_with_init(&format!("{}/v3/mail/send", base.trim_end_matches('/')), &init)
-        .or_internal("sendgrid request")?;
-    let resp = Fetch::Request(req).send().await.map_err(|e| ApiError::BadGateway(format!("sendgrid: {e}")))?;
-    match resp.status_code() {
-        200..=299 => http::json(202, &serde_json::json!({ "delivered_to": "sendgrid" })),
-        status => Err(ApiError::BadGateway(format!("sendgrid answered {status}"))),
+/// The caller's workspace, if they hold `scope` (a person or an API key).
+fn scoped(call: &Call, scope: &str, what: &str) -> ApiResult<String> {
+    let who = &call.identity;
+    let ws = match (who.kind, who.workspace.clone()) {
+        (PrincipalKind::User | PrincipalKind::ApiKey, Some(ws)) => ws,
+        _ => return Err(ApiError::Unauthenticated("sign in first".into())),
+    };
+    if !who.scopes.iter().any(|s| s == scope) {
+        return Err(ApiError::Forbidden(format!("{what} needs the {scope} scope")));
     }
+    Ok(ws)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Channels {
+    #[serde(default)]
+    slack_webhook_url: Option<String>,
+    #[serde(default)]
+    discord_webhook_url: Option<String>,
+}
+
+/// `GET /api/v1/notifications/channels` (admin): the workspace's team webhooks.
+async fn channels(call: &Call) -> ApiResult<Response> {
+    let ws = scoped(call, "admin", "reading team channels")?;
+    let rows: Vec<serde_json::Value> = call
+        .sql()?
+        .all(
+            "SELECT kind, url, updated_at FROM workspace_channels WHERE workspace_id = ?1 ORDER BY kind",
+            &[ws.as_str().into()],
+        )
+        .await?;
+    http::ok(&serde_json::json!({ "channels": rows }))
+}
+
+/// `PUT /api/v1/notifications/channels {slack_webhook_url?, discord_webhook_url?}` (admin):
+/// an empty string removes one.
+async fn set_channels(mut req: Request, call: &Call) -> ApiResult<Response> {
+    let ws = scoped(call, "admin", "changing team channels")?;
+    let body: Channels = http::read_json(&mut req).await?;
+    let db = call.sql()?;
+    for (kind, field, value) in [
+        ("slack", "slack_webhook_url", body.slack_webhook_url),
+        ("discord", "discord_webhook_url", body.discord_webhook_url),
+    ] {
+        let Some(url) = value.map(|u| u.trim().to_owned()) else { continue };
+        if url.is_empty() {
+            db.run(
+                "DELETE FROM workspace_channels WHERE workspace_id = ?1 AND kind = ?2",
+                &[ws.as_str().into(), kind.into()],
+            )
+            .await?;
+            continue;
+        }
+        let https = url.starts_with("https://");
+        let local = call.is_development() && url.starts_with("http://127.0.0.1:");
+        if !(https || local) || url.len() > 500 {
+            return Err(ApiError::invalid_field(
+                field,
+                format!("{field} is the https URL of a {kind} incoming webhook"),
+            ));
+        }
+        db.run(
+            "INSERT INTO workspace_channels (workspace_id, kind, url, updated_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (workspace_id, kind) DO UPDATE SET url = ?3, updated_at = ?4",
+            &[ws.as_str().into(), kind.into(), url.as_str().into(), time::now_rfc3339().into()],
+        )
+        .await?;
+    }
+    channels(call).await
+}
+
+/// `GET /api/v1/notifications/deliveries?ticket_id=` (staff): what went out about a ticket.
+async fn deliveries(req: &Request, call: &Call) -> ApiResult<Response> {
+    let ws = scoped(call, "tickets:read", "reading the delivery log")?;
+    let staff = call.identity.kind == PrincipalKind::ApiKey
+        || call.identity.role.as_deref().and_then(Role::parse).is_some_and(Role::is_staff);
+    if !staff {
+        return Err(ApiError::Forbidden("the delivery log is for the shop's staff".into()));
+    }
+    let url = req.url().or_internal("url")?;
+    let ticket = url
+        .query_pairs()
+        .find(|(k, _)| k == "ticket_id")
+        .map(|(_, v)| v.into_owned())
+        .ok_or_else(|| ApiError::invalid_field("ticket_id", "name the ticket: ?ticket_id="))?;
+    let rows: Vec<serde_json::Value> = call
+        .sql()?
+        .all(
+            "SELECT event_id, event, recipient, channel, status, attempts, detail, updated_at FROM deliveries
+             WHERE ticket_id = ?1 AND workspace_id = ?2 ORDER BY updated_at, channel",
+            &[ticket.as_str().into(), ws.as_str().into()],
+        )
+        .await?;
+    http::ok(&serde_json::json!({ "deliveries": rows }))
 }
 
 #[derive(Serialize, Deserialize)]
@@ -121,13 +185,25 @@ async fn outbox(req: &Request, call: &Call) -> ApiResult<Response> {
     http::ok(&serde_json::json!({ "messages": rows }))
 }
 
-/// Consumes `noizylab-notify`. No message kinds are defined yet: each is retried and, after
-/// `max_retries`, lands in `noizylab-notify-dlq`, where the orchestrator records it for an operator.
+/// Consumes `noizylab-notify`: each message is a bus event to deliver. A provider failure
+/// retries it (finished deliveries are not repeated); after `max_retries` it lands in
+/// `noizylab-notify-dlq`, where the orchestrator records it for an operator.
 #[event(queue)]
 async fn consume(batch: MessageBatch<String>, env: Env, _ctx: Context) -> worker::Result<()> {
     queue::consume(batch, &env, DIR, handle).await
 }
 
-async fn handle(_env: Env, delivery: Delivery) -> Outcome {
-    Outcome::Retry(format!("no handler for messages on {} yet", delivery.queue))
+async fn handle(env: Env, delivery: Delivery) -> Outcome {
+    let envelope: Envelope = match serde_json::from_str(&delivery.body) {
+        Ok(e) => e,
+        Err(e) => return Outcome::Retry(format!("not an event envelope: {e}")),
+    };
+    let db = match env.d1(noizylab_core::bindings::DB) {
+        Ok(db) => noizylab_kit::db::Db(db),
+        Err(e) => return Outcome::Retry(format!("DB: {e}")),
+    };
+    match hub::deliver(&env, &db, &envelope).await {
+        Ok(()) => Outcome::Done,
+        Err(e) => Outcome::Retry(e.to_string()),
+    }
 }

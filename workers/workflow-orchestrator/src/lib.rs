@@ -167,6 +167,10 @@ async fn on_event(env: &Env, delivery: &Delivery) -> ApiResult<Outcome> {
         return Ok(Outcome::Done);
     }
     feed_room(env, &envelope).await?;
+    if NOTIFIED.contains(&envelope.event.as_str()) {
+        let queue = env.queue(noizylab_core::bindings::NOTIFY).or_internal("NOTIFY")?;
+        queue.send(delivery.body.clone()).await.or_internal("notify send")?;
+    }
     db.prepare(
         "INSERT INTO event_log (id, event, occurred_at, received_at, workspace_id, ticket_id, device_id, payload)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (id) DO NOTHING",
@@ -208,6 +212,17 @@ async fn record_dead_letter(env: &Env, delivery: &Delivery, failed_on: &str, rea
         .or_internal("dead_letters insert")?;
     Ok(())
 }
+
+/// Events the notifications hub hears about (it decides who hears what, once).
+const NOTIFIED: [&str; 7] = [
+    "ticket.created",
+    "ticket.status_changed",
+    "ticket.message_added",
+    "quote.issued",
+    "quote.approved",
+    "payment.succeeded",
+    "session.started",
+];
 
 /// What of an event a ticket's live room shows: (frame kind, visibility). `None`: nothing.
 fn room_frame(envelope: &Envelope) -> Option<(&'static str, String)> {

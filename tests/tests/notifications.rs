@@ -1,0 +1,247 @@
+//! The notifications hub end to end: a ticket event fans out to email (SendGrid), SMS
+//! (Twilio), Slack and Discord stand-ins on loopback, in each provider's wire format; a
+//! redelivered event sends nothing twice; a failing provider ends in the dead-letter queue.
+
+use std::sync::OnceLock;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use noizylab_tests::*;
+use serde_json::{json, Value};
+
+/// The Twilio number that always fails (the stand-in answers 500 for it).
+const BROKEN_PHONE: &str = "+15550000000";
+
+struct Hub {
+    platform: Platform,
+    providers: StandIn,
+}
+
+fn providers(req: &Received) -> (u16, String) {
+    match req.path.as_str() {
+        "/v3/mail/send" => (202, String::new()),
+        p if p.starts_with("/2010-04-01/Accounts/") => {
+            if String::from_utf8_lossy(&req.body).contains("To=%2B15550000000") {
+                (500, json!({ "code": 20500, "message": "Internal Server Error" }).to_string())
+            } else {
+                (201, json!({ "sid": "SM123", "status": "queued" }).to_string())
+            }
+        }
+        "/slack/hook" => (200, "ok".into()),
+        "/discord/hook" => (204, String::new()),
+        _ => (404, "{}".into()),
+    }
+}
+
+fn hub() -> &'static Hub {
+    static HUB: OnceLock<Hub> = OnceLock::new();
+    HUB.get_or_init(|| {
+        let providers = StandIn::start(providers);
+        let url = providers.url();
+        let platform = Platform::fresh_with(
+            "notifications",
+            &[
+                ("NOIZYLAB_SENDGRID_BASE_URL", url.as_str()),
+                ("NOIZYLAB_SENDGRID_API_KEY", "SG.test"),
+                ("NOIZYLAB_TWILIO_BASE_URL", url.as_str()),
+                ("NOIZYLAB_TWILIO_ACCOUNT_SID", "AC123"),
+                ("NOIZYLAB_TWILIO_AUTH_TOKEN", "twilio-token"),
+                ("NOIZYLAB_TWILIO_FROM", "+15145550100"),
+            ],
+        );
+        Hub { platform, providers }
+    })
+}
+
+/// Signs in with the code from the mail the SendGrid stand-in received.
+fn sign_in_by_mail(h: &Hub, email: &str) -> Value {
+    // One at a time: two tests signing the same address in would read each other's code.
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let p = &h.platform;
+    assert_eq!(ask_for_link(p, email).status, 202);
+    let mail = eventually(Duration::from_secs(10), "the sign-in mail", || {
+        h.providers
+            .requests()
+            .into_iter()
+            .rev()
+            .find(|r| r.path == "/v3/mail/send" && String::from_utf8_lossy(&r.body).contains(email))
+    });
+    let body: Value = serde_json::from_slice(&mail.body).expect("sendgrid json");
+    let text = body["content"][0]["value"].as_str().expect("text").to_owned();
+    let code: String = text.split("code: ").nth(1).map(|c| c.chars().take(6).collect()).expect("code");
+    let r = send_json("POST", &p.url("/api/v1/auth/login"), &json!({ "email": email, "code": code }));
+    assert_eq!(r.status, 200, "{}", r.text());
+    r.json()
+}
+
+/// An IANA zone where it is now about `hour` o'clock.
+fn zone_at(hour: i64) -> String {
+    let utc = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0) / 3600 % 24;
+    let mut offset = hour - utc; // local = utc + offset; Etc/GMT signs are inverted
+    if offset > 12 {
+        offset -= 24;
+    }
+    if offset < -12 {
+        offset += 24;
+    }
+    if offset >= 0 {
+        format!("Etc/GMT-{offset}")
+    } else {
+        format!("Etc/GMT+{}", -offset)
+    }
+}
+
+fn count(h: &Hub, path_starts: &str, needle: &str) -> usize {
+    h.providers
+        .requests()
+        .iter()
+        .filter(|r| r.path.starts_with(path_starts) && String::from_utf8_lossy(&r.body).contains(needle))
+        .count()
+}
+
+/// Every provider request about this customer or this ticket's number.
+fn about(h: &Hub, email: &str, phone_form: &str, number: i64) -> usize {
+    let team = format!("Ticket #{number}:");
+    h.providers
+        .requests()
+        .iter()
+        .filter(|r| {
+            let body = String::from_utf8_lossy(&r.body);
+            (r.path == "/v3/mail/send" && body.contains(email) && body.contains("triage"))
+                || body.contains(phone_form)
+                || body.contains(&team)
+        })
+        .count()
+}
+
+/// A customer (email + SMS, given phone and zone) with a ticket: the owner's token, the
+/// customer's email, the ticket id and number.
+fn customer_with_ticket(h: &Hub, phone: &str, hour: i64) -> (String, String, String, i64) {
+    let p = &h.platform;
+    let owner = access(&sign_in_by_mail(h, OWNER_EMAIL));
+    let email = unique_email("notified");
+    let customer = access(&sign_in_by_mail(h, &email));
+    let r = authed(p, "PUT", "/api/v1/users/profile", &customer, Some(&json!({ "name": "Dana", "phone": phone })));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let prefs = json!({ "timezone": zone_at(hour), "notifications": { "email": true, "sms": true } });
+    assert_eq!(authed(p, "PUT", "/api/v1/users/preferences", &customer, Some(&prefs)).status, 200);
+    let channels = json!({ "slack_webhook_url": format!("{}/slack/hook", h.providers.url()),
+                           "discord_webhook_url": format!("{}/discord/hook", h.providers.url()) });
+    let c = authed(p, "PUT", "/api/v1/notifications/channels", &owner, Some(&channels));
+    assert_eq!(c.status, 200, "{}", c.text());
+    let t = authed(p, "POST", "/api/v1/tickets", &customer, Some(&json!({ "title": "Speaker crackles" }))).json();
+    (owner, email, t["id"].as_str().expect("ticket").to_owned(), t["number"].as_i64().expect("number"))
+}
+
+#[test]
+fn a_ticket_event_fans_out_to_every_channel_once() {
+    let h = hub();
+    let p = &h.platform;
+    let (owner, email, ticket, number) = customer_with_ticket(h, "+15145550123", 12);
+    let r = authed(p, "POST", &format!("/api/v1/tickets/{ticket}/status"), &owner, Some(&json!({ "to": "TRIAGE" })));
+    assert_eq!(r.status, 200, "{}", r.text());
+
+    let log = eventually(Duration::from_secs(20), "four deliveries", || {
+        let r = authed(p, "GET", &format!("/api/v1/notifications/deliveries?ticket_id={ticket}"), &owner, None).json();
+        let sent: Vec<Value> = r["deliveries"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|d| d["event"] == "ticket.status_changed" && d["status"] == "sent")
+            .collect();
+        (sent.len() == 4).then_some(sent)
+    });
+    let channels: Vec<&str> = log.iter().filter_map(|d| d["channel"].as_str()).collect();
+    for c in ["email", "sms", "slack", "discord"] {
+        assert!(channels.contains(&c), "{c} in {channels:?}");
+    }
+    // Each provider got its own wire format.
+    // Other tests share these stand-ins: pick this customer's mail and this ticket's posts.
+    let has = |r: &Received, needle: &str| String::from_utf8_lossy(&r.body).contains(needle);
+    let team = format!("Ticket #{number}:");
+    let mail = h
+        .providers
+        .requests()
+        .into_iter()
+        .find(|r| r.path == "/v3/mail/send" && has(r, "triage") && has(r, &email))
+        .expect("email");
+    let mail: Value = serde_json::from_slice(&mail.body).expect("json");
+    assert_eq!(mail["personalizations"][0]["to"][0]["email"], email.as_str());
+    assert_eq!(
+        mail["reply_to"]["email"],
+        format!("ticket+{ticket}@replies.noizylab.example"),
+        "replies find their ticket"
+    );
+    let sms = h
+        .providers
+        .requests()
+        .into_iter()
+        .find(|r| r.path.contains("/Messages.json") && String::from_utf8_lossy(&r.body).contains("%2B15145550123"))
+        .expect("sms");
+    assert_eq!(sms.path, "/2010-04-01/Accounts/AC123/Messages.json");
+    assert!(sms.header("authorization").is_some_and(|a| a.starts_with("Basic ")));
+    assert!(String::from_utf8_lossy(&sms.body).contains("From=%2B15145550100"));
+    let slack = h.providers.requests().into_iter().find(|r| r.path == "/slack/hook" && has(r, &team)).expect("slack");
+    assert!(serde_json::from_slice::<Value>(&slack.body).is_ok_and(|b| b["text"].is_string() && b["blocks"].is_array()));
+    let discord =
+        h.providers.requests().into_iter().find(|r| r.path == "/discord/hook" && has(r, &team)).expect("discord");
+    assert!(serde_json::from_slice::<Value>(&discord.body).is_ok_and(|b| b["content"].is_string()));
+
+    // The same event delivered again sends nothing again.
+    let event_id = log[0]["event_id"].as_str().expect("event id").to_owned();
+    let before = about(h, &email, "%2B15145550123", number);
+    assert_eq!(before, 4);
+    let again = send_json(
+        "POST",
+        &p.url("/api/v1/dev/events"),
+        &json!({
+            "id": event_id, "event": "ticket.status_changed", "workspace_id": "ws-default", "ticket_id": ticket,
+            "data": { "from": "INTAKE", "to": "TRIAGE", "customer_id": log.iter().find(|d| d["channel"] == "email").and_then(|d| d["recipient"].as_str()) },
+        }),
+    );
+    assert_eq!(again.status, 202, "{}", again.text());
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(about(h, &email, "%2B15145550123", number), before, "a redelivered event sent nothing twice");
+}
+
+#[test]
+fn sms_waits_out_quiet_hours_and_a_failing_provider_ends_in_the_dead_letter_queue() {
+    let h = hub();
+    let p = &h.platform;
+    // At 03:00 local time the SMS is skipped; the email still goes.
+    let (owner, _, quiet_ticket, _) = customer_with_ticket(h, "+15145550999", 3);
+    authed(p, "POST", &format!("/api/v1/tickets/{quiet_ticket}/status"), &owner, Some(&json!({ "to": "TRIAGE" })));
+    let log = eventually(Duration::from_secs(20), "the quiet deliveries", || {
+        let r = authed(p, "GET", &format!("/api/v1/notifications/deliveries?ticket_id={quiet_ticket}"), &owner, None)
+            .json();
+        let rows = r["deliveries"].as_array().cloned().unwrap_or_default();
+        (rows.iter().filter(|d| d["event"] == "ticket.status_changed").count() == 4).then_some(rows)
+    });
+    let sms = log.iter().find(|d| d["channel"] == "sms" && d["event"] == "ticket.status_changed").expect("sms row");
+    assert_eq!(sms["status"], "skipped");
+    assert!(sms["detail"].as_str().is_some_and(|d| d.contains("quiet hours")));
+
+    // Twilio fails for this number every time: retried, then dead-lettered.
+    let (owner, broken_email, ticket, _) = customer_with_ticket(h, BROKEN_PHONE, 12);
+    authed(p, "POST", &format!("/api/v1/tickets/{ticket}/status"), &owner, Some(&json!({ "to": "TRIAGE" })));
+    let dead = eventually(Duration::from_secs(60), "the failed notification in the DLQ", || {
+        let r = get(&p.url("/api/v1/workflows/dead-letters?queue=noizylab-notify"));
+        let rows = r.json()["dead_letters"].as_array().cloned().unwrap_or_default();
+        rows.into_iter().find(|d| d["body"].as_str().is_some_and(|b| b.contains(&ticket)))
+    });
+    assert_eq!(dead["queue"], "noizylab-notify");
+    let attempts = h
+        .providers
+        .requests()
+        .iter()
+        .filter(|r| String::from_utf8_lossy(&r.body).contains("To=%2B15550000000"))
+        .count();
+    assert!(attempts >= 2, "retried before giving up ({attempts})");
+    assert_eq!(count(h, "/v3/mail/send", &broken_email), 2, "one sign-in mail, one status mail");
+    let log = authed(p, "GET", &format!("/api/v1/notifications/deliveries?ticket_id={ticket}"), &owner, None).json();
+    let rows = log["deliveries"].as_array().cloned().unwrap_or_default();
+    let email_row =
+        rows.iter().find(|d| d["channel"] == "email" && d["event"] == "ticket.status_changed").expect("email row");
+    assert_eq!(email_row["attempts"], 1, "the email went once, however often the SMS was retried");
+}

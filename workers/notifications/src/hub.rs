@@ -1,0 +1,413 @@
+//! The hub: bus events (forwarded by the orchestrator onto `noizylab-notify`) become
+//! messages on every channel a recipient wants.
+//!
+//! - **Who.** The ticket's customer (email and SMS by their preferences; never about what
+//!   they did themselves) and the workspace's team channels (Slack, Discord webhooks).
+//! - **What.** One template per event per channel (`template`).
+//! - **When.** SMS respects quiet hours (22:00–08:00 in the customer's time zone); email
+//!   goes at once.
+//! - **Once.** Each (event, recipient, channel) is a row in `deliveries`, claimed before
+//!   sending and final once `sent` or `skipped`: a redelivered event sends nothing twice.
+//!   A provider failure leaves the row `failed` and retries the message (queue backoff);
+//!   after the queue's retries it lands in `noizylab-notify-dlq`, visible to operators.
+//! - **Replies.** Customer email carries `Reply-To: ticket+<id>@REPLY_DOMAIN`, so a reply
+//!   finds its ticket.
+
+use noizylab_core::events::Envelope;
+use noizylab_kit::db::{opt, Db};
+use noizylab_kit::{random, time, ApiError, ApiResult, OrInternal};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use worker::{Env, Fetch, Headers, Method, Request, RequestInit};
+
+/// One message to send.
+pub struct Message {
+    pub subject: String,
+    pub text: String,
+}
+
+fn status_label(s: &str) -> String {
+    s.replace('_', " ").to_lowercase()
+}
+
+fn money(cents: i64, currency: &str) -> String {
+    format!("{}.{:02} {currency}", cents / 100, cents % 100)
+}
+
+/// The message for `event` on `channel`, or `None` when that channel says nothing of it.
+pub fn template(e: &Envelope, channel: &str) -> Option<Message> {
+    let d = &e.data;
+    let n = d["number"].as_i64().map(|n| format!("#{n}")).unwrap_or_else(|| "your repair".into());
+    let team = channel == "slack" || channel == "discord";
+    let m = |subject: String, text: String| Some(Message { subject, text });
+    match (e.event.as_str(), team) {
+        ("ticket.status_changed", false) => {
+            let to = status_label(d["to"].as_str().unwrap_or(""));
+            m(
+                format!("Repair {n}: {to}"),
+                format!("Your repair {n} is now {to}. Reply to this message to write to the shop."),
+            )
+        }
+        ("ticket.status_changed", true) => m(
+            format!("Ticket {n}"),
+            format!(
+                "Ticket {n}: {} → {}",
+                status_label(d["from"].as_str().unwrap_or("")),
+                status_label(d["to"].as_str().unwrap_or(""))
+            ),
+        ),
+        ("quote.issued", false) => {
+            let total = money(d["total"].as_i64().unwrap_or(0), d["currency"].as_str().unwrap_or("CAD"));
+            m(
+                "Your quote is ready".into(),
+                format!("Your repair quote is {total}. Review and approve it in the portal."),
+            )
+        }
+        ("ticket.message_added", false) if d["visibility"] == "customer" => m(
+            "New message about your repair".into(),
+            "The shop wrote to you about your repair: open the portal to read it.".into(),
+        ),
+        ("payment.succeeded", false) => m(
+            "Payment received".into(),
+            format!(
+                "Thank you: we received {}. You earned {} points.",
+                money(d["amount"].as_i64().unwrap_or(0), d["currency"].as_str().unwrap_or("CAD")),
+                d["points"].as_i64().unwrap_or(0)
+            ),
+        ),
+        ("ticket.created", true) => m("New ticket".into(), format!("New repair ticket {n} opened")),
+        ("quote.approved", true) => {
+            m("Quote approved".into(), format!("Quote {} was approved", d["quote_id"].as_str().unwrap_or("")))
+        }
+        ("payment.succeeded", true) => m(
+            "Payment".into(),
+            format!(
+                "Invoice {} paid: {}",
+                d["invoice_id"].as_str().unwrap_or(""),
+                money(d["amount"].as_i64().unwrap_or(0), d["currency"].as_str().unwrap_or("CAD"))
+            ),
+        ),
+        ("session.started", true) => m(
+            "Remote session".into(),
+            format!("A customer asks for a remote session: {}", d["issue"].as_str().unwrap_or("")),
+        ),
+        _ => None,
+    }
+}
+
+#[derive(Deserialize)]
+struct Recipient {
+    email: String,
+    phone: Option<String>,
+    preferences: String,
+    disabled_at: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ChannelRow {
+    kind: String,
+    url: String,
+}
+
+#[derive(Deserialize)]
+struct Claimed {
+    status: String,
+}
+
+/// One planned send.
+struct Planned {
+    recipient: String,
+    channel: &'static str,
+    to: String,
+    message: Message,
+    /// Why it is not sent (quiet hours, no address), recorded as `skipped`.
+    skip: Option<String>,
+}
+
+fn var(env: &Env, name: &str) -> Option<String> {
+    env.var(name).ok().map(|v| v.to_string()).filter(|v| !v.is_empty())
+}
+
+fn secret(env: &Env, name: &str) -> Option<String> {
+    env.secret(name).ok().map(|v| v.to_string()).filter(|v| !v.is_empty())
+}
+
+/// The hour (0–23) it is now in `tz` (an IANA zone), through the platform's `Intl`.
+fn local_hour(tz: &str) -> Option<u32> {
+    let options = js_sys::Object::new();
+    js_sys::Reflect::set(&options, &"timeZone".into(), &tz.into()).ok()?;
+    js_sys::Reflect::set(&options, &"hour".into(), &"numeric".into()).ok()?;
+    js_sys::Reflect::set(&options, &"hourCycle".into(), &"h23".into()).ok()?;
+    let locales = js_sys::Array::of1(&"en-US".into());
+    let format = js_sys::Intl::DateTimeFormat::new(&locales, &options);
+    let text = format.format().call1(&format, &js_sys::Date::new_0()).ok()?.as_string()?;
+    text.trim().parse().ok()
+}
+
+/// Quiet hours: 22:00 to 08:00 local time.
+fn quiet(tz: &str) -> bool {
+    local_hour(tz).is_some_and(|h| !(8..22).contains(&h))
+}
+
+/// Every send this event calls for.
+async fn plan(db: &Db, e: &Envelope) -> ApiResult<Vec<Planned>> {
+    let mut out = Vec::new();
+    let customer = e.data["customer_id"].as_str().filter(|c| e.data["by"].as_str() != Some(*c));
+    if let Some(customer) = customer {
+        let who: Option<Recipient> = db
+            .first("SELECT email, phone, preferences, disabled_at FROM users WHERE id = ?1", &[customer.into()])
+            .await?;
+        if let Some(who) = who.filter(|w| w.disabled_at.is_none()) {
+            let prefs: Value = serde_json::from_str(&who.preferences).unwrap_or_else(|_| json!({}));
+            let wants = |ch: &str, default: bool| prefs["notifications"][ch].as_bool().unwrap_or(default);
+            let tz = prefs["timezone"].as_str().unwrap_or("UTC").to_owned();
+            if wants("email", true) {
+                if let Some(message) = template(e, "email") {
+                    out.push(Planned {
+                        recipient: customer.into(),
+                        channel: "email",
+                        to: who.email.clone(),
+                        message,
+                        skip: None,
+                    });
+                }
+            }
+            if wants("sms", false) {
+                if let Some(message) = template(e, "sms") {
+                    let skip = match who.phone.as_deref() {
+                        None => Some("no phone number on the account".to_owned()),
+                        Some(_) if quiet(&tz) => Some(format!("quiet hours in {tz}")),
+                        Some(_) => None,
+                    };
+                    let to = who.phone.clone().unwrap_or_default();
+                    out.push(Planned { recipient: customer.into(), channel: "sms", to, message, skip });
+                }
+            }
+        }
+    }
+    if let Some(ws) = e.workspace_id.as_deref() {
+        let rows: Vec<ChannelRow> =
+            db.all("SELECT kind, url FROM workspace_channels WHERE workspace_id = ?1", &[ws.into()]).await?;
+        for row in rows {
+            let channel = if row.kind == "slack" { "slack" } else { "discord" };
+            if let Some(message) = template(e, channel) {
+                out.push(Planned { recipient: format!("workspace:{ws}"), channel, to: row.url, message, skip: None });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Delivers one event on every channel it calls for. `Err` when a provider failed: the
+/// queue tries the whole message again later, and finished deliveries are not repeated.
+pub async fn deliver(env: &Env, db: &Db, e: &Envelope) -> ApiResult<()> {
+    let mut failures = Vec::new();
+    for p in plan(db, e).await? {
+        let now = time::now_rfc3339();
+        db.run(
+            "INSERT INTO deliveries (event_id, recipient, channel, event, workspace_id, ticket_id, status, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'sending', ?7) ON CONFLICT DO NOTHING",
+            &[
+                e.id.as_str().into(),
+                p.recipient.as_str().into(),
+                p.channel.into(),
+                e.event.as_str().into(),
+                opt(e.workspace_id.as_deref()),
+                opt(e.ticket_id.as_deref()),
+                now.as_str().into(),
+            ],
+        )
+        .await?;
+        let claimed: Option<Claimed> = db
+            .first(
+                "SELECT status FROM deliveries WHERE event_id = ?1 AND recipient = ?2 AND channel = ?3",
+                &[e.id.as_str().into(), p.recipient.as_str().into(), p.channel.into()],
+            )
+            .await?;
+        if claimed.is_some_and(|c| c.status == "sent" || c.status == "skipped") {
+            continue;
+        }
+        let (status, detail) = match &p.skip {
+            Some(why) => ("skipped", why.clone()),
+            None => match send(env, db, e, &p).await {
+                Ok(detail) => ("sent", detail),
+                Err(err) => {
+                    failures.push(format!("{} to {}: {err}", p.channel, p.recipient));
+                    ("failed", err.to_string())
+                }
+            },
+        };
+        db.run(
+            "UPDATE deliveries SET status = ?4, attempts = attempts + 1, detail = ?5, updated_at = ?6
+             WHERE event_id = ?1 AND recipient = ?2 AND channel = ?3",
+            &[
+                e.id.as_str().into(),
+                p.recipient.as_str().into(),
+                p.channel.into(),
+                status.into(),
+                detail.chars().take(500).collect::<String>().as_str().into(),
+                time::now_rfc3339().into(),
+            ],
+        )
+        .await?;
+    }
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::BadGateway(failures.join("; ")))
+    }
+}
+
+async fn post(url: &str, headers: Headers, body: String) -> ApiResult<u16> {
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post).with_headers(headers).with_body(Some(body.into()));
+    let req = Request::new_with_init(url, &init).or_internal("provider request")?;
+    let resp = Fetch::Request(req).send().await.map_err(|e| ApiError::BadGateway(format!("{url}: {e}")))?;
+    Ok(resp.status_code())
+}
+
+fn ok_or(status: u16, provider: &str) -> ApiResult<String> {
+    if (200..300).contains(&status) {
+        Ok(format!("{provider} {status}"))
+    } else {
+        Err(ApiError::BadGateway(format!("{provider} answered {status}")))
+    }
+}
+
+async fn send(env: &Env, db: &Db, e: &Envelope, p: &Planned) -> ApiResult<String> {
+    match p.channel {
+        "email" => {
+            let reply_to = e.ticket_id.as_deref().map(|t| {
+                format!("ticket+{t}@{}", var(env, "REPLY_DOMAIN").unwrap_or_else(|| "replies.noizylab.example".into()))
+            });
+            email(env, db, &p.to, &p.message, reply_to.as_deref()).await
+        }
+        "sms" => sms(env, db, &p.to, &p.message).await,
+        "slack" => {
+            let body = json!({ "text": p.message.text, "blocks": [
+                { "type": "section", "text": { "type": "mrkdwn", "text": format!("*{}*\n{}", p.message.subject, p.message.text) } }
+            ]});
+            ok_or(webhook(env, &p.to, body).await?, "slack")
+        }
+        "discord" => {
+            let body = json!({ "content": p.message.text, "embeds": [{ "title": p.message.subject, "description": p.message.text }] });
+            ok_or(webhook(env, &p.to, body).await?, "discord")
+        }
+        other => Err(ApiError::internal(format!("no sender for {other}"))),
+    }
+}
+
+async fn webhook(env: &Env, url: &str, body: Value) -> ApiResult<u16> {
+    let https = url.starts_with("https://");
+    let dev = var(env, "ENVIRONMENT").as_deref() == Some("development");
+    if !https && !dev {
+        return Err(ApiError::BadGateway("webhook URLs must be https".into()));
+    }
+    let headers = Headers::new();
+    headers.set("content-type", "application/json").or_internal("header")?;
+    post(url, headers, body.to_string()).await
+}
+
+async fn to_outbox(db: &Db, to: &str, m: &Message) -> ApiResult<String> {
+    db.run(
+        "INSERT INTO dev_outbox (id, recipient, subject, body, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        &[
+            random::id()?.into(),
+            to.into(),
+            m.subject.as_str().into(),
+            m.text.as_str().into(),
+            time::now_rfc3339().into(),
+        ],
+    )
+    .await?;
+    Ok("dev outbox".into())
+}
+
+/// SendGrid v3 `POST /v3/mail/send`; the dev outbox in development without a key.
+pub async fn email(env: &Env, db: &Db, to: &str, m: &Message, reply_to: Option<&str>) -> ApiResult<String> {
+    let Some(key) = secret(env, "SENDGRID_API_KEY") else {
+        return if var(env, "ENVIRONMENT").as_deref() == Some("development") {
+            to_outbox(db, to, m).await
+        } else {
+            Err(ApiError::Unavailable("no email provider is configured (set SENDGRID_API_KEY)".into()))
+        };
+    };
+    let base = var(env, "SENDGRID_BASE_URL").unwrap_or_else(|| "https://api.sendgrid.com".into());
+    let from = var(env, "MAIL_FROM").unwrap_or_else(|| "no-reply@noizylab.example".into());
+    let mut body = json!({
+        "personalizations": [{ "to": [{ "email": to }] }],
+        "from": { "email": from },
+        "subject": m.subject,
+        "content": [{ "type": "text/plain", "value": m.text }],
+    });
+    if let Some(r) = reply_to {
+        body["reply_to"] = json!({ "email": r });
+    }
+    let headers = Headers::new();
+    headers.set("authorization", &format!("Bearer {key}")).or_internal("header")?;
+    headers.set("content-type", "application/json").or_internal("header")?;
+    ok_or(post(&format!("{}/v3/mail/send", base.trim_end_matches('/')), headers, body.to_string()).await?, "sendgrid")
+}
+
+/// Twilio `POST /2010-04-01/Accounts/{sid}/Messages.json` (form, basic auth); the dev
+/// outbox in development without credentials.
+async fn sms(env: &Env, db: &Db, to: &str, m: &Message) -> ApiResult<String> {
+    let (Some(sid), Some(token), Some(from)) =
+        (var(env, "TWILIO_ACCOUNT_SID"), secret(env, "TWILIO_AUTH_TOKEN"), var(env, "TWILIO_FROM"))
+    else {
+        return if var(env, "ENVIRONMENT").as_deref() == Some("development") {
+            to_outbox(db, to, m).await
+        } else {
+            Err(ApiError::Unavailable("no SMS provider is configured (set TWILIO_*)".into()))
+        };
+    };
+    use base64::Engine;
+    let base = var(env, "TWILIO_BASE_URL").unwrap_or_else(|| "https://api.twilio.com".into());
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{sid}:{token}"));
+    let enc = |s: &str| -> String {
+        s.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+                b' ' => "+".into(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect()
+    };
+    let body = format!("To={}&From={}&Body={}", enc(to), enc(&from), enc(&m.text));
+    let headers = Headers::new();
+    headers.set("authorization", &format!("Basic {auth}")).or_internal("header")?;
+    headers.set("content-type", "application/x-www-form-urlencoded").or_internal("header")?;
+    let url = format!("{}/2010-04-01/Accounts/{sid}/Messages.json", base.trim_end_matches('/'));
+    ok_or(post(&url, headers, body).await?, "twilio")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn envelope(event: &str, data: Value) -> Envelope {
+        Envelope {
+            id: "e1".into(),
+            event: event.into(),
+            timestamp: "t".into(),
+            workspace_id: Some("ws".into()),
+            device_id: None,
+            ticket_id: Some("tkt_1".into()),
+            data,
+        }
+    }
+
+    #[test]
+    fn each_event_has_its_words_per_channel() {
+        let e = envelope("ticket.status_changed", json!({ "from": "QC", "to": "READY", "number": 7 }));
+        let sms = template(&e, "sms").map(|m| m.text).unwrap_or_default();
+        assert!(sms.contains("#7") && sms.contains("ready"), "{sms}");
+        let slack = template(&e, "slack").map(|m| m.text).unwrap_or_default();
+        assert!(slack.contains("qc → ready"), "{slack}");
+        let internal = envelope("ticket.message_added", json!({ "visibility": "internal" }));
+        assert!(template(&internal, "email").is_none(), "internal notes never reach customers");
+        let quote = envelope("quote.issued", json!({ "total": 12900, "currency": "CAD" }));
+        assert!(template(&quote, "email").is_some_and(|m| m.text.contains("129.00 CAD")));
+        assert!(template(&envelope("device.registered", json!({})), "email").is_none());
+    }
+}
