@@ -112,6 +112,21 @@ pub fn finish(outcome: ApiResult<Response>, service: &str, request_id: &str) -> 
     }
 }
 
+/// `application/x-www-form-urlencoded` (as Stripe and Twilio take it): unreserved bytes
+/// as they are, spaces as `+`, everything else percent-encoded.
+pub fn form_urlencode(pairs: &[(&str, &str)]) -> String {
+    let enc = |s: &str| -> String {
+        s.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+                b' ' => "+".to_owned(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect()
+    };
+    pairs.iter().map(|(k, v)| format!("{}={}", enc(k), enc(v))).collect::<Vec<_>>().join("&")
+}
+
 /// The path split into its segments, without empty ones: `/api/v1/x/` → `["api","v1","x"]`.
 pub fn segments(path: &str) -> Vec<&str> {
     path.split('/').filter(|s| !s.is_empty()).collect()

@@ -21,18 +21,10 @@ pub struct Session {
     pub url: String,
 }
 
-/// `application/x-www-form-urlencoded` with Stripe's bracketed keys.
+/// Stripe's bracketed keys, form-encoded.
 fn form(pairs: &[(&str, String)]) -> String {
-    let enc = |s: &str| -> String {
-        s.bytes()
-            .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-                b' ' => "+".to_owned(),
-                _ => format!("%{b:02X}"),
-            })
-            .collect()
-    };
-    pairs.iter().map(|(k, v)| format!("{}={}", enc(k), enc(v))).collect::<Vec<_>>().join("&")
+    let borrowed: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    noizylab_kit::http::form_urlencode(&borrowed)
 }
 
 /// `POST {base}/v1/checkout/sessions`: a one-line-item payment for the invoice.

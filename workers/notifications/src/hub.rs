@@ -364,16 +364,7 @@ async fn sms(env: &Env, db: &Db, to: &str, m: &Message) -> ApiResult<String> {
     use base64::Engine;
     let base = var(env, "TWILIO_BASE_URL").unwrap_or_else(|| "https://api.twilio.com".into());
     let auth = base64::engine::general_purpose::STANDARD.encode(format!("{sid}:{token}"));
-    let enc = |s: &str| -> String {
-        s.bytes()
-            .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-                b' ' => "+".into(),
-                _ => format!("%{b:02X}"),
-            })
-            .collect()
-    };
-    let body = format!("To={}&From={}&Body={}", enc(to), enc(&from), enc(&m.text));
+    let body = noizylab_kit::http::form_urlencode(&[("To", to), ("From", &from), ("Body", &m.text)]);
     let headers = Headers::new();
     headers.set("authorization", &format!("Basic {auth}")).or_internal("header")?;
     headers.set("content-type", "application/x-www-form-urlencoded").or_internal("header")?;
