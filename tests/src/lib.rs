@@ -538,3 +538,16 @@ pub fn drain(socket: &mut Socket) {
         let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
     }
 }
+
+/// The next frame of `kind` on a room socket, skipping presence, typing and other kinds;
+/// an `error` frame on the way fails the test (unless `error` is what is awaited).
+pub fn next_of(socket: &mut Socket, kind: &str) -> Value {
+    for _ in 0..50 {
+        let frame = next_json(socket);
+        if frame["type"] == kind {
+            return frame;
+        }
+        assert_ne!(frame["type"], "error", "{frame}");
+    }
+    panic!("no {kind} frame")
+}

@@ -39,18 +39,6 @@ fn join(p: &Platform, token: &str, ticket: &str, since: Option<i64>) -> (Socket,
     }
 }
 
-/// The next frame of `kind`, skipping presence and typing traffic.
-fn next_of(socket: &mut Socket, kind: &str) -> Value {
-    for _ in 0..50 {
-        let frame = next_json(socket);
-        if frame["type"] == kind {
-            return frame;
-        }
-        assert_ne!(frame["type"], "error", "{frame}");
-    }
-    panic!("no {kind} frame")
-}
-
 #[test]
 fn two_technicians_and_a_customer_share_a_room_and_the_customer_never_sees_a_note() {
     let p = platform();

@@ -3,18 +3,7 @@
 //! technician live → end → a report. Real workers, real Durable Objects, KV and R2.
 
 use noizylab_tests::*;
-use serde_json::{json, Value};
-
-fn next_of(socket: &mut Socket, kind: &str) -> Value {
-    for _ in 0..50 {
-        let frame = next_json(socket);
-        if frame["type"] == kind {
-            return frame;
-        }
-        assert_ne!(frame["type"], "error", "{frame}");
-    }
-    panic!("no {kind} frame")
-}
+use serde_json::json;
 
 fn join(p: &Platform, token: &str, session: &str) -> Socket {
     let r = authed(p, "POST", &format!("/api/v1/sessions/{session}/live/ticket"), token, None);

@@ -29,7 +29,7 @@ async fn backoff(attempt: u32) {
 
 /// A failure of the database itself (busy, restarting), as opposed to the statement's
 /// (a constraint, bad SQL): nothing was written, so trying again is safe.
-fn transient(e: &worker::Error) -> bool {
+pub fn transient(e: &worker::Error) -> bool {
     let text = e.to_string();
     (text.contains("internal error") || text.contains("SQLITE_BUSY") || text.contains("database is locked"))
         && !text.contains("constraint")

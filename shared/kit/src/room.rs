@@ -134,6 +134,24 @@ pub struct Room {
     schema_ready: Cell<bool>,
 }
 
+/// Hands a client's WebSocket upgrade (with its query: `ticket`, `since`) to the room
+/// object behind `stub`, as `/connect?room=<room>`. 400 without `Upgrade: websocket`.
+pub async fn forward_upgrade(stub: &worker::Stub, req: &Request, room: &str) -> crate::ApiResult<Response> {
+    use crate::OrInternal;
+    let upgrade = req.headers().get("upgrade").ok().flatten();
+    if !upgrade.is_some_and(|v| v.eq_ignore_ascii_case("websocket")) {
+        return Err(crate::ApiError::bad_request("this route is a WebSocket: connect with Upgrade: websocket"));
+    }
+    let query = req.url().or_internal("url")?.query().map(|q| format!("&{q}")).unwrap_or_default();
+    let headers = worker::Headers::new();
+    headers.set("upgrade", "websocket").or_internal("header")?;
+    let mut init = worker::RequestInit::new();
+    init.with_method(worker::Method::Get).with_headers(headers);
+    let forward = Request::new_with_init(&format!("https://room/connect?room={room}{query}"), &init)
+        .or_internal("room request")?;
+    stub.fetch_with_request(forward).await.or_internal("room")
+}
+
 fn send_json(ws: &WebSocket, frame: &Value) -> worker::Result<()> {
     ws.send_with_str(frame.to_string())
 }

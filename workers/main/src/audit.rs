@@ -29,12 +29,12 @@ pub async fn record(
     detail: &str,
 ) -> ApiResult<()> {
     let db = call.db()?;
-    for _ in 0..5 {
-        let tip: Option<Tip> = db
-            .prepare("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
-            .first(None)
-            .await
-            .or_internal("audit tip")?;
+    let reads = call.sql()?;
+    for attempt in 0..5u64 {
+        if attempt > 0 {
+            worker::Delay::from(std::time::Duration::from_millis(10 * attempt)).await;
+        }
+        let tip: Option<Tip> = reads.first("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1", &[]).await?;
         let (seq, prev) = tip.map(|t| (t.seq + 1, t.hash)).unwrap_or((1, GENESIS.to_owned()));
         let entry = Entry {
             seq,
@@ -71,7 +71,9 @@ pub async fn record(
             .await;
         match inserted {
             Ok(_) => return Ok(()),
+            // Another writer took this seq (or the database was busy): read the tip again.
             Err(e) if e.to_string().contains("UNIQUE") || e.to_string().contains("PRIMARY KEY") => continue,
+            Err(e) if noizylab_kit::db::transient(&e) => continue,
             Err(e) => return Err(ApiError::internal(format!("audit insert: {e}"))),
         }
     }

@@ -83,18 +83,7 @@ pub async fn mint(call: &Call, raw_id: &str) -> ApiResult<Response> {
 /// which redeems the ticket.
 pub async fn join(req: &Request, call: &Call, raw_id: &str) -> ApiResult<Response> {
     let id = ticket_id(raw_id)?;
-    let upgrade = req.headers().get("upgrade").ok().flatten();
-    if !upgrade.is_some_and(|v| v.eq_ignore_ascii_case("websocket")) {
-        return Err(ApiError::bad_request("this route is a WebSocket: connect with Upgrade: websocket"));
-    }
-    let query = req.url().or_internal("url")?.query().map(|q| format!("&{q}")).unwrap_or_default();
-    let headers = Headers::new();
-    headers.set("upgrade", "websocket").or_internal("header")?;
-    let mut init = RequestInit::new();
-    init.with_method(Method::Get).with_headers(headers);
-    let url = format!("https://room/connect?room={id}{query}");
-    let forward = Request::new_with_init(&url, &init).or_internal("room request")?;
-    room(call, id)?.fetch_with_request(forward).await.or_internal("ticket room")
+    noizylab_kit::room::forward_upgrade(&room(call, id)?, req, id).await
 }
 
 #[derive(Deserialize)]

@@ -503,16 +503,5 @@ async fn live_ticket(call: &Call, id: &str) -> ApiResult<Response> {
 /// `GET /api/v1/sessions/:id/live?ticket=…` and `…/agent?ticket=<agent token>` (WebSocket).
 async fn join(req: &Request, call: &Call, raw: &str) -> ApiResult<Response> {
     let id = plain_id(raw)?;
-    let upgrade = req.headers().get("upgrade").ok().flatten();
-    if !upgrade.is_some_and(|v| v.eq_ignore_ascii_case("websocket")) {
-        return Err(ApiError::bad_request("this route is a WebSocket: connect with Upgrade: websocket"));
-    }
-    let query = req.url().or_internal("url")?.query().map(|q| format!("&{q}")).unwrap_or_default();
-    let headers = Headers::new();
-    headers.set("upgrade", "websocket").or_internal("header")?;
-    let mut init = RequestInit::new();
-    init.with_method(Method::Get).with_headers(headers);
-    let forward = Request::new_with_init(&format!("https://session/connect?room={id}{query}"), &init)
-        .or_internal("session request")?;
-    channel(call, id)?.fetch_with_request(forward).await.or_internal("session channel")
+    noizylab_kit::room::forward_upgrade(&channel(call, id)?, req, id).await
 }

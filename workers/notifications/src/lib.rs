@@ -173,15 +173,13 @@ async fn outbox(req: &Request, call: &Call) -> ApiResult<Response> {
     }
     let url = req.url().or_internal("url")?;
     let to = url.query_pairs().find(|(k, _)| k == "to").map(|(_, v)| v.trim().to_ascii_lowercase());
-    let db = call.db()?;
-    let stmt = match &to {
-        Some(to) => db
-            .prepare("SELECT * FROM dev_outbox WHERE recipient = ?1 ORDER BY created_at DESC LIMIT 50")
-            .bind(&[to.as_str().into()]),
-        None => Ok(db.prepare("SELECT * FROM dev_outbox ORDER BY created_at DESC LIMIT 50")),
-    }
-    .or_internal("bind")?;
-    let rows: Vec<OutboxRow> = stmt.all().await.or_internal("outbox read")?.results().or_internal("rows")?;
+    let rows: Vec<OutboxRow> = call
+        .sql()?
+        .all(
+            "SELECT * FROM dev_outbox WHERE ?1 IS NULL OR recipient = ?1 ORDER BY created_at DESC LIMIT 50",
+            &[noizylab_kit::db::opt(to.as_deref())],
+        )
+        .await?;
     http::ok(&serde_json::json!({ "messages": rows }))
 }
 
