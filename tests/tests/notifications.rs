@@ -8,8 +8,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use noizylab_tests::*;
 use serde_json::{json, Value};
 
-/// The Twilio number that always fails (the stand-in answers 500 for it).
+/// The Twilio number that fails (the stand-in answers 500 for it while `TWILIO_DOWN`).
 const BROKEN_PHONE: &str = "+15550000000";
+static TWILIO_DOWN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
 
 struct Hub {
     platform: Platform,
@@ -20,7 +21,8 @@ fn providers(req: &Received) -> (u16, String) {
     match req.path.as_str() {
         "/v3/mail/send" => (202, String::new()),
         p if p.starts_with("/2010-04-01/Accounts/") => {
-            if String::from_utf8_lossy(&req.body).contains("To=%2B15550000000") {
+            let down = TWILIO_DOWN.load(std::sync::atomic::Ordering::SeqCst);
+            if down && String::from_utf8_lossy(&req.body).contains("To=%2B15550000000") {
                 (500, json!({ "code": 20500, "message": "Internal Server Error" }).to_string())
             } else {
                 (201, json!({ "sid": "SM123", "status": "queued" }).to_string())
@@ -206,7 +208,7 @@ fn a_ticket_event_fans_out_to_every_channel_once() {
 }
 
 #[test]
-fn sms_waits_out_quiet_hours_and_a_failing_provider_ends_in_the_dead_letter_queue() {
+fn sms_waits_out_quiet_hours_and_a_failing_provider_ends_in_the_dead_letter_queue_and_is_replayed() {
     let h = hub();
     let p = &h.platform;
     // At 03:00 local time the SMS is skipped; the email still goes.
@@ -244,4 +246,18 @@ fn sms_waits_out_quiet_hours_and_a_failing_provider_ends_in_the_dead_letter_queu
     let email_row =
         rows.iter().find(|d| d["channel"] == "email" && d["event"] == "ticket.status_changed").expect("email row");
     assert_eq!(email_row["attempts"], 1, "the email went once, however often the SMS was retried");
+
+    // Once the provider is back, an admin replays the dead letter and the SMS goes out,
+    // while the email that already went is not sent again.
+    TWILIO_DOWN.store(false, std::sync::atomic::Ordering::SeqCst);
+    let id = dead["message_id"].as_str().expect("message id");
+    let r = authed(p, "POST", &format!("/api/v1/workflows/dead-letters/{id}/replay"), &owner, None);
+    assert_eq!(r.status, 202, "{}", r.text());
+    eventually(Duration::from_secs(20), "the replayed SMS", || {
+        let log =
+            authed(p, "GET", &format!("/api/v1/notifications/deliveries?ticket_id={ticket}"), &owner, None).json();
+        let rows = log["deliveries"].as_array().cloned().unwrap_or_default();
+        rows.iter().find(|d| d["channel"] == "sms" && d["status"] == "sent").cloned()
+    });
+    assert_eq!(count(h, "/v3/mail/send", &broken_email), 2, "the email was not sent again");
 }

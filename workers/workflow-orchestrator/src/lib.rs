@@ -26,17 +26,25 @@ async fn route(req: Request, call: Call) -> ApiResult<Response> {
     match (req.method(), http::segments(&path).as_slice()) {
         (Method::Get, ["api", "v1", "workflows", "events", id]) => event_by_id(&call, id).await,
         (Method::Get, ["api", "v1", "workflows", "dead-letters"]) => dead_letters(&req, &call).await,
+        (Method::Post, ["api", "v1", "workflows", "dead-letters", id, "replay"]) => replay(&call, id).await,
         _ => Err(http::no_route(&req)),
     }
 }
 
-/// Operator routes. Until sign-in lands they exist only in development; then they need
-/// the `admin` scope.
-fn require_operator(call: &Call) -> ApiResult<()> {
+/// Operator routes: the `admin` scope (a person or an API key), who sees their own
+/// workspace's messages; in development, anyone, everything. `Some(ws)` limits to one
+/// workspace.
+fn require_operator(call: &Call) -> ApiResult<Option<String>> {
+    let who = &call.identity;
+    if who.scopes.iter().any(|s| s == "admin") {
+        return Ok(who.workspace.clone());
+    }
     if call.is_development() {
-        Ok(())
-    } else {
-        Err(ApiError::Forbidden("operator routes need the admin scope".into()))
+        return Ok(None);
+    }
+    match who.kind {
+        noizylab_core::identity::PrincipalKind::Anonymous => Err(ApiError::Unauthenticated("sign in first".into())),
+        _ => Err(ApiError::Forbidden("operator routes need the admin scope".into())),
     }
 }
 
@@ -54,7 +62,7 @@ struct EventRow {
 
 /// `GET /api/v1/workflows/events/:id`: one delivered event, as the log recorded it.
 async fn event_by_id(call: &Call, id: &str) -> ApiResult<Response> {
-    require_operator(call)?;
+    let only = require_operator(call)?;
     let row: Option<EventRow> = call
         .db()?
         .prepare("SELECT * FROM event_log WHERE id = ?1")
@@ -63,7 +71,9 @@ async fn event_by_id(call: &Call, id: &str) -> ApiResult<Response> {
         .first(None)
         .await
         .or_internal("event_log read")?;
-    let row = row.ok_or_else(|| ApiError::not_found(format!("event {id}")))?;
+    let row = row
+        .filter(|r| only.is_none() || r.workspace_id == only)
+        .ok_or_else(|| ApiError::not_found(format!("event {id}")))?;
     let data: serde_json::Value = serde_json::from_str(&row.payload).unwrap_or(serde_json::Value::Null);
     http::ok(&serde_json::json!({
         "id": row.id, "event": row.event, "occurred_at": row.occurred_at,
@@ -84,7 +94,7 @@ struct DeadLetter {
 
 /// `GET /api/v1/workflows/dead-letters[?queue=noizylab-events][&limit=50]`, newest first.
 async fn dead_letters(req: &Request, call: &Call) -> ApiResult<Response> {
-    require_operator(call)?;
+    let only = require_operator(call)?;
     let url = req.url().or_internal("url")?;
     let mut queue: Option<String> = None;
     let mut limit: u32 = 50;
@@ -107,17 +117,54 @@ async fn dead_letters(req: &Request, call: &Call) -> ApiResult<Response> {
             _ => {}
         }
     }
-    let db = call.db()?;
-    let statement = match &queue {
-        Some(q) => db
-            .prepare("SELECT * FROM dead_letters WHERE queue = ?1 ORDER BY received_at DESC LIMIT ?2")
-            .bind(&[q.as_str().into(), limit.into()]),
-        None => db.prepare("SELECT * FROM dead_letters ORDER BY received_at DESC LIMIT ?1").bind(&[limit.into()]),
-    }
-    .or_internal("bind")?;
-    let rows: Vec<DeadLetter> =
-        statement.all().await.or_internal("dead_letters read")?.results().or_internal("rows")?;
+    let rows: Vec<DeadLetter> = call
+        .sql()?
+        .all(
+            "SELECT * FROM dead_letters WHERE (?1 IS NULL OR queue = ?1)
+               AND (?2 IS NULL OR json_extract(body, '$.workspace_id') = ?2)
+             ORDER BY received_at DESC LIMIT ?3",
+            &[opt(&queue), opt(&only), limit.into()],
+        )
+        .await?;
     http::ok(&serde_json::json!({ "dead_letters": rows }))
+}
+
+/// `POST /api/v1/workflows/dead-letters/:id/replay` (admin): sends a dead letter again to
+/// the queue it failed on (a bus event is handled again here at once), and notes when.
+/// Consumers are idempotent, so a replay never repeats what already succeeded.
+async fn replay(call: &Call, id: &str) -> ApiResult<Response> {
+    let only = require_operator(call)?;
+    let row: Option<DeadLetter> = call
+        .sql()?
+        .first(
+            "SELECT * FROM dead_letters WHERE message_id = ?1 AND (?2 IS NULL OR json_extract(body, '$.workspace_id') = ?2)",
+            &[id.into(), opt(&only)],
+        )
+        .await?;
+    let row = row.ok_or_else(|| ApiError::not_found(format!("dead letter {id}")))?;
+    let binding = match row.queue.as_str() {
+        queues::NOTIFY => noizylab_core::bindings::NOTIFY,
+        queues::WORKFLOWS => noizylab_core::bindings::WORKFLOWS,
+        queues::EVENTS => {
+            let delivery = Delivery { queue: row.queue.clone(), id: row.message_id.clone(), body: row.body.clone() };
+            match on_event(&call.env, &delivery).await? {
+                Outcome::Done => {}
+                Outcome::Retry(why) => {
+                    return Err(ApiError::Conflict(format!("the event still cannot be handled: {why}")))
+                }
+            }
+            ""
+        }
+        other => return Err(ApiError::Conflict(format!("messages of {other} cannot be replayed from here"))),
+    };
+    if !binding.is_empty() {
+        call.queue(binding)?.send(row.body.clone()).await.or_internal("replay send")?;
+    }
+    let now = time::now_rfc3339();
+    call.sql()?
+        .run("UPDATE dead_letters SET replayed_at = ?2 WHERE message_id = ?1", &[id.into(), now.as_str().into()])
+        .await?;
+    http::json(202, &serde_json::json!({ "message_id": id, "queue": row.queue, "replayed_at": now }))
 }
 
 #[event(queue)]
@@ -152,7 +199,6 @@ async fn on_event(env: &Env, delivery: &Delivery) -> ApiResult<Outcome> {
         return Ok(Outcome::Retry(format!("unknown event {}", envelope.event)));
     }
     let payload = serde_json::to_string(&envelope.data).map_err(|e| ApiError::internal(e.to_string()))?;
-    let opt = |v: &Option<String>| v.as_deref().map(JsValue::from).unwrap_or(JsValue::NULL);
     let db = env.d1(noizylab_core::bindings::DB).or_internal("DB")?;
     // A redelivery of a logged event does nothing again; a room is fed before the event
     // is logged, so a failed feed is retried with the delivery.
@@ -268,4 +314,8 @@ async fn feed_room(env: &Env, envelope: &Envelope) -> ApiResult<()> {
         200 => Ok(()),
         s => Err(ApiError::internal(format!("room publish for {ticket} answered {s}"))),
     }
+}
+
+fn opt(v: &Option<String>) -> JsValue {
+    v.as_deref().map(JsValue::from).unwrap_or(JsValue::NULL)
 }
