@@ -86,7 +86,16 @@ function gatewayVars() {
 // The notifications hub's providers (SendGrid, Twilio), when given; otherwise email and
 // SMS land in the development outbox.
 function notificationSecrets() {
-  const names = ["SENDGRID_BASE_URL", "SENDGRID_API_KEY", "TWILIO_BASE_URL", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM"];
+  const names = [
+    "SENDGRID_BASE_URL",
+    "SENDGRID_API_KEY",
+    "TWILIO_BASE_URL",
+    "TWILIO_ACCOUNT_SID",
+    "TWILIO_AUTH_TOKEN",
+    "TWILIO_FROM",
+    "VAPID_PRIVATE_KEY",
+    "VAPID_SUBJECT",
+  ];
   return Object.fromEntries(names.map((n) => [n, process.env[`NOIZYLAB_${n}`]]).filter(([, v]) => v));
 }
 

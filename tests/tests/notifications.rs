@@ -15,6 +15,27 @@ static TWILIO_DOWN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBoo
 struct Hub {
     platform: Platform,
     providers: StandIn,
+    /// The VAPID key pair the platform signs pushes with.
+    vapid: Value,
+}
+
+/// `node tests/support/webpush.mjs …` (Node's crypto and the `http_ece` reference code).
+fn webpush_tool(args: &[&str], stdin: Option<&str>) -> String {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new("node")
+        .arg(repo().join("tests/support/webpush.mjs"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("node webpush.mjs");
+    if let Some(mut input) = child.stdin.take() {
+        let _ = input.write_all(stdin.unwrap_or("").as_bytes());
+    }
+    let out = child.wait_with_output().expect("webpush.mjs output");
+    assert!(out.status.success(), "webpush.mjs {args:?} failed");
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn providers(req: &Received) -> (u16, String) {
@@ -29,6 +50,7 @@ fn providers(req: &Received) -> (u16, String) {
             }
         }
         "/slack/hook" => (200, "ok".into()),
+        p if p.starts_with("/push/") => (201, String::new()),
         "/discord/hook" => (204, String::new()),
         _ => (404, "{}".into()),
     }
@@ -39,6 +61,8 @@ fn hub() -> &'static Hub {
     HUB.get_or_init(|| {
         let providers = StandIn::start(providers);
         let url = providers.url();
+        let vapid: Value = serde_json::from_str(&webpush_tool(&["keys"], None)).expect("vapid keys");
+        let vapid_private = vapid["private"].as_str().expect("private").to_owned();
         let platform = Platform::fresh_with(
             "notifications",
             &[
@@ -48,9 +72,11 @@ fn hub() -> &'static Hub {
                 ("NOIZYLAB_TWILIO_ACCOUNT_SID", "AC123"),
                 ("NOIZYLAB_TWILIO_AUTH_TOKEN", "twilio-token"),
                 ("NOIZYLAB_TWILIO_FROM", "+15145550100"),
+                ("NOIZYLAB_VAPID_PRIVATE_KEY", vapid_private.as_str()),
+                ("NOIZYLAB_VAPID_SUBJECT", "mailto:ops@noizylab.test"),
             ],
         );
-        Hub { platform, providers }
+        Hub { platform, providers, vapid }
     })
 }
 
@@ -260,4 +286,59 @@ fn sms_waits_out_quiet_hours_and_a_failing_provider_ends_in_the_dead_letter_queu
         rows.iter().find(|d| d["channel"] == "sms" && d["status"] == "sent").cloned()
     });
     assert_eq!(count(h, "/v3/mail/send", &broken_email), 2, "the email was not sent again");
+}
+
+#[test]
+fn a_web_push_is_encrypted_for_the_browser_and_signed_with_vapid() {
+    use base64::Engine;
+    let h = hub();
+    let p = &h.platform;
+    let owner = access(&sign_in_by_mail(h, OWNER_EMAIL));
+    let customer = access(&sign_in_by_mail(h, &unique_email("pushed")));
+    let browser: Value = serde_json::from_str(&webpush_tool(&["keys"], None)).expect("browser keys");
+    let endpoint = format!("{}/push/{}", h.providers.url(), unique_email("sub").replace('@', "-"));
+    let sub = json!({ "endpoint": endpoint, "keys": { "p256dh": browser["p256dh"], "auth": browser["auth"] } });
+    let r = authed(p, "POST", "/api/v1/notifications/push/subscriptions", &customer, Some(&sub));
+    assert_eq!(r.status, 201, "{}", r.text());
+    let bad = json!({ "endpoint": endpoint, "keys": { "p256dh": "AAAA", "auth": browser["auth"] } });
+    let refused = authed(p, "POST", "/api/v1/notifications/push/subscriptions", &customer, Some(&bad));
+    assert_eq!(refused.json()["error"]["field"], "keys");
+    let prefs = json!({ "timezone": zone_at(12), "notifications": { "email": false, "push": true } });
+    assert_eq!(authed(p, "PUT", "/api/v1/users/preferences", &customer, Some(&prefs)).status, 200);
+    let t = authed(p, "POST", "/api/v1/tickets", &customer, Some(&json!({ "title": "Turntable hum" }))).json();
+    let ticket = t["id"].as_str().expect("ticket").to_owned();
+    let moved =
+        authed(p, "POST", &format!("/api/v1/tickets/{ticket}/status"), &owner, Some(&json!({ "to": "TRIAGE" })));
+    assert_eq!(moved.status, 200);
+
+    let path = endpoint.trim_start_matches(&h.providers.url()).to_owned();
+    let pushed =
+        eventually(Duration::from_secs(20), "the push", || h.providers.requests().into_iter().find(|r| r.path == path));
+    assert_eq!(pushed.header("content-encoding"), Some("aes128gcm"));
+    assert_eq!(pushed.header("ttl"), Some("86400"));
+    // The body decrypts with the reference implementation, with the browser's keys.
+    let body = base64::engine::general_purpose::STANDARD.encode(&pushed.body);
+    let plain = webpush_tool(
+        &["decrypt", browser["private"].as_str().unwrap_or(""), browser["auth"].as_str().unwrap_or("")],
+        Some(&body),
+    );
+    let payload: Value = serde_json::from_str(&plain).expect("a JSON payload");
+    assert!(payload["body"].as_str().is_some_and(|b| b.contains("triage")), "{payload}");
+    assert_eq!(payload["ticket_id"], ticket.as_str());
+
+    // VAPID: an ES256 JWT for the push service's origin, checked by an independent JWT
+    // library against the advertised public key.
+    let auth = pushed.header("authorization").expect("authorization").to_owned();
+    let (token, key) = auth.strip_prefix("vapid t=").and_then(|r| r.split_once(", k=")).expect("vapid t=…, k=…");
+    let advertised = authed(p, "GET", "/api/v1/notifications/push/key", &customer, None).json();
+    assert_eq!(advertised["public_key"], key);
+    assert_eq!(key, h.vapid["p256dh"].as_str().unwrap_or_default(), "the platform's own VAPID key");
+    let point = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(key).expect("key");
+    let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+    let decoding =
+        jsonwebtoken::DecodingKey::from_ec_components(&b64(&point[1..33]), &b64(&point[33..65])).expect("ec key");
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
+    validation.set_audience(&[h.providers.url()]);
+    let claims = jsonwebtoken::decode::<Value>(token, &decoding, &validation).expect("a valid VAPID JWT").claims;
+    assert_eq!(claims["sub"], "mailto:ops@noizylab.test");
 }

@@ -16,6 +16,7 @@ pub mod request_id;
 pub mod services;
 pub mod stripe;
 pub mod tickets;
+pub mod webpush;
 
 /// The version every worker reports in `/health`: the workspace version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -122,6 +122,16 @@ struct Planned {
     message: Message,
     /// Why it is not sent (quiet hours, no address), recorded as `skipped`.
     skip: Option<String>,
+    /// A push subscription's keys (p256dh, auth).
+    push: Option<(String, String)>,
+}
+
+#[derive(Deserialize)]
+struct Subscription {
+    id: String,
+    endpoint: String,
+    p256dh: String,
+    auth: String,
 }
 
 fn var(env: &Env, name: &str) -> Option<String> {
@@ -169,6 +179,7 @@ async fn plan(db: &Db, e: &Envelope) -> ApiResult<Vec<Planned>> {
                         to: who.email.clone(),
                         message,
                         skip: None,
+                        push: None,
                     });
                 }
             }
@@ -180,7 +191,28 @@ async fn plan(db: &Db, e: &Envelope) -> ApiResult<Vec<Planned>> {
                         Some(_) => None,
                     };
                     let to = who.phone.clone().unwrap_or_default();
-                    out.push(Planned { recipient: customer.into(), channel: "sms", to, message, skip });
+                    out.push(Planned { recipient: customer.into(), channel: "sms", to, message, skip, push: None });
+                }
+            }
+            if wants("push", false) {
+                let subs: Vec<Subscription> = db
+                    .all(
+                        "SELECT id, endpoint, p256dh, auth FROM push_subscriptions WHERE user_id = ?1",
+                        &[customer.into()],
+                    )
+                    .await?;
+                for sub in subs {
+                    if let Some(message) = template(e, "push") {
+                        let skip = quiet(&tz).then(|| format!("quiet hours in {tz}"));
+                        out.push(Planned {
+                            recipient: format!("{customer}#{}", sub.id),
+                            channel: "push",
+                            to: sub.endpoint,
+                            message,
+                            skip,
+                            push: Some((sub.p256dh, sub.auth)),
+                        });
+                    }
                 }
             }
         }
@@ -191,7 +223,8 @@ async fn plan(db: &Db, e: &Envelope) -> ApiResult<Vec<Planned>> {
         for row in rows {
             let channel = if row.kind == "slack" { "slack" } else { "discord" };
             if let Some(message) = template(e, channel) {
-                out.push(Planned { recipient: format!("workspace:{ws}"), channel, to: row.url, message, skip: None });
+                let recipient = format!("workspace:{ws}");
+                out.push(Planned { recipient, channel, to: row.url, message, skip: None, push: None });
             }
         }
     }
@@ -283,6 +316,7 @@ async fn send(env: &Env, db: &Db, e: &Envelope, p: &Planned) -> ApiResult<String
             email(env, db, &p.to, &p.message, reply_to.as_deref()).await
         }
         "sms" => sms(env, db, &p.to, &p.message).await,
+        "push" => push(env, db, e, p).await,
         "slack" => {
             let body = json!({ "text": p.message.text, "blocks": [
                 { "type": "section", "text": { "type": "mrkdwn", "text": format!("*{}*\n{}", p.message.subject, p.message.text) } }
@@ -294,6 +328,50 @@ async fn send(env: &Env, db: &Db, e: &Envelope, p: &Planned) -> ApiResult<String
             ok_or(webhook(env, &p.to, body).await?, "discord")
         }
         other => Err(ApiError::internal(format!("no sender for {other}"))),
+    }
+}
+
+/// Web push to one subscription: the payload encrypted for it (RFC 8291), identified with
+/// VAPID (RFC 8292). A subscription the push service says is gone is removed.
+async fn push(env: &Env, db: &Db, e: &Envelope, p: &Planned) -> ApiResult<String> {
+    use noizylab_core::webpush;
+    let private = secret(env, "VAPID_PRIVATE_KEY")
+        .ok_or_else(|| ApiError::Unavailable("web push is not configured (set VAPID_PRIVATE_KEY)".into()))?;
+    let private = webpush::parse_private_key(&private).map_err(ApiError::internal)?;
+    let (p256dh, auth) = p.push.clone().ok_or_else(|| ApiError::internal("push without keys"))?;
+    let payload = json!({
+        "title": p.message.subject, "body": p.message.text, "ticket_id": e.ticket_id,
+        "url": e.ticket_id.as_deref().map(|t| format!("/portal/tickets/{t}")),
+    });
+    let body = webpush::encrypt(
+        &p256dh,
+        &auth,
+        payload.to_string().as_bytes(),
+        random::bytes::<32>()?,
+        random::bytes::<16>()?,
+    )
+    .map_err(|why| ApiError::BadGateway(format!("push encryption: {why}")))?;
+    let subject = var(env, "VAPID_SUBJECT").unwrap_or_else(|| "mailto:ops@noizylab.example".into());
+    let authorization = webpush::vapid_authorization(&private, &p.to, &subject, noizylab_kit::call::now_secs())
+        .map_err(ApiError::internal)?;
+    let headers = Headers::new();
+    headers.set("authorization", &authorization).or_internal("header")?;
+    headers.set("content-encoding", "aes128gcm").or_internal("header")?;
+    headers.set("content-type", "application/octet-stream").or_internal("header")?;
+    headers.set("ttl", "86400").or_internal("header")?;
+    headers.set("urgency", "normal").or_internal("header")?;
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post)
+        .with_headers(headers)
+        .with_body(Some(js_sys::Uint8Array::from(body.as_slice()).into()));
+    let req = Request::new_with_init(&p.to, &init).or_internal("push request")?;
+    let resp = Fetch::Request(req).send().await.map_err(|err| ApiError::BadGateway(format!("push: {err}")))?;
+    match resp.status_code() {
+        404 | 410 => {
+            db.run("DELETE FROM push_subscriptions WHERE endpoint = ?1", &[p.to.as_str().into()]).await?;
+            Ok("the subscription is gone; removed".into())
+        }
+        status => ok_or(status, "push service"),
     }
 }
 

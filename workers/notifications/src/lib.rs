@@ -17,7 +17,7 @@ use noizylab_core::auth::Role;
 use noizylab_core::events::Envelope;
 use noizylab_core::identity::PrincipalKind;
 use noizylab_kit::queue::{self, Delivery, Outcome};
-use noizylab_kit::{http, serve, time, ApiError, ApiResult, Call, OrInternal};
+use noizylab_kit::{http, random, serve, time, ApiError, ApiResult, Call, OrInternal};
 use serde::{Deserialize, Serialize};
 use worker::{event, Context, Env, MessageBatch, Method, Request, Response};
 
@@ -36,6 +36,9 @@ async fn route(req: Request, call: Call) -> ApiResult<Response> {
         (Method::Get, ["api", "v1", "notifications", "channels"]) => channels(&call).await,
         (Method::Put, ["api", "v1", "notifications", "channels"]) => set_channels(req, &call).await,
         (Method::Get, ["api", "v1", "notifications", "deliveries"]) => deliveries(&req, &call).await,
+        (Method::Get, ["api", "v1", "notifications", "push", "key"]) => push_key(&call),
+        (Method::Post, ["api", "v1", "notifications", "push", "subscriptions"]) => subscribe(req, &call).await,
+        (Method::Delete, ["api", "v1", "notifications", "push", "subscriptions"]) => unsubscribe(req, &call).await,
         (_, ["api", "v1", "notifications", "channels"]) => {
             Err(ApiError::MethodNotAllowed { allowed: vec!["GET", "PUT"] })
         }
@@ -130,6 +133,87 @@ async fn set_channels(mut req: Request, call: &Call) -> ApiResult<Response> {
         .await?;
     }
     channels(call).await
+}
+
+/// `GET /api/v1/notifications/push/key`: the VAPID public key for `applicationServerKey`.
+fn push_key(call: &Call) -> ApiResult<Response> {
+    let private = call
+        .env
+        .secret("VAPID_PRIVATE_KEY")
+        .map(|s| s.to_string())
+        .map_err(|_| ApiError::Unavailable("web push is not configured (set VAPID_PRIVATE_KEY)".into()))?;
+    let key = noizylab_core::webpush::parse_private_key(&private)
+        .and_then(|k| noizylab_core::webpush::vapid_public_key(&k))
+        .map_err(ApiError::internal)?;
+    http::ok(&serde_json::json!({ "public_key": key }))
+}
+
+fn signed_in_user(call: &Call) -> ApiResult<String> {
+    match (call.identity.kind, call.identity.sub.clone()) {
+        (PrincipalKind::User, Some(id)) => Ok(id),
+        _ => Err(ApiError::Unauthenticated("sign in first".into())),
+    }
+}
+
+#[derive(Deserialize)]
+struct PushKeys {
+    p256dh: String,
+    auth: String,
+}
+
+#[derive(Deserialize)]
+struct NewSubscription {
+    endpoint: String,
+    keys: PushKeys,
+}
+
+/// `POST /api/v1/notifications/push/subscriptions` with the browser's `PushSubscription`
+/// JSON: 201; the same endpoint again replaces its keys.
+async fn subscribe(mut req: Request, call: &Call) -> ApiResult<Response> {
+    let user = signed_in_user(call)?;
+    let body: NewSubscription = http::read_json(&mut req).await?;
+    let endpoint = body.endpoint.trim();
+    let local = call.is_development() && endpoint.starts_with("http://127.0.0.1:");
+    if !(endpoint.starts_with("https://") || local) || endpoint.len() > 1000 {
+        return Err(ApiError::invalid_field("endpoint", "endpoint is the push service's https URL"));
+    }
+    // A trial encryption checks the keys the way a send will use them.
+    noizylab_core::webpush::encrypt(&body.keys.p256dh, &body.keys.auth, b"{}", [1u8; 32], [0u8; 16])
+        .map_err(|why| ApiError::invalid_field("keys", format!("keys.p256dh and keys.auth do not fit: {why}")))?;
+    let id = format!("push_{}", &random::id()?[..20]);
+    call.sql()?
+        .run(
+            "INSERT INTO push_subscriptions (id, user_id, endpoint, p256dh, auth, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (endpoint) DO UPDATE SET user_id = ?2, p256dh = ?4, auth = ?5",
+            &[
+                id.as_str().into(),
+                user.as_str().into(),
+                endpoint.into(),
+                body.keys.p256dh.as_str().into(),
+                body.keys.auth.as_str().into(),
+                time::now_rfc3339().into(),
+            ],
+        )
+        .await?;
+    http::created(&serde_json::json!({ "endpoint": endpoint }))
+}
+
+#[derive(Deserialize)]
+struct Unsubscribe {
+    endpoint: String,
+}
+
+/// `DELETE /api/v1/notifications/push/subscriptions {endpoint}`: 204.
+async fn unsubscribe(mut req: Request, call: &Call) -> ApiResult<Response> {
+    let user = signed_in_user(call)?;
+    let body: Unsubscribe = http::read_json(&mut req).await?;
+    call.sql()?
+        .run(
+            "DELETE FROM push_subscriptions WHERE endpoint = ?1 AND user_id = ?2",
+            &[body.endpoint.as_str().into(), user.as_str().into()],
+        )
+        .await?;
+    Ok(Response::empty().or_internal("response")?.with_status(204))
 }
 
 /// `GET /api/v1/notifications/deliveries?ticket_id=` (staff): what went out about a ticket.
