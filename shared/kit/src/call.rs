@@ -79,8 +79,7 @@ impl Call {
         path: &str,
         body: Option<String>,
     ) -> ApiResult<Response> {
-        let fetcher = self.env.service(binding).or_internal(binding)?;
-        forward_signed(&fetcher, &self.secret, &self.identity, &self.request_id, method, path, body).await
+        self.signed_as(&self.identity, binding, method, path, body).await
     }
 
     /// Like [`Call::internal`], but acting as this worker itself (a service identity), for
@@ -92,9 +91,19 @@ impl Call {
         path: &str,
         body: Option<String>,
     ) -> ApiResult<Response> {
+        self.signed_as(&Identity::service(&self.service()), binding, method, path, body).await
+    }
+
+    async fn signed_as(
+        &self,
+        who: &Identity,
+        binding: &str,
+        method: Method,
+        path: &str,
+        body: Option<String>,
+    ) -> ApiResult<Response> {
         let fetcher = self.env.service(binding).or_internal(binding)?;
-        let me = Identity::service(&self.service());
-        forward_signed(&fetcher, &self.secret, &me, &self.request_id, method, path, body).await
+        forward_signed(&fetcher, &self.secret, who, &self.request_id, method, path, body).await
     }
 }
 

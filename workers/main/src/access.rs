@@ -51,6 +51,15 @@ impl Actor {
         self.kind == PrincipalKind::ApiKey || self.role.is_some_and(Role::is_staff)
     }
 
+    /// The caller, if they are staff holding `scope` (refusals audited): the check every
+    /// bench-side change starts with.
+    pub async fn staff_with(call: &Call, scope: &str) -> ApiResult<Actor> {
+        let actor = Actor::of(call)?;
+        actor.require(call, scope).await?;
+        actor.require_staff(call).await?;
+        Ok(actor)
+    }
+
     /// The user id, or 403 for an API key on a route that needs a person.
     pub fn user(&self) -> ApiResult<&str> {
         match self.kind {

@@ -1,10 +1,7 @@
-//! `noizylab-main`: the core worker: auth, users, workspaces, devices, tickets and the
-//! real-time ticket rooms.
-//!
-//! Today it serves the live ticket room (`TicketRoom`, hibernating WebSockets with
-//! sequenced, persisted messages) and, in development only, the platform probes the
-//! end-to-end suite and developers use to check their local stack. Identity, devices and
-//! tickets arrive with their issues; see the README.
+//! `noizylab-main`: the core worker: sign-in and sessions, users, workspaces and API keys,
+//! devices, tickets, the live ticket rooms (`TicketRoom`) and remote repair sessions
+//! (`RepairSession`), the audit chain, and, in development only, the platform probes.
+//! Every route is listed in the README; the table below sends each to its module.
 
 mod access;
 mod audit;

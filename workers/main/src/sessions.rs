@@ -281,9 +281,7 @@ struct NewAction {
 /// `POST /api/v1/sessions/:id/action {type, params}` (staff): recorded, then sent to the
 /// connected device agent. 409 if the agent is not connected or the session ended.
 async fn action(mut req: Request, call: &Call, id: &str) -> ApiResult<Response> {
-    let actor = Actor::of(call)?;
-    actor.require(call, "tickets:write").await?;
-    actor.require_staff(call).await?;
+    let actor = Actor::staff_with(call, "tickets:write").await?;
     let body: NewAction = http::read_json(&mut req).await?;
     let mut s = visible(call, &actor, id).await?;
     if s.status == "ended" {
@@ -353,9 +351,7 @@ struct End {
 
 /// `POST /api/v1/sessions/:id/end {outcome, summary?}` (staff): the session, its report.
 async fn end(mut req: Request, call: &Call, id: &str) -> ApiResult<Response> {
-    let actor = Actor::of(call)?;
-    actor.require(call, "tickets:write").await?;
-    actor.require_staff(call).await?;
+    let actor = Actor::staff_with(call, "tickets:write").await?;
     let body: End = http::read_json(&mut req).await?;
     let mut s = visible(call, &actor, id).await?;
     if s.status == "ended" {

@@ -470,9 +470,7 @@ struct Move {
 /// `POST /api/v1/tickets/:id/status {to, note?}` (staff): 409 naming the allowed moves
 /// when the lifecycle does not allow it.
 async fn change_status(mut req: Request, call: &Call, id: &str) -> ApiResult<Response> {
-    let actor = Actor::of(call)?;
-    actor.require(call, "tickets:write").await?;
-    actor.require_staff(call).await?;
+    let actor = Actor::staff_with(call, "tickets:write").await?;
     let body: Move = http::read_json(&mut req).await?;
     let ticket = visible(call, &actor, id).await?;
     let to = Status::parse(&body.to).ok_or_else(|| {
@@ -562,9 +560,7 @@ mod double_option {
 /// `PATCH /api/v1/tickets/:id` (staff): title, description, priority, due date,
 /// assignment. Each change is a timeline entry.
 async fn update(mut req: Request, call: &Call, id: &str) -> ApiResult<Response> {
-    let actor = Actor::of(call)?;
-    actor.require(call, "tickets:write").await?;
-    actor.require_staff(call).await?;
+    let actor = Actor::staff_with(call, "tickets:write").await?;
     let body: Patch = http::read_json(&mut req).await?;
     let ticket = visible(call, &actor, id).await?;
     if !status_of(&ticket)?.is_open() {
