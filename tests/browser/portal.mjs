@@ -41,7 +41,10 @@ try {
     await p.getByRole("button", { name: "Email me a link" }).click();
     await p.waitForSelector("#code-form:not([hidden])");
     const outbox = await (await fetch(`${BASE}/api/v1/notifications/dev/outbox?to=${encodeURIComponent(email)}`)).json();
-    const code = outbox.messages[0].body.split("code: ")[1].slice(0, 6);
+    // Newest first; a notification (the quote is ready) may have landed after the code.
+    const signInMail = outbox.messages.find((m) => m.body.includes("code: "));
+    if (!signInMail) throw new Error(`no sign-in code in the outbox for ${email}`);
+    const code = signInMail.body.split("code: ")[1].slice(0, 6);
     await p.getByLabel("6-digit code").fill(code);
     await p.getByRole("button", { name: "Sign in" }).click();
     await p.waitForURL("**/portal/tickets");

@@ -361,12 +361,17 @@ pub fn authed(p: &Platform, method: &str, path: &str, token: &str, body: Option<
     request(method, &p.url(path), &headers, bytes.as_deref())
 }
 
-/// The newest message the dev outbox holds for `email`: (link token, 6-digit code).
+/// The newest sign-in message the dev outbox holds for `email`: (link token, 6-digit code).
 pub fn from_outbox(p: &Platform, email: &str) -> (String, String) {
     let r = get(&p.url(&format!("/api/v1/notifications/dev/outbox?to={email}")));
     assert_eq!(r.status, 200, "{}", r.text());
     let body = r.json();
-    let text = body["messages"][0]["body"].as_str().expect("a message for this address").to_owned();
+    // Newest first; other mail (a quote is ready, a ticket moved) may have landed since.
+    let text = body["messages"]
+        .as_array()
+        .and_then(|all| all.iter().filter_map(|m| m["body"].as_str()).find(|b| b.contains("code: ")))
+        .expect("a sign-in message for this address")
+        .to_owned();
     let token = text.split("token=").nth(1).and_then(|t| t.split_whitespace().next()).expect("link").to_owned();
     let code = text.split("code: ").nth(1).map(|c| c.chars().take(6).collect()).expect("code");
     (token, code)
