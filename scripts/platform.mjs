@@ -99,11 +99,18 @@ function notificationSecrets() {
   return Object.fromEntries(names.map((n) => [n, process.env[`NOIZYLAB_${n}`]]).filter(([, v]) => v));
 }
 
+// The chat agent's LLM provider (Anthropic's Messages API or a stand-in), when given.
+function chatSecrets() {
+  const names = ["ANTHROPIC_BASE_URL", "ANTHROPIC_API_KEY", "ANTHROPIC_MODEL"];
+  return Object.fromEntries(names.map((n) => [n, process.env[`NOIZYLAB_${n}`]]).filter(([, v]) => v));
+}
+
 const EXTRA = {
   main: mainSecrets,
   "customer-portal": portalSecrets,
   "api-gateway": gatewayVars,
   notifications: notificationSecrets,
+  "chat-agent": chatSecrets,
 };
 
 function workerOptions(dir, secret, extra = {}) {

@@ -31,6 +31,7 @@ pub const CATALOG: &[&str] = &[
     "session.connected",
     "session.action",
     "session.ended",
+    "chat.escalated",
     "report.generated",
     "inventory.low_stock",
     "deal.found",

@@ -248,7 +248,7 @@ pub static SERVICES: [ServiceSpec; 17] = [
         dir: "chat-agent",
         binding: CHAT_AGENT,
         role: "real-time assistant over WebSocket with human escalation",
-        bindings: &[d1(DB), kv(CACHE), object(CHAT_SESSION), service(MAIN)],
+        bindings: &[d1(DB), kv(CACHE), object(CHAT_SESSION), queue(EVENTS), service(MAIN)],
         consumes: &[],
         classes: &["ChatSession"],
     },

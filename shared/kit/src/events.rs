@@ -15,6 +15,17 @@ pub struct About<'a> {
 
 /// Puts a catalogued event on the bus; its id, for consumers to deduplicate on.
 pub async fn publish(call: &Call, event: &str, about: About<'_>, data: serde_json::Value) -> ApiResult<String> {
+    publish_on(&call.queue(bindings::EVENTS)?, event, about, data).await
+}
+
+/// [`publish`] from where there is no [`Call`] (a Durable Object): on the `EVENTS` queue
+/// binding given.
+pub async fn publish_on(
+    queue: &worker::Queue,
+    event: &str,
+    about: About<'_>,
+    data: serde_json::Value,
+) -> ApiResult<String> {
     if !events::is_known(event) {
         return Err(ApiError::internal(format!("event {event} is not in the catalogue")));
     }
@@ -28,6 +39,6 @@ pub async fn publish(call: &Call, event: &str, about: About<'_>, data: serde_jso
         data,
     };
     let text = serde_json::to_string(&envelope).or_internal("event")?;
-    call.queue(bindings::EVENTS)?.send(text).await.or_internal("event send")?;
+    queue.send(text).await.or_internal("event send")?;
     Ok(envelope.id)
 }

@@ -165,11 +165,13 @@ fn refuse(status: u16, code: &str, message: &str) -> worker::Result<Response> {
     Ok(Response::from_json(&body)?.with_status(status))
 }
 
-fn member_of(ws: &WebSocket) -> Option<Member> {
+/// The member a socket belongs to (kept in its attachment, so it survives hibernation).
+pub fn member_of(ws: &WebSocket) -> Option<Member> {
     ws.deserialize_attachment::<Member>().ok().flatten()
 }
 
-fn text_ok(text: &str) -> bool {
+/// Whether `text` is a note or message the room takes: 1–4000 characters once trimmed.
+pub fn text_ok(text: &str) -> bool {
     let n = text.trim().chars().count();
     (1..=MAX_TEXT_CHARS).contains(&n)
 }
@@ -196,6 +198,11 @@ impl Stored {
 impl Room {
     pub fn new(state: State) -> Self {
         Room { state, schema_ready: Cell::new(false) }
+    }
+
+    /// The object's key-value storage, for what its owner keeps beside the room.
+    pub fn storage(&self) -> worker::Storage {
+        self.state.storage()
     }
 
     fn sql(&self) -> worker::Result<SqlStorage> {
@@ -384,6 +391,16 @@ impl Room {
             }
         }
         Ok(stored.seq)
+    }
+
+    /// Sends a frame that is not kept (typing, say) to every member; internal-only when
+    /// `staff_only`.
+    pub fn signal(&self, frame: &Value, staff_only: bool) {
+        for peer in self.state.get_websockets() {
+            if !staff_only || member_of(&peer).is_some_and(|m| m.staff) {
+                let _ = send_json(&peer, frame);
+            }
+        }
     }
 
     /// `POST /publish` from the owning worker.

@@ -91,6 +91,14 @@ pub fn template(e: &Envelope, channel: &str) -> Option<Message> {
             "Remote session".into(),
             format!("A customer asks for a remote session: {}", d["issue"].as_str().unwrap_or("")),
         ),
+        ("chat.escalated", true) => m(
+            "Chat needs a person".into(),
+            format!(
+                "A customer chat{} needs a person ({}): join it from the workbench.",
+                d["number"].as_i64().map(|n| format!(" about ticket #{n}")).unwrap_or_default(),
+                d["reason"].as_str().unwrap_or("handed over")
+            ),
+        ),
         _ => None,
     }
 }

@@ -260,7 +260,7 @@ async fn record_dead_letter(env: &Env, delivery: &Delivery, failed_on: &str, rea
 }
 
 /// Events the notifications hub hears about (it decides who hears what, once).
-const NOTIFIED: [&str; 7] = [
+const NOTIFIED: [&str; 8] = [
     "ticket.created",
     "ticket.status_changed",
     "ticket.message_added",
@@ -268,6 +268,7 @@ const NOTIFIED: [&str; 7] = [
     "quote.approved",
     "payment.succeeded",
     "session.started",
+    "chat.escalated",
 ];
 
 /// What of an event a ticket's live room shows: (frame kind, visibility). `None`: nothing.
@@ -280,7 +281,7 @@ fn room_frame(envelope: &Envelope) -> Option<(&'static str, String)> {
         "quote.issued" | "quote.approved" | "quote.declined" | "payment.succeeded" => {
             Some(("event", "customer".into()))
         }
-        "ticket.assigned" | "ticket.updated" => Some(("event", "internal".into())),
+        "ticket.assigned" | "ticket.updated" | "chat.escalated" => Some(("event", "internal".into())),
         _ => None,
     }
 }
