@@ -81,6 +81,19 @@ try {
     await ready();
     await shot(name);
   }
+  // Help: the customer chats about the repair; the assistant answers, then they ask for a person.
+  await page.goto(`${BASE}/portal/tickets/${TICKET}`);
+  await ready();
+  await page.click("#chat-link");
+  await ready();
+  await page.waitForSelector("#chat-log li.agent");
+  await page.getByLabel("Your message").fill("What are your opening hours?");
+  await page.getByRole("button", { name: "Send" }).click();
+  await page.waitForFunction(() => [...document.querySelectorAll("#chat-log li.agent")].some((li) => li.textContent.includes("Monday")));
+  await page.getByRole("button", { name: "Talk to a person" }).click();
+  await page.waitForFunction(() => [...document.querySelectorAll("#chat-log li.event")].some((li) => li.textContent.includes("technician")));
+  await shot("10-chat");
+
   // The technician's side: the workbench shows the board and the ticket's live room.
   if (STAFF_EMAIL) {
     const bench = await browser.newPage({ viewport: { width: 1280, height: 900 } });
@@ -94,6 +107,16 @@ try {
     await bench.getByRole("button", { name: "Send" }).click();
     await bench.waitForFunction(() => [...document.querySelectorAll("#feed li")].some((li) => li.textContent.includes("bearing worn")));
     await bench.screenshot({ path: path.join(SHOTS, "09-workbench.png"), fullPage: true });
+    // The waiting chat: the technician joins and answers in the same conversation.
+    await bench.reload();
+    await bench.waitForSelector("body[data-ready=true]");
+    await bench.click("#chats button[data-chat]");
+    await bench.waitForFunction(() => [...document.querySelectorAll("#feed li")].some((li) => li.textContent.includes("opening hours")));
+    await bench.getByLabel("Write").fill("Hi, a technician here: we also open on Saturdays.");
+    await bench.getByRole("button", { name: "Send" }).click();
+    await page.waitForFunction(() => [...document.querySelectorAll("#chat-log li.staff")].some((li) => li.textContent.includes("technician here")));
+    await bench.screenshot({ path: path.join(SHOTS, "11-workbench-chat.png"), fullPage: true });
+    await shot("12-chat-answered");
   }
   if (errors.length) throw new Error(`script errors in the page: ${errors.join("; ")}`);
   say("done");

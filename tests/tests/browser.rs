@@ -2,7 +2,9 @@
 //! `tests/browser/portal.mjs` (playwright-core). A customer signs in through the dev
 //! outbox, sees their ticket, approves the quote, and watches the status change the
 //! technician makes appear without reloading; then the owner's workbench shows the board
-//! and the ticket's live room, and a note sent there appears in it. Screenshots:
+//! and the ticket's live room, and a note sent there appears in it. The customer asks the
+//! chat assistant, asks for a person, and the technician joins from the workbench and
+//! answers in the same conversation. Screenshots:
 //! `target/screenshots/portal/`.
 
 use std::io::{BufRead, BufReader, Write};
@@ -88,6 +90,9 @@ fn a_customer_approves_a_quote_and_sees_the_repair_move_live_in_chromium() {
         "06-devices",
         "07-loyalty",
         "08-account",
+        "10-chat",
+        "11-workbench-chat",
+        "12-chat-answered",
     ] {
         let file = shots.join(format!("{name}.png"));
         let size = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);

@@ -91,30 +91,58 @@ function onSubmit(form, handler) {
 }
 
 /**
- * Joins the ticket's live room and calls `changed` whenever the platform says the ticket
- * moved. Reconnects with the last sequence seen, so nothing is missed.
+ * Enters a live room (a ticket's or a chat's): mints a single-use room ticket at `mint`,
+ * connects, and hands every frame to `onFrame`. Reconnects with the last sequence seen,
+ * so nothing is missed; with `replay`, the first connection replays the room from the
+ * start. Returns `send(frame)` (false while disconnected) and `close()`.
  */
-function follow(ticket, changed) {
+function live(mint, onFrame, { replay = false } = {}) {
   let last = 0;
   let delay = 1000;
+  let socket = null;
+  let closed = false;
   const open = async () => {
+    if (closed) return;
     try {
-      const { path } = await api("POST", `/api/v1/tickets/${ticket}/live/ticket`);
+      const { path } = await api("POST", mint);
       const scheme = location.protocol === "https:" ? "wss" : "ws";
-      const ws = new WebSocket(`${scheme}://${location.host}${path}${last ? `&since=${last}` : ""}`);
-      ws.onmessage = (e) => {
+      const since = last || replay ? `&since=${last}` : "";
+      socket = new WebSocket(`${scheme}://${location.host}${path}${since}`);
+      socket.onmessage = (e) => {
         const frame = JSON.parse(e.data);
         if (frame.seq) last = Math.max(last, frame.seq);
         if (frame.type === "hello") { delay = 1000; document.body.dataset.live = "true"; }
-        if (["status", "event", "message", "progress"].includes(frame.type)) changed(frame);
+        onFrame(frame);
       };
-      ws.onclose = () => { document.body.dataset.live = "false"; setTimeout(open, delay); delay = Math.min(delay * 2, 30000); };
+      socket.onclose = () => {
+        document.body.dataset.live = "false";
+        if (!closed) { setTimeout(open, delay); delay = Math.min(delay * 2, 30000); }
+      };
     } catch {
       setTimeout(open, delay);
       delay = Math.min(delay * 2, 30000);
     }
   };
   open();
+  return {
+    send: (frame) => socket?.readyState === 1 && (socket.send(JSON.stringify(frame)), true),
+    close: () => { closed = true; socket?.close(); },
+  };
+}
+
+/** Calls `changed` whenever the ticket's room says the ticket moved or was written to. */
+function follow(ticket, changed) {
+  return live(`/api/v1/tickets/${ticket}/live/ticket`, (frame) => {
+    if (["status", "event", "message", "progress"].includes(frame.type)) changed(frame);
+  });
+}
+
+/** One line of a conversation: who said it, when, what. */
+function chatLine(f, me) {
+  if (f.type === "event") return el("li", { class: "event" }, el("div", { class: "muted" }, f.text || f.event));
+  const who = f.role === "agent" ? "agent" : f.role === "staff" ? "staff" : "customer";
+  return el("li", { class: `${who}${f.visibility === "internal" ? " internal" : ""}${who === me ? " me" : ""}` },
+    el("div", {}, f.text), el("div", { class: "muted" }, `${f.from} · ${when(f.at)}`));
 }
 
 // ---- pages ----
@@ -265,6 +293,7 @@ const pages = {
 
   async workbench() {
     let socket = null;
+    let inChat = false;
     const renderBoard = async () => {
       const { columns } = await api("GET", "/api/v1/tickets/board");
       $("#board").replaceChildren(...columns.filter((c) => c.count).map((c) => el("div", { class: "column" },
@@ -286,32 +315,79 @@ const pages = {
           catch (err) { notice(err.message, true); }
         } }, `→ ${label(m)}`)));
     };
-    const open = async (t) => {
+    const enter = async ({ title, mint, ticket = null, chat = false }) => {
       socket?.close();
-      $("#room-title").textContent = `#${t.number} ${t.title}`;
+      inChat = chat;
+      $("#room-title").textContent = title;
       $("#feed").replaceChildren();
       $("#note-form").hidden = false;
-      await moves(t);
-      const { path } = await api("POST", `/api/v1/tickets/${t.id}/live/ticket`);
-      socket = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}${path}&since=0`);
-      socket.onmessage = (e) => {
-        const f = JSON.parse(e.data);
+      $("#note-form").customer.checked = chat;
+      $("#moves").replaceChildren();
+      if (ticket) await moves(ticket);
+      socket = live(mint, (f) => {
         if (f.type === "presence") $("#presence").textContent = f.members.map((m) => m.name + (m.step ? ` (${m.step})` : "")).join(", ");
         else if (f.type === "typing") $("#typing").textContent = f.on ? `${f.from} is typing…` : "";
-        else if (f.seq) { $("#feed").append(line(f)); if (f.type === "status") { renderBoard(); moves(t); } }
-        else if (f.type === "error") notice(f.message, true);
-      };
+        else if (f.seq) {
+          $("#feed").append(chat ? chatLine(f, "staff") : line(f));
+          if (f.type === "status" && ticket) { renderBoard(); moves(ticket); }
+        } else if (f.type === "error") notice(f.message, true);
+      }, { replay: true });
+    };
+    const open = (t) => enter({ title: `#${t.number} ${t.title}`, mint: `/api/v1/tickets/${t.id}/live/ticket`, ticket: t });
+    const renderChats = async () => {
+      const { conversations } = await api("GET", "/api/v1/chat/conversations?status=waiting");
+      $("#chats").replaceChildren(...conversations.map((c) => el("li", {},
+        el("span", {}, `${c.customer_name}${c.ticket_number ? ` · #${c.ticket_number}` : ""}: ${c.escalation_reason || "asked for help"}`),
+        el("button", { type: "button", class: "secondary", "data-chat": c.id, onclick: async () => {
+          await enter({ title: `Chat with ${c.customer_name}`, mint: `/api/v1/chat/conversations/${c.id}/live/ticket`, chat: true });
+          renderChats();
+        } }, "Join"))));
+      if (!conversations.length) $("#chats").replaceChildren(el("li", { class: "muted" }, "Nobody is waiting."));
     };
     const form = $("#note-form");
-    form.text.addEventListener("input", () => socket?.readyState === 1 && socket.send(JSON.stringify({ type: "typing", on: form.text.value.length > 0 })));
+    form.text.addEventListener("input", () => socket?.send({ type: "typing", on: form.text.value.length > 0 }));
     form.addEventListener("submit", (e) => {
       e.preventDefault();
-      if (socket?.readyState !== 1) return notice("Not connected to the room yet.", true);
-      socket.send(JSON.stringify({ type: form.customer.checked ? "message" : "note", text: form.text.value }));
-      socket.send(JSON.stringify({ type: "typing", on: false }));
+      if (!socket?.send({ type: form.customer.checked ? "message" : "note", text: form.text.value })) {
+        return notice("Not connected to the room yet.", true);
+      }
+      socket.send({ type: "typing", on: false });
+      form.reset();
+      form.customer.checked = inChat;
+    });
+    await renderChats();
+    setInterval(() => renderChats().catch(() => {}), 5000);
+    await renderBoard();
+  },
+
+  async chat() {
+    const ticket = new URLSearchParams(location.search).get("ticket");
+    const query = ticket ? `?ticket_id=${encodeURIComponent(ticket)}` : "";
+    const { conversations } = await api("GET", `/api/v1/chat/conversations${query}`);
+    let c = conversations.find((x) => x.status !== "closed" && (ticket ? x.ticket_id === ticket : !x.ticket_id));
+    if (!c) c = await api("POST", "/api/v1/chat/conversations", ticket ? { ticket_id: ticket } : {});
+    if (c.ticket_number) $("#chat-about").textContent = `About repair #${c.ticket_number}`;
+    const log = $("#chat-log");
+    const room = live(`/api/v1/chat/conversations/${c.id}/live/ticket`, (f) => {
+      if (f.type === "typing") $("#chat-typing").textContent = f.on ? `${f.from} is typing…` : "";
+      else if (f.type === "error") notice(f.message, true);
+      else if (f.seq && (f.type === "message" || f.type === "event")) {
+        log.append(chatLine(f, "customer"));
+        log.lastElementChild.scrollIntoView({ block: "nearest" });
+      }
+    }, { replay: true });
+    const form = $("#chat-form");
+    form.addEventListener("submit", (e) => {
+      e.preventDefault();
+      const text = form.text.value.trim();
+      if (!text) return;
+      if (!room.send({ type: "message", text })) return notice("Reconnecting… try again in a moment.", true);
       form.reset();
     });
-    await renderBoard();
+    $("#escalate").addEventListener("click", async () => {
+      const r = await api("POST", `/api/v1/chat/conversations/${c.id}/escalate`, {});
+      notice(r.escalated ? "A technician has been asked to join." : "A person already has this conversation.");
+    });
   },
 
   async account() {

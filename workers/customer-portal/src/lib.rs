@@ -39,6 +39,7 @@ async fn route(req: Request, call: Call) -> ApiResult<Response> {
         (Method::Get, ["portal", "account"]) => pages::account(),
         (Method::Get, ["portal", "paid"]) => pages::paid(),
         (Method::Get, ["portal", "workbench"]) => pages::workbench(),
+        (Method::Get, ["portal", "chat"]) => pages::chat(),
         (Method::Get, ["portal", "assets", name]) => pages::asset(name),
         (Method::Get, ["api", "v1", "invoices"]) => invoices(&call).await,
         (Method::Get, ["api", "v1", "loyalty"]) => loyalty(&call).await,

@@ -30,9 +30,10 @@ fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
 }
 
-const NAV: [(&str, &str, &str); 5] = [
+const NAV: [(&str, &str, &str); 6] = [
     ("tickets", "/portal/tickets", "My repairs"),
     ("devices", "/portal/devices", "My devices"),
+    ("chat", "/portal/chat", "Help"),
     ("loyalty", "/portal/loyalty", "Rewards"),
     ("account", "/portal/account", "Account"),
     ("workbench", "/portal/workbench", "Workbench"),
@@ -128,14 +129,35 @@ pub fn ticket(id: &str) -> ApiResult<Response> {
         "ticket",
         "Repair",
         &format!(" data-ticket=\"{}\"", esc(id)),
-        "<h1 id=\"title\">Repair</h1>\
+        &format!(
+            "<h1 id=\"title\">Repair</h1>\
          <div class=\"card\"><p>Status: <span id=\"status\" class=\"status\">…</span></p>\
          <p id=\"description\" class=\"muted\"></p><p id=\"live\" class=\"muted\" aria-live=\"polite\"></p></div>\
          <h2>Quote</h2><div id=\"quote\" class=\"card\"></div>\
          <h2>Timeline</h2><div class=\"card\"><ol id=\"timeline\" class=\"timeline\"></ol></div>\
+         <p><a id=\"chat-link\" href=\"/portal/chat?ticket={id}\">Questions? Chat about this repair</a></p>\
          <h2>Message the shop</h2><form id=\"message-form\" class=\"card\">\
          <label for=\"m-body\">Message</label><textarea id=\"m-body\" name=\"body\" required maxlength=\"5000\"></textarea>\
          <button type=\"submit\">Send</button></form>",
+            id = esc(id)
+        ),
+    )
+}
+
+/// The chat: the assistant answers, a technician joins when needed (`?ticket=` for one
+/// repair).
+pub fn chat() -> ApiResult<Response> {
+    page(
+        "chat",
+        "Help",
+        "",
+        "<h1>Ask us</h1><p id=\"chat-about\" class=\"muted\">Our assistant answers at once; a technician joins \
+         when it can't help.</p><div class=\"card\"><ol id=\"chat-log\" class=\"chat\" aria-live=\"polite\"></ol>\
+         <p id=\"chat-typing\" class=\"muted\" aria-live=\"polite\"></p>\
+         <form id=\"chat-form\"><label for=\"c-text\">Your message</label>\
+         <textarea id=\"c-text\" name=\"text\" required maxlength=\"4000\"></textarea>\
+         <button type=\"submit\">Send</button> <button type=\"button\" id=\"escalate\" class=\"secondary\">Talk to a person</button>\
+         </form></div>",
     )
 }
 
@@ -177,7 +199,9 @@ pub fn workbench() -> ApiResult<Response> {
         "workbench",
         "Workbench",
         "",
-        "<h1>Workbench</h1><div class=\"bench\"><section aria-labelledby=\"board-h\"><h2 id=\"board-h\">Board</h2>\
+        "<h1>Workbench</h1><div class=\"bench\"><section aria-labelledby=\"board-h\">\
+         <h2 id=\"chats-h\">Chats waiting for a person</h2><ul id=\"chats\" class=\"list card\" aria-live=\"polite\"></ul>\
+         <h2 id=\"board-h\">Board</h2>\
          <div id=\"board\" class=\"board\"></div></section>\
          <section aria-labelledby=\"room-h\" class=\"card\"><h2 id=\"room-h\">Room: <span id=\"room-title\">pick a ticket</span></h2>\
          <p class=\"muted\">Here: <span id=\"presence\"></span> <span id=\"typing\" aria-live=\"polite\"></span></p>\
