@@ -59,6 +59,8 @@ function mainSecrets() {
   return {
     JWT_SIGNING_KEYS: process.env.NOIZYLAB_JWT_SIGNING_KEYS ?? `dev-${randomBytes(3).toString("hex")}:${seed}`,
     ...(process.env.NOIZYLAB_OWNER_EMAIL ? { OWNER_EMAIL: process.env.NOIZYLAB_OWNER_EMAIL } : {}),
+    // The key the inbound-mail webhook URL carries (emailed replies to tickets).
+    ...(process.env.NOIZYLAB_INBOUND_EMAIL_KEY ? { INBOUND_EMAIL_KEY: process.env.NOIZYLAB_INBOUND_EMAIL_KEY } : {}),
     // Test suites sign many people in from one address; the defaults stand otherwise.
     ...(process.env.NOIZYLAB_SIGNIN_LINKS_PER_IP ? { SIGNIN_LINKS_PER_IP: process.env.NOIZYLAB_SIGNIN_LINKS_PER_IP } : {}),
     ...(process.env.NOIZYLAB_SIGNIN_LINKS_PER_EMAIL

@@ -74,6 +74,7 @@ fn hub() -> &'static Hub {
                 ("NOIZYLAB_TWILIO_FROM", "+15145550100"),
                 ("NOIZYLAB_VAPID_PRIVATE_KEY", vapid_private.as_str()),
                 ("NOIZYLAB_VAPID_SUBJECT", "mailto:ops@noizylab.test"),
+                ("NOIZYLAB_INBOUND_EMAIL_KEY", INBOUND_KEY),
             ],
         );
         Hub { platform, providers, vapid }
@@ -196,10 +197,10 @@ fn a_ticket_event_fans_out_to_every_channel_once() {
         .expect("email");
     let mail: Value = serde_json::from_slice(&mail.body).expect("json");
     assert_eq!(mail["personalizations"][0]["to"][0]["email"], email.as_str());
-    assert_eq!(
-        mail["reply_to"]["email"],
-        format!("ticket+{ticket}@replies.noizylab.example"),
-        "replies find their ticket"
+    let reply_to = mail["reply_to"]["email"].as_str().expect("reply_to");
+    assert!(
+        reply_to.starts_with(&format!("ticket+{ticket}.")) && reply_to.ends_with("@replies.noizylab.example"),
+        "replies find their ticket: {reply_to}"
     );
     let sms = h
         .providers
@@ -341,4 +342,84 @@ fn a_web_push_is_encrypted_for_the_browser_and_signed_with_vapid() {
     validation.set_audience(&[h.providers.url()]);
     let claims = jsonwebtoken::decode::<Value>(token, &decoding, &validation).expect("a valid VAPID JWT").claims;
     assert_eq!(claims["sub"], "mailto:ops@noizylab.test");
+}
+
+const INBOUND_KEY: &str = "inbound-test-key-0123456789";
+
+/// A SendGrid Inbound Parse post: multipart form fields.
+fn inbound(p: &Platform, key: &str, fields: &[(&str, &str)]) -> Reply {
+    let boundary = "----noizylab-test-boundary";
+    let mut body = String::new();
+    for (name, value) in fields {
+        body.push_str(&format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"));
+    }
+    body.push_str(&format!("--{boundary}--\r\n"));
+    let content_type = format!("multipart/form-data; boundary={boundary}");
+    let url = p.url(&format!("/api/v1/tickets/email-replies?key={key}"));
+    request("POST", &url, &[("content-type", content_type.as_str())], Some(body.as_bytes()))
+}
+
+#[test]
+fn an_emailed_reply_lands_on_its_ticket_once_and_only_from_its_customer() {
+    let h = hub();
+    let p = &h.platform;
+    let (owner, email, ticket, _) = customer_with_ticket(h, "+15145550166", 12);
+    let r = authed(p, "POST", &format!("/api/v1/tickets/{ticket}/status"), &owner, Some(&json!({ "to": "TRIAGE" })));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let mail = eventually(Duration::from_secs(20), "the status mail", || {
+        h.providers.requests().into_iter().find(|r| {
+            r.path == "/v3/mail/send"
+                && String::from_utf8_lossy(&r.body).contains(&email)
+                && String::from_utf8_lossy(&r.body).contains("triage")
+        })
+    });
+    let mail: Value = serde_json::from_slice(&mail.body).expect("json");
+    let reply_to = mail["reply_to"]["email"].as_str().expect("reply_to").to_owned();
+
+    let text = "Thanks, please go ahead with the speaker.\n\nOn Mon, 23 Nov 2026, NoizyLab wrote:\n> Your repair is now triage.";
+    let envelope = json!({ "to": [reply_to], "from": email }).to_string();
+    let headers = format!("Message-ID: <reply-{ticket}@mail.example>\nSubject: Re: Repair");
+    let fields = [
+        ("envelope", envelope.as_str()),
+        ("from", email.as_str()),
+        ("to", reply_to.as_str()),
+        ("subject", "Re: Repair"),
+        ("text", text),
+        ("headers", headers.as_str()),
+    ];
+    let r = inbound(p, INBOUND_KEY, &fields);
+    assert_eq!(r.status, 201, "{}", r.text());
+    // Redelivered by the provider: nothing added twice.
+    let again = inbound(p, INBOUND_KEY, &fields);
+    assert_eq!(again.status, 200, "{}", again.text());
+    assert_eq!(again.json()["duplicate"], true);
+    let view = authed(p, "GET", &format!("/api/v1/tickets/{ticket}"), &owner, None).json();
+    let replies: Vec<&Value> = view["timeline"]
+        .as_array()
+        .expect("timeline")
+        .iter()
+        .filter(|e| e["kind"] == "message" && e["body"].as_str().is_some_and(|b| b.contains("go ahead")))
+        .collect();
+    assert_eq!(replies.len(), 1, "{:?}", view["timeline"]);
+    assert_eq!(replies[0]["body"], "Thanks, please go ahead with the speaker.", "the quoted mail is left out");
+    assert_eq!(replies[0]["visibility"], "customer");
+
+    // Someone else replying from the address, a made-up address, a wrong key: refused.
+    let envelope = json!({ "to": [reply_to], "from": "mallory@example.com" }).to_string();
+    let other = [("envelope", envelope.as_str()), ("text", "cancel everything"), ("headers", "Message-ID: <m1@x>")];
+    let r = inbound(p, INBOUND_KEY, &other);
+    assert_eq!(r.status, 403, "{}", r.text());
+    let forged_to = reply_to.replacen(&ticket, "someone-elses-ticket", 1);
+    let envelope = json!({ "to": [forged_to], "from": email }).to_string();
+    let r = inbound(p, INBOUND_KEY, &[("envelope", envelope.as_str()), ("text", "hello")]);
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(r.json()["error"]["field"], "to");
+    assert_eq!(inbound(p, "wrong-key", &fields).status, 401);
+    let envelope_ok = json!({ "to": [reply_to], "from": email }).to_string();
+    let r = inbound(p, INBOUND_KEY, &[("envelope", envelope_ok.as_str()), ("text", "> only the quote")]);
+    assert_eq!(r.status, 422, "{}", r.text());
+    let view = authed(p, "GET", &format!("/api/v1/tickets/{ticket}"), &owner, None).json();
+    let bodies: Vec<&str> =
+        view["timeline"].as_array().expect("timeline").iter().filter_map(|e| e["body"].as_str()).collect();
+    assert!(!bodies.iter().any(|b| b.contains("cancel everything")), "{bodies:?}");
 }

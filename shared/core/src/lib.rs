@@ -13,6 +13,7 @@ pub mod health;
 pub mod identity;
 pub mod pricing;
 pub mod ratelimit;
+pub mod replies;
 pub mod request_id;
 pub mod services;
 pub mod stripe;

@@ -12,6 +12,7 @@ mod idempotency;
 mod keys;
 mod objects;
 mod privacy;
+mod replies;
 mod rooms;
 mod sessions;
 mod tickets;
@@ -43,6 +44,7 @@ async fn route(req: Request, call: Call) -> ApiResult<Response> {
         (Method::Get, ["api", "v1", "tickets", id, "live"]) => rooms::join(&req, &call, id).await,
         (Method::Post, ["api", "v1", "tickets", id, "live", "ticket"]) => rooms::mint(&call, id).await,
         (Method::Post, ["internal", "rooms", id, "publish"]) => rooms::publish(req, &call, id).await,
+        (Method::Post, ["api", "v1", "tickets", "email-replies"]) => replies::inbound(req, &call).await,
         (_, ["api", "v1", "tickets", rest @ ..]) => tickets::route(req, &call, rest).await,
         (_, ["api", "v1", "sessions", rest @ ..]) => sessions::route(req, &call, rest).await,
         (_, ["internal", "tickets", rest @ ..]) => tickets::internal(req, &call, rest).await,

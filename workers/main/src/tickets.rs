@@ -63,6 +63,47 @@ pub async fn internal(req: Request, call: &Call, rest: &[&str]) -> ApiResult<Res
     }
 }
 
+#[derive(Deserialize)]
+struct Email {
+    email: String,
+}
+
+/// A customer's emailed reply (`replies`) as a customer-visible message on the ticket,
+/// written as the customer: 404 without the ticket, 403 unless `sender` is its customer.
+pub async fn email_reply(call: &Call, id: &str, sender: &str, reply: &str) -> ApiResult<serde_json::Value> {
+    let ticket = load(call, id).await?;
+    let customer: Option<Email> =
+        call.sql()?.first("SELECT email FROM users WHERE id = ?1", &[ticket.customer_id.as_str().into()]).await?;
+    if !customer.is_some_and(|c| c.email.eq_ignore_ascii_case(sender.trim())) {
+        return Err(ApiError::Forbidden("the sender is not this ticket's customer".into()));
+    }
+    let note = text("text", reply, MAX_TEXT_CHARS)?;
+    let now = time::now_rfc3339();
+    record_message(call, &ticket, &ticket.customer_id, &note, Visibility::Customer, &now, Some("email")).await?;
+    Ok(json!({ "ticket_id": id, "kind": "message", "body": note, "at": now, "visibility": "customer" }))
+}
+
+/// Writes a note or message to the ticket's timeline (touching the ticket) and announces
+/// it on the bus.
+async fn record_message(
+    call: &Call,
+    ticket: &Ticket,
+    actor: &str,
+    note: &str,
+    visibility: Visibility,
+    now: &str,
+    via: Option<&str>,
+) -> ApiResult<()> {
+    let kind = if visibility == Visibility::Internal { "note" } else { "message" };
+    let e = NewEntry { kind, from: None, to: None, body: Some(note), visibility };
+    let db = call.sql()?;
+    let touch =
+        db.statement("UPDATE tickets SET updated_at = ?2 WHERE id = ?1", &[ticket.id.as_str().into(), now.into()])?;
+    db.batch(vec![entry_statement(call, &ticket.id, actor, now, &e)?, touch]).await?;
+    let data = json!({ "visibility": visibility.as_str(), "by": actor, "customer_id": ticket.customer_id, "via": via });
+    publish(call, ticket, "ticket.message_added", data).await
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Visibility {
     Internal,
@@ -650,12 +691,7 @@ async fn add_entry(mut req: Request, call: &Call, id: &str, visibility: Visibili
     let note = text("body", &body.body, MAX_TEXT_CHARS)?;
     let now = time::now_rfc3339();
     let kind = if visibility == Visibility::Internal { "note" } else { "message" };
-    let e = NewEntry { kind, from: None, to: None, body: Some(&note), visibility };
-    let db = call.sql()?;
-    let touch = db.statement("UPDATE tickets SET updated_at = ?2 WHERE id = ?1", &[id.into(), now.as_str().into()])?;
-    db.batch(vec![entry_statement(call, id, &actor.id, &now, &e)?, touch]).await?;
-    let data = json!({ "visibility": visibility.as_str(), "by": actor.id, "customer_id": ticket.customer_id });
-    publish(call, &ticket, "ticket.message_added", data).await?;
+    record_message(call, &ticket, &actor.id, &note, visibility, &now, None).await?;
     http::created(&json!({ "ticket_id": id, "kind": kind, "body": note, "at": now, "visibility": visibility.as_str() }))
 }
 

@@ -10,8 +10,8 @@
 //!   sending and final once `sent` or `skipped`: a redelivered event sends nothing twice.
 //!   A provider failure leaves the row `failed` and retries the message (queue backoff);
 //!   after the queue's retries it lands in `noizylab-notify-dlq`, visible to operators.
-//! - **Replies.** Customer email carries `Reply-To: ticket+<id>@REPLY_DOMAIN`, so a reply
-//!   finds its ticket.
+//! - **Replies.** Customer email carries `Reply-To: ticket+<id>.<tag>@REPLY_DOMAIN` (the
+//!   tag an HMAC of the ticket id), so a reply finds its ticket through `inbound`.
 
 use noizylab_core::events::Envelope;
 use noizylab_kit::db::{opt, Db};
@@ -315,12 +315,21 @@ fn ok_or(status: u16, provider: &str) -> ApiResult<String> {
     }
 }
 
+/// Where a customer's reply about `ticket` goes: `ticket+<id>.<tag>@REPLY_DOMAIN`, signed
+/// so that it cannot be made up for another ticket (`noizylab_core::replies`).
+pub fn reply_address(env: &Env, ticket: &str) -> ApiResult<Option<String>> {
+    let secret = noizylab_kit::call::internal_secret(env)?;
+    let domain = var(env, "REPLY_DOMAIN").unwrap_or_else(|| "replies.noizylab.example".into());
+    Ok(noizylab_core::replies::address(secret.as_bytes(), ticket, &domain))
+}
+
 async fn send(env: &Env, db: &Db, e: &Envelope, p: &Planned) -> ApiResult<String> {
     match p.channel {
         "email" => {
-            let reply_to = e.ticket_id.as_deref().map(|t| {
-                format!("ticket+{t}@{}", var(env, "REPLY_DOMAIN").unwrap_or_else(|| "replies.noizylab.example".into()))
-            });
+            let reply_to = match e.ticket_id.as_deref() {
+                Some(t) => reply_address(env, t)?,
+                None => None,
+            };
             email(env, db, &p.to, &p.message, reply_to.as_deref()).await
         }
         "sms" => sms(env, db, &p.to, &p.message).await,

@@ -10,6 +10,8 @@
 //!   provider in production they answer 503.
 //! - `GET|PUT /api/v1/notifications/channels` (admin): the workspace's Slack/Discord webhooks.
 //! - `GET /api/v1/notifications/deliveries?ticket_id=` (staff): a ticket's delivery log.
+//! - Customer email carries a signed per-ticket `Reply-To`; `main` takes the replies in
+//!   (`POST /api/v1/tickets/email-replies`).
 
 mod hub;
 
