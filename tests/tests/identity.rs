@@ -294,7 +294,7 @@ fn a_user_reads_and_updates_their_profile_and_preferences() {
     assert_eq!(defaults.status, 200, "{}", defaults.text());
     assert_eq!(
         defaults.json(),
-        json!({ "voice_mode": false, "notifications": { "email": true, "sms": false, "push": false }, "timezone": "UTC" })
+        json!({ "voice_mode": false, "notifications": { "email": true, "sms": false, "push": false, "in_app": true }, "timezone": "UTC" })
     );
 
     let update = json!({ "voice_mode": true, "notifications": { "sms": true }, "timezone": "America/Toronto" });
@@ -303,7 +303,11 @@ fn a_user_reads_and_updates_their_profile_and_preferences() {
     let read_back = authed(p, "GET", "/api/v1/users/preferences", &token, None).json();
     assert_eq!(read_back["timezone"], "America/Toronto");
     assert_eq!(read_back["voice_mode"], true);
-    assert_eq!(read_back["notifications"], json!({ "email": true, "sms": true, "push": false }), "a partial update");
+    assert_eq!(
+        read_back["notifications"],
+        json!({ "email": true, "sms": true, "push": false, "in_app": true }),
+        "a partial update"
+    );
 
     let bad_tz = authed(p, "PUT", "/api/v1/users/preferences", &token, Some(&json!({ "timezone": "not a zone" })));
     assert_eq!((bad_tz.status, bad_tz.json()["error"]["field"].clone()), (400, json!("timezone")));

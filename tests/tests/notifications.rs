@@ -170,7 +170,7 @@ fn a_ticket_event_fans_out_to_every_channel_once() {
     let r = authed(p, "POST", &format!("/api/v1/tickets/{ticket}/status"), &owner, Some(&json!({ "to": "TRIAGE" })));
     assert_eq!(r.status, 200, "{}", r.text());
 
-    let log = eventually(Duration::from_secs(20), "four deliveries", || {
+    let log = eventually(Duration::from_secs(20), "five deliveries", || {
         let r = authed(p, "GET", &format!("/api/v1/notifications/deliveries?ticket_id={ticket}"), &owner, None).json();
         let sent: Vec<Value> = r["deliveries"]
             .as_array()
@@ -179,10 +179,10 @@ fn a_ticket_event_fans_out_to_every_channel_once() {
             .into_iter()
             .filter(|d| d["event"] == "ticket.status_changed" && d["status"] == "sent")
             .collect();
-        (sent.len() == 4).then_some(sent)
+        (sent.len() == 5).then_some(sent)
     });
     let channels: Vec<&str> = log.iter().filter_map(|d| d["channel"].as_str()).collect();
-    for c in ["email", "sms", "slack", "discord"] {
+    for c in ["email", "sms", "slack", "discord", "in_app"] {
         assert!(channels.contains(&c), "{c} in {channels:?}");
     }
     // Each provider got its own wire format.
@@ -245,7 +245,7 @@ fn sms_waits_out_quiet_hours_and_a_failing_provider_ends_in_the_dead_letter_queu
         let r = authed(p, "GET", &format!("/api/v1/notifications/deliveries?ticket_id={quiet_ticket}"), &owner, None)
             .json();
         let rows = r["deliveries"].as_array().cloned().unwrap_or_default();
-        (rows.iter().filter(|d| d["event"] == "ticket.status_changed").count() == 4).then_some(rows)
+        (rows.iter().filter(|d| d["event"] == "ticket.status_changed").count() == 5).then_some(rows)
     });
     let sms = log.iter().find(|d| d["channel"] == "sms" && d["event"] == "ticket.status_changed").expect("sms row");
     assert_eq!(sms["status"], "skipped");
@@ -422,4 +422,59 @@ fn an_emailed_reply_lands_on_its_ticket_once_and_only_from_its_customer() {
     let bodies: Vec<&str> =
         view["timeline"].as_array().expect("timeline").iter().filter_map(|e| e["body"].as_str()).collect();
     assert!(!bodies.iter().any(|b| b.contains("cancel everything")), "{bodies:?}");
+}
+
+#[test]
+fn in_app_notices_reach_the_customers_open_inbox_and_wait_for_the_next_visit() {
+    let h = hub();
+    let p = &h.platform;
+    let owner = access(&sign_in_by_mail(h, OWNER_EMAIL));
+    let customer = access(&sign_in_by_mail(h, &unique_email("inboxed")));
+    let t = authed(p, "POST", "/api/v1/tickets", &customer, Some(&json!({ "title": "Mixer channel dead" }))).json();
+    let (ticket, number) = (t["id"].as_str().expect("id").to_owned(), t["number"].as_i64().expect("number"));
+
+    let r = authed(p, "POST", "/api/v1/users/me/live/ticket", &customer, None);
+    assert_eq!(r.status, 201, "{}", r.text());
+    let path = r.json()["path"].as_str().expect("path").to_owned();
+    let mut inbox = connect(&p.ws_url(&path)).expect("inbox");
+    let hello = next_of(&mut inbox, "hello");
+    assert_eq!(hello["you"]["staff"], false);
+    let r = authed(p, "POST", &format!("/api/v1/tickets/{ticket}/status"), &owner, Some(&json!({ "to": "TRIAGE" })));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let notice = loop {
+        let f = next_of(&mut inbox, "event");
+        if f["event"] == "ticket.status_changed" {
+            break f;
+        }
+    };
+    assert_eq!(notice["title"], format!("Repair #{number}: triage"));
+    assert_eq!(notice["url"], format!("/portal/tickets/{ticket}"));
+    let seq = notice["seq"].as_i64().expect("seq");
+
+    // Not connected when the next one comes: it waits in the inbox.
+    drop(inbox);
+    let r =
+        authed(p, "POST", &format!("/api/v1/tickets/{ticket}/status"), &owner, Some(&json!({ "to": "DIAGNOSTICS" })));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let later = eventually(Duration::from_secs(20), "the notice kept for later", || {
+        let path =
+            authed(p, "POST", "/api/v1/users/me/live/ticket", &customer, None).json()["path"].as_str()?.to_owned();
+        let mut inbox = connect(&p.ws_url(&format!("{path}&since={seq}"))).ok()?;
+        loop {
+            let f = next_json(&mut inbox);
+            if f["type"] == "hello" {
+                return None;
+            }
+            if f["title"].as_str().is_some_and(|t| t.contains("diagnostics")) {
+                return Some(f);
+            }
+        }
+    });
+    assert_eq!(later["ticket_id"], ticket.as_str());
+    // Nobody else can enter someone's inbox: the ticket names the room it was minted for.
+    let stranger = access(&sign_in_by_mail(h, &unique_email("nosy")));
+    let theirs = authed(p, "POST", "/api/v1/users/me/live/ticket", &stranger, None).json();
+    let token = theirs["ticket"].as_str().expect("ticket");
+    let customer_id = path.split('/').nth(4).expect("user id in the path");
+    assert!(connect(&p.ws_url(&format!("/api/v1/users/{customer_id}/live?ticket={token}"))).is_err());
 }

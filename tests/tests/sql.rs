@@ -255,3 +255,21 @@ fn api_keys_keep_only_a_hash_and_scopes_as_json() {
         "no column for the key itself"
     );
 }
+
+#[test]
+fn deliveries_take_the_in_app_channel_and_refuse_unknown_ones() {
+    let conn = migrated();
+    let insert = |channel: &str| {
+        conn.execute(
+            "INSERT INTO deliveries (event_id, recipient, channel, event, status, updated_at)
+             VALUES ('e1', 'u1', ?1, 'ticket.created', 'sent', 't')",
+            [channel],
+        )
+    };
+    assert!(insert("in_app").is_ok());
+    assert!(insert("carrier_pigeon").is_err());
+    let index: i64 = conn
+        .query_row("SELECT COUNT(*) FROM sqlite_master WHERE name = 'deliveries_by_ticket'", [], |r| r.get(0))
+        .expect("index");
+    assert_eq!(index, 1, "the rebuilt table keeps its index");
+}

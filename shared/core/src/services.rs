@@ -256,7 +256,8 @@ pub static SERVICES: [ServiceSpec; 17] = [
         dir: "notifications",
         binding: NOTIFICATIONS,
         role: "email, SMS, web push, Slack/Discord, in-app; delivery log",
-        bindings: &[d1(DB), kv(CACHE), queue(NOTIFY)],
+        // In-app notices go into each person's inbox room, a `TicketRoom` of main's.
+        bindings: &[d1(DB), kv(CACHE), queue(NOTIFY), object(TICKET_ROOM)],
         consumes: &[queues::NOTIFY],
         classes: &[],
     },

@@ -37,6 +37,8 @@ async fn route(req: Request, call: Call) -> ApiResult<Response> {
         (Method::Get, [".well-known", "jwks.json"]) => auth::jwks(&call),
         (_, ["api", "v1", "auth", rest @ ..]) => auth::route(req, &call, rest).await,
         (_, ["api", "v1", "workspaces", rest @ ..]) => workspaces::route(req, &call, rest).await,
+        (Method::Post, ["api", "v1", "users", "me", "live", "ticket"]) => rooms::mint_inbox(&call).await,
+        (Method::Get, ["api", "v1", "users", id, "live"]) => rooms::join_inbox(&req, &call, id).await,
         (_, ["api", "v1", "users", rest @ ..]) => users::route(req, &call, rest).await,
         (_, ["api", "v1", "devices", rest @ ..]) => devices::route(req, &call, rest).await,
         (Method::Get, ["api", "v1", "audit", "verify"]) => audit::verify(&call).await,

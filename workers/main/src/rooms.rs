@@ -9,6 +9,10 @@
 //!    `Origin`.
 //! 3. `POST /internal/rooms/:id/publish` (the workflow orchestrator, from the events queue)
 //!    pushes a platform frame — a status change — into the room.
+//!
+//! Each person also has an **inbox**: the same kind of room, named `inbox:<user id>`, that
+//! the notifications hub writes in-app notices into (`POST /api/v1/users/me/live/ticket`,
+//! then `GET /api/v1/users/:id/live?ticket=…`); only its owner can enter it.
 
 use base64::Engine;
 use noizylab_core::bindings;
@@ -57,10 +61,34 @@ pub async fn mint(call: &Call, raw_id: &str) -> ApiResult<Response> {
     let id = ticket_id(raw_id)?;
     let actor = Actor::of(call)?;
     actor.require(call, "tickets:read").await?;
-    let user = actor.user()?;
     tickets::visible(call, &actor, id).await?;
+    let user = actor.user()?;
+    let token = mint_for(call, id, user, actor.is_staff()).await?;
+    let path = format!("/api/v1/tickets/{id}/live?ticket={token}");
+    http::created(&json!({ "ticket": token, "expires_in": noizylab_kit::room::TICKET_TTL_MS / 1000, "path": path }))
+}
+
+/// `POST /api/v1/users/me/live/ticket`: a room ticket into the caller's own inbox (in-app
+/// notices). 201 `{ticket, expires_in, path}`.
+pub async fn mint_inbox(call: &Call) -> ApiResult<Response> {
+    let actor = Actor::of(call)?;
+    let user = actor.user()?.to_owned();
+    let token = mint_for(call, &format!("inbox:{user}"), &user, false).await?;
+    let path = format!("/api/v1/users/{user}/live?ticket={token}");
+    http::created(&json!({ "ticket": token, "expires_in": noizylab_kit::room::TICKET_TTL_MS / 1000, "path": path }))
+}
+
+/// `GET /api/v1/users/:id/live?ticket=…` (WebSocket): the inbox, which redeems the ticket.
+pub async fn join_inbox(req: &Request, call: &Call, raw_id: &str) -> ApiResult<Response> {
+    let id = ticket_id(raw_id).map_err(|_| ApiError::invalid_field("id", "not a user id"))?;
+    let name = format!("inbox:{id}");
+    noizylab_kit::room::forward_upgrade(&room(call, &name)?, req, &name).await
+}
+
+/// Stores a single-use ticket for `user` in room `name`; the ticket.
+async fn mint_for(call: &Call, name: &str, user: &str, staff: bool) -> ApiResult<String> {
     let who: Option<Name> = call.sql()?.first("SELECT name, email FROM users WHERE id = ?1", &[user.into()]).await?;
-    let name = who
+    let display = who
         .map(|w| {
             w.name
                 .filter(|n| !n.trim().is_empty())
@@ -71,12 +99,11 @@ pub async fn mint(call: &Call, raw_id: &str) -> ApiResult<Response> {
     let expires_ms = (now_secs() as u64) * 1000 + noizylab_kit::room::TICKET_TTL_MS;
     let body = json!({
         "hash": noizylab_core::auth::sha256_hex(token.as_bytes()),
-        "member": { "id": user, "name": name, "staff": actor.is_staff() },
+        "member": { "id": user, "name": display, "staff": staff },
         "expires_ms": expires_ms,
     });
-    post_to_room(call, id, "ticket", &body).await?;
-    let path = format!("/api/v1/tickets/{id}/live?ticket={token}");
-    http::created(&json!({ "ticket": token, "expires_in": noizylab_kit::room::TICKET_TTL_MS / 1000, "path": path }))
+    post_to_room(call, name, "ticket", &body).await?;
+    Ok(token)
 }
 
 /// `GET /api/v1/tickets/:id/live?ticket=…` (WebSocket): hands the upgrade to the room,

@@ -98,6 +98,13 @@ struct Channels {
     email: bool,
     sms: bool,
     push: bool,
+    /// Notices in the portal (the person's inbox room); on unless turned off.
+    #[serde(default = "on")]
+    in_app: bool,
+}
+
+fn on() -> bool {
+    true
 }
 
 #[derive(Clone, Serialize, Deserialize)]
@@ -111,7 +118,7 @@ impl Default for Preferences {
     fn default() -> Self {
         Preferences {
             voice_mode: false,
-            notifications: Channels { email: true, sms: false, push: false },
+            notifications: Channels { email: true, sms: false, push: false, in_app: true },
             timezone: "UTC".into(),
         }
     }
@@ -171,6 +178,7 @@ struct ChannelsUpdate {
     email: Option<bool>,
     sms: Option<bool>,
     push: Option<bool>,
+    in_app: Option<bool>,
 }
 
 /// `PUT /api/v1/users/preferences`: a partial update; fields left out keep their value.
@@ -191,6 +199,7 @@ async fn update_preferences(mut req: Request, call: &Call) -> ApiResult<Response
         prefs.notifications.email = n.email.unwrap_or(prefs.notifications.email);
         prefs.notifications.sms = n.sms.unwrap_or(prefs.notifications.sms);
         prefs.notifications.push = n.push.unwrap_or(prefs.notifications.push);
+        prefs.notifications.in_app = n.in_app.unwrap_or(prefs.notifications.in_app);
     }
     let text = serde_json::to_string(&prefs).or_internal("prefs json")?;
     call.sql()?.run("UPDATE users SET preferences = ?2 WHERE id = ?1", &[user.into(), text.as_str().into()]).await?;

@@ -202,6 +202,19 @@ async fn plan(db: &Db, e: &Envelope) -> ApiResult<Vec<Planned>> {
                     out.push(Planned { recipient: customer.into(), channel: "sms", to, message, skip, push: None });
                 }
             }
+            if wants("in_app", true) {
+                if let Some(message) = template(e, "in_app") {
+                    let to = customer.to_owned();
+                    out.push(Planned {
+                        recipient: customer.into(),
+                        channel: "in_app",
+                        to,
+                        message,
+                        skip: None,
+                        push: None,
+                    });
+                }
+            }
             if wants("push", false) {
                 let subs: Vec<Subscription> = db
                     .all(
@@ -315,6 +328,34 @@ fn ok_or(status: u16, provider: &str) -> ApiResult<String> {
     }
 }
 
+/// In-app: a notice in the person's inbox room (`inbox:<user id>`, a `TicketRoom` of
+/// main's), stored with a sequence number and sent at once to every socket they have open
+/// on it; replayed when they connect later.
+async fn in_app(env: &Env, e: &Envelope, p: &Planned) -> ApiResult<String> {
+    let name = format!("inbox:{}", p.to);
+    let rooms = env.durable_object(noizylab_core::bindings::TICKET_ROOM).or_internal("TICKET_ROOM")?;
+    let stub = rooms.id_from_name(&name).and_then(|id| id.get_stub()).or_internal("inbox stub")?;
+    let url = e.ticket_id.as_deref().map(|t| format!("/portal/tickets/{t}"));
+    let body = json!({
+        "kind": "event",
+        "visibility": "customer",
+        "from": "NoizyLab",
+        "data": { "event": e.event, "event_id": e.id, "title": p.message.subject, "text": p.message.text,
+                  "ticket_id": e.ticket_id, "url": url },
+    });
+    let headers = Headers::new();
+    headers.set("content-type", "application/json").or_internal("header")?;
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post).with_headers(headers).with_body(Some(body.to_string().into()));
+    let req = Request::new_with_init("https://room/publish", &init).or_internal("inbox request")?;
+    let mut resp = stub.fetch_with_request(req).await.or_internal("inbox")?;
+    if resp.status_code() != 200 {
+        return Err(ApiError::internal(format!("inbox answered {}", resp.status_code())));
+    }
+    let seq: Value = resp.json().await.or_internal("inbox answer")?;
+    Ok(format!("inbox seq {}", seq["seq"]))
+}
+
 /// Where a customer's reply about `ticket` goes: `ticket+<id>.<tag>@REPLY_DOMAIN`, signed
 /// so that it cannot be made up for another ticket (`noizylab_core::replies`).
 pub fn reply_address(env: &Env, ticket: &str) -> ApiResult<Option<String>> {
@@ -333,6 +374,7 @@ async fn send(env: &Env, db: &Db, e: &Envelope, p: &Planned) -> ApiResult<String
             email(env, db, &p.to, &p.message, reply_to.as_deref()).await
         }
         "sms" => sms(env, db, &p.to, &p.message).await,
+        "in_app" => in_app(env, e, p).await,
         "push" => push(env, db, e, p).await,
         "slack" => {
             let body = json!({ "text": p.message.text, "blocks": [
