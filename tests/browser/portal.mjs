@@ -73,6 +73,8 @@ try {
   if ((await nextLine()) !== "moved") throw new Error("expected 'moved'");
   await page.waitForSelector("#status[data-status=IN_REPAIR]", { timeout: 15000 });
   if (reloads.length) throw new Error(`the page reloaded: ${reloads}`);
+  // The same move arrives as an in-app notice from the customer's inbox.
+  await page.waitForSelector('#notice[data-event="ticket.status_changed"] a[href="/portal/tickets/' + TICKET + '"]', { timeout: 15000 });
   await shot("05-live-status");
   say("live-ok");
 

@@ -42,7 +42,17 @@ function notice(text, error = false) {
   box.textContent = text;
   box.className = error ? "notice error" : "notice";
   box.hidden = false;
+  delete box.dataset.event;
   if (error) box.focus();
+}
+
+/** An in-app notice from the person's inbox: its title, its text, a link to what it is about. */
+function inApp(f) {
+  const box = $("#notice");
+  box.replaceChildren(el("strong", {}, f.title), " ", f.text, ...(f.url ? [" ", el("a", { href: f.url }, "Open")] : []));
+  box.className = "notice";
+  box.dataset.event = f.event;
+  box.hidden = false;
 }
 
 let refreshing = null;
@@ -96,7 +106,7 @@ function onSubmit(form, handler) {
  * so nothing is missed; with `replay`, the first connection replays the room from the
  * start. Returns `send(frame)` (false while disconnected) and `close()`.
  */
-function live(mint, onFrame, { replay = false } = {}) {
+function live(mint, onFrame, { replay = false, mark = true } = {}) {
   let last = 0;
   let delay = 1000;
   let socket = null;
@@ -111,11 +121,11 @@ function live(mint, onFrame, { replay = false } = {}) {
       socket.onmessage = (e) => {
         const frame = JSON.parse(e.data);
         if (frame.seq) last = Math.max(last, frame.seq);
-        if (frame.type === "hello") { delay = 1000; document.body.dataset.live = "true"; }
+        if (frame.type === "hello") { delay = 1000; if (mark) document.body.dataset.live = "true"; }
         onFrame(frame);
       };
       socket.onclose = () => {
-        document.body.dataset.live = "false";
+        if (mark) document.body.dataset.live = "false";
         if (!closed) { setTimeout(open, delay); delay = Math.min(delay * 2, 30000); }
       };
     } catch {
@@ -427,5 +437,9 @@ document.addEventListener("DOMContentLoaded", async () => {
   const staff = ["owner", "admin", "technician"].includes(session()?.role);
   for (const a of document.querySelectorAll('a[href="/portal/workbench"]')) a.hidden = !staff;
   try { await pages[page]?.(); } catch (err) { if (err.message !== "signed out") notice(err.message, true); }
+  // In-app notices: whatever the hub sends this person while a page is open.
+  if (page !== "signin") {
+    live("/api/v1/users/me/live/ticket", (f) => { if (f.type === "event" && f.title) inApp(f); }, { mark: false });
+  }
   document.body.dataset.ready = "true";
 });

@@ -43,10 +43,9 @@ pub fn template(e: &Envelope, channel: &str) -> Option<Message> {
     match (e.event.as_str(), team) {
         ("ticket.status_changed", false) => {
             let to = status_label(d["to"].as_str().unwrap_or(""));
-            m(
-                format!("Repair {n}: {to}"),
-                format!("Your repair {n} is now {to}. Reply to this message to write to the shop."),
-            )
+            // Only an email reply finds its way back to the ticket.
+            let reply = if channel == "email" { " Reply to this message to write to the shop." } else { "" };
+            m(format!("Repair {n}: {to}"), format!("Your repair {n} is now {to}.{reply}"))
         }
         ("ticket.status_changed", true) => m(
             format!("Ticket {n}"),
