@@ -152,6 +152,22 @@ pub async fn forward_upgrade(stub: &worker::Stub, req: &Request, room: &str) -> 
     stub.fetch_with_request(forward).await.or_internal("room")
 }
 
+/// `POST`s JSON to a room object's own route (`ticket`, `publish`, `init`, …) and returns
+/// its answer; an error status from the object is an internal error.
+pub async fn post(stub: &worker::Stub, action: &str, body: &Value) -> crate::ApiResult<Response> {
+    use crate::OrInternal;
+    let headers = worker::Headers::new();
+    headers.set("content-type", "application/json").or_internal("header")?;
+    let mut init = worker::RequestInit::new();
+    init.with_method(worker::Method::Post).with_headers(headers).with_body(Some(body.to_string().into()));
+    let req = Request::new_with_init(&format!("https://room/{action}"), &init).or_internal("room request")?;
+    let resp = stub.fetch_with_request(req).await.or_internal("room")?;
+    if resp.status_code() >= 400 {
+        return Err(crate::ApiError::internal(format!("room {action} answered {}", resp.status_code())));
+    }
+    Ok(resp)
+}
+
 fn send_json(ws: &WebSocket, frame: &Value) -> worker::Result<()> {
     ws.send_with_str(frame.to_string())
 }

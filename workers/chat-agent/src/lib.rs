@@ -15,7 +15,7 @@ use noizylab_kit::db::opt;
 use noizylab_kit::{http, random, serve, time, ApiError, ApiResult, Call, OrInternal};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use worker::{event, Context, Env, Headers, Method, Request, RequestInit, Response, Stub};
+use worker::{event, Context, Env, Method, Request, Response, Stub};
 
 mod agent;
 mod kb;
@@ -140,16 +140,7 @@ fn session(call: &Call, id: &str) -> ApiResult<Stub> {
 
 /// `POST` to the conversation's object; its answer when it is not an error.
 async fn to_session(call: &Call, id: &str, action: &str, body: &Value) -> ApiResult<Response> {
-    let headers = Headers::new();
-    headers.set("content-type", "application/json").or_internal("header")?;
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post).with_headers(headers).with_body(Some(body.to_string().into()));
-    let req = Request::new_with_init(&format!("https://chat/{action}"), &init).or_internal("chat request")?;
-    let resp = session(call, id)?.fetch_with_request(req).await.or_internal("chat session")?;
-    if resp.status_code() >= 400 {
-        return Err(ApiError::internal(format!("chat session {action} answered {}", resp.status_code())));
-    }
-    Ok(resp)
+    noizylab_kit::room::post(&session(call, id)?, action, body).await
 }
 
 #[derive(Deserialize)]

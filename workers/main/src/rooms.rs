@@ -21,7 +21,7 @@ use noizylab_kit::call::now_secs;
 use noizylab_kit::{http, random, ApiError, ApiResult, Call, OrInternal};
 use serde::Deserialize;
 use serde_json::json;
-use worker::{Headers, Method, Request, RequestInit, Response, Stub};
+use worker::{Request, Response, Stub};
 
 use crate::access::Actor;
 use crate::tickets;
@@ -38,16 +38,7 @@ fn room(call: &Call, id: &str) -> ApiResult<Stub> {
 }
 
 async fn post_to_room(call: &Call, id: &str, action: &str, body: &serde_json::Value) -> ApiResult<Response> {
-    let headers = Headers::new();
-    headers.set("content-type", "application/json").or_internal("header")?;
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post).with_headers(headers).with_body(Some(body.to_string().into()));
-    let req = Request::new_with_init(&format!("https://room/{action}"), &init).or_internal("room request")?;
-    let resp = room(call, id)?.fetch_with_request(req).await.or_internal("ticket room")?;
-    if resp.status_code() >= 400 {
-        return Err(ApiError::internal(format!("room {action} answered {}", resp.status_code())));
-    }
-    Ok(resp)
+    noizylab_kit::room::post(&room(call, id)?, action, body).await
 }
 
 #[derive(Deserialize)]

@@ -342,15 +342,7 @@ async fn in_app(env: &Env, e: &Envelope, p: &Planned) -> ApiResult<String> {
         "data": { "event": e.event, "event_id": e.id, "title": p.message.subject, "text": p.message.text,
                   "ticket_id": e.ticket_id, "url": url },
     });
-    let headers = Headers::new();
-    headers.set("content-type", "application/json").or_internal("header")?;
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post).with_headers(headers).with_body(Some(body.to_string().into()));
-    let req = Request::new_with_init("https://room/publish", &init).or_internal("inbox request")?;
-    let mut resp = stub.fetch_with_request(req).await.or_internal("inbox")?;
-    if resp.status_code() != 200 {
-        return Err(ApiError::internal(format!("inbox answered {}", resp.status_code())));
-    }
+    let mut resp = noizylab_kit::room::post(&stub, "publish", &body).await?;
     let seq: Value = resp.json().await.or_internal("inbox answer")?;
     Ok(format!("inbox seq {}", seq["seq"]))
 }
