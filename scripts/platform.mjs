@@ -79,10 +79,11 @@ function portalSecrets() {
   return Object.fromEntries(Object.entries(pick).filter(([, v]) => v));
 }
 
-// The gateway's per-user limit, when a run (the benchmark) needs it lifted.
+// The gateway's per-user and per-address limits, when a run (tests, the benchmark) needs them moved.
 function gatewayVars() {
   const limit = process.env.NOIZYLAB_USER_RATE_LIMIT;
-  return limit ? { USER_RATE_LIMIT: limit } : {};
+  const anonymous = process.env.NOIZYLAB_ANON_RATE_LIMIT;
+  return { ...(limit ? { USER_RATE_LIMIT: limit } : {}), ...(anonymous ? { ANON_RATE_LIMIT: anonymous } : {}) };
 }
 
 // The notifications hub's providers (SendGrid, Twilio), when given; otherwise email and

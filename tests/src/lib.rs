@@ -100,6 +100,8 @@ impl Platform {
             .env("NOIZYLAB_INTERNAL_SECRET", TEST_SECRET)
             .env("NOIZYLAB_OWNER_EMAIL", OWNER_EMAIL)
             .env("NOIZYLAB_SIGNIN_LINKS_PER_IP", "10000")
+            // Every test request comes from one address; `access.rs` tests the default's shape.
+            .env("NOIZYLAB_ANON_RATE_LIMIT", "100000")
             .env("NOIZYLAB_SIGNIN_LINKS_PER_EMAIL", "100")
             .envs(env.iter().copied())
             .env("NOIZYLAB_JWT_SIGNING_KEYS", test_key_ring())

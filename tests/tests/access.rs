@@ -288,3 +288,26 @@ fn refused_credentials_at_the_gateway_are_audited_without_the_credential() {
     assert!(all.contains("/api/v1/auth/me"), "{all}");
     assert!(!all.contains(bogus), "the token itself is never logged");
 }
+
+#[test]
+fn anonymous_callers_and_refused_credentials_are_limited_per_address() {
+    // Its own platform: five anonymous API requests a minute per address.
+    let p = Platform::fresh_with("anonymous-limit", &[("NOIZYLAB_ANON_RATE_LIMIT", "5")]);
+    // Signing in takes three: the link, the outbox, the code.
+    let owner = access(&sign_in(&p, OWNER_EMAIL));
+    for _ in 0..2 {
+        assert_eq!(get(&p.url("/api/v1/notifications/dev/outbox")).status, 200);
+    }
+    let held = get(&p.url("/api/v1/notifications/dev/outbox"));
+    assert_eq!(held.status, 429, "{}", held.text());
+    assert!(held.header("retry-after").and_then(|s| s.parse::<u64>().ok()).is_some_and(|s| (1..=60).contains(&s)));
+    assert_eq!(held.json()["error"]["code"], "rate_limited");
+    // A signed-in person is not held by their address's anonymous traffic.
+    assert_eq!(authed(&p, "GET", "/api/v1/auth/me", &owner, None).status, 200);
+    // A flood of bad tokens is held too, and stops reaching the audit log.
+    let bogus = "eyJhbGciOiJFZERTQSIsInR5cCI6ImF0K2p3dCJ9.e30.c2ln";
+    assert_eq!(authed(&p, "GET", "/api/v1/auth/me", bogus, None).status, 429);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let audited = d1_query(&p.state, "SELECT detail FROM audit_log WHERE action = 'auth.credential_refused'");
+    assert!(audited.is_empty(), "{audited:?}");
+}

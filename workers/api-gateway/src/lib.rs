@@ -80,11 +80,18 @@ async fn route(
             refuse_foreign_websocket(&req, config)?;
             let secret = internal_secret(env)?;
             let who = match auth::Credential::of(&req) {
+                Ok(auth::Credential::None) => {
+                    limit_by_address(&req, env, config, rate).await?;
+                    Ok(Identity::anonymous())
+                }
                 Ok(credential) => auth::authenticate(&credential, env, &secret, request_id, rate).await,
                 Err(e) => Err(e),
             };
             let who = match who {
                 Err(ApiError::Unauthenticated(why)) => {
+                    // Refused credentials count as anonymous traffic: a flood of them is
+                    // held at the address's limit instead of filling the audit log.
+                    limit_by_address(&req, env, config, rate).await?;
                     audit_refusal(&req, env, ctx, &secret, request_id, &why);
                     return Err(ApiError::Unauthenticated(why));
                 }
@@ -126,6 +133,18 @@ fn redirect(to: &str) -> ApiResult<Response> {
         .map_err(|e| ApiError::internal(format!("response: {e}")))?
         .with_status(302)
         .with_headers(headers))
+}
+
+/// Anonymous API requests (and refused credentials) are limited per client address, in
+/// the address's own `Gate` (`ip:<address>`): 429 with `Retry-After` past the limit.
+async fn limit_by_address(
+    req: &Request,
+    env: &Env,
+    config: &Config,
+    rate: &mut Option<gate::CheckAnswer>,
+) -> ApiResult<()> {
+    let address = req.headers().get("cf-connecting-ip").ok().flatten().unwrap_or_else(|| "unknown".into());
+    auth::limit(env, &format!("ip:{address}"), config.anonymous_per_minute, 60_000, rate).await
 }
 
 /// Scans a device may have in any hour (the seed's limit).
