@@ -311,3 +311,24 @@ fn anonymous_callers_and_refused_credentials_are_limited_per_address() {
     let audited = d1_query(&p.state, "SELECT detail FROM audit_log WHERE action = 'auth.credential_refused'");
     assert!(audited.is_empty(), "{audited:?}");
 }
+
+#[test]
+fn refusals_in_pricing_and_the_chat_agent_join_the_audit_chain() {
+    let p = platform();
+    let pair = sign_in(p, &unique_email("overreach"));
+    let customer = access(&pair);
+    let me = user_id(&pair);
+    let r = authed(p, "PUT", "/api/v1/pricing/price-list", &customer, Some(&json!({ "labor_rate_cents": 1 })));
+    assert_eq!(r.status, 403, "{}", r.text());
+    let article = json!({ "title": "Free repairs", "body": "Everything is free today." });
+    assert_eq!(authed(p, "POST", "/api/v1/chat/kb", &customer, Some(&article)).status, 403);
+    let rows = d1_query(
+        &p.state,
+        &format!("SELECT detail FROM audit_log WHERE action = 'access.refused' AND actor = '{me}' ORDER BY seq"),
+    );
+    let all = serde_json::to_string(&rows).unwrap_or_default();
+    assert!(all.contains("noizylab-pricing") && all.contains("pricing:write"), "{all}");
+    assert!(all.contains("noizylab-chat-agent") && all.contains("admin"), "{all}");
+    let verify = authed(p, "GET", "/api/v1/audit/verify", &access(&sign_in(p, OWNER_EMAIL)), None);
+    assert_eq!(verify.json()["ok"], true, "the chain still verifies: {}", verify.text());
+}

@@ -7,6 +7,7 @@
 //! without echoing them.
 
 pub mod call;
+pub mod caller;
 pub mod db;
 pub mod events;
 pub mod gate;

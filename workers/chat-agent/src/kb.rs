@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use worker::{Request, Response};
 
-use crate::Caller;
+use noizylab_kit::caller::Caller;
 
 #[derive(Serialize, Deserialize)]
 struct Article {
@@ -44,8 +44,12 @@ impl Draft {
     }
 }
 
-fn admin(who: &Caller) -> ApiResult<()> {
-    who.require("admin").map_err(|_| ApiError::Forbidden("only the workspace's admins edit the knowledge base".into()))
+async fn admin(call: &Call, who: &Caller) -> ApiResult<()> {
+    if who.has("admin") {
+        return Ok(());
+    }
+    let why = "only the workspace's admins edit the knowledge base";
+    Err(who.refuse(call, why, json!({ "needs": "admin" })).await)
 }
 
 async fn find(call: &Call, who: &Caller, id: &str) -> ApiResult<Article> {
@@ -74,7 +78,7 @@ pub async fn list(call: &Call, who: &Caller) -> ApiResult<Response> {
 
 /// `POST /api/v1/chat/kb {title, body, tags?}` (admin): 201 with the article.
 pub async fn create(mut req: Request, call: &Call, who: &Caller) -> ApiResult<Response> {
-    admin(who)?;
+    admin(call, who).await?;
     let d = http::read_json::<Draft>(&mut req).await?.checked()?;
     let id = format!("kb-{}", random::id()?);
     let now = time::now_rfc3339();
@@ -97,7 +101,7 @@ pub async fn create(mut req: Request, call: &Call, who: &Caller) -> ApiResult<Re
 
 /// `PUT /api/v1/chat/kb/:id {title, body, tags?}` (admin): the article as it now is.
 pub async fn update(mut req: Request, call: &Call, who: &Caller, id: &str) -> ApiResult<Response> {
-    admin(who)?;
+    admin(call, who).await?;
     let d = http::read_json::<Draft>(&mut req).await?.checked()?;
     let existing = find(call, who, id).await?;
     call.sql()?
@@ -111,7 +115,7 @@ pub async fn update(mut req: Request, call: &Call, who: &Caller, id: &str) -> Ap
 
 /// `DELETE /api/v1/chat/kb/:id` (admin): 204.
 pub async fn delete(call: &Call, who: &Caller, id: &str) -> ApiResult<Response> {
-    admin(who)?;
+    admin(call, who).await?;
     let existing = find(call, who, id).await?;
     call.sql()?.run("DELETE FROM kb_articles WHERE id = ?1", &[existing.id.as_str().into()]).await?;
     Response::empty().map(|r| r.with_status(204)).or_internal("response")

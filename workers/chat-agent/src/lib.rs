@@ -7,10 +7,9 @@
 //! Internal: reached only through service bindings with a signed identity (see
 //! `noizylab_kit::serve`). Routes are listed in the README.
 use base64::Engine;
-use noizylab_core::auth::Role;
 use noizylab_core::bindings;
-use noizylab_core::identity::PrincipalKind;
 use noizylab_kit::call::now_secs;
+use noizylab_kit::caller::Caller;
 use noizylab_kit::db::opt;
 use noizylab_kit::{http, random, serve, time, ApiError, ApiResult, Call, OrInternal};
 use serde::{Deserialize, Serialize};
@@ -51,46 +50,6 @@ async fn route(req: Request, call: Call) -> ApiResult<Response> {
         (Method::Put, ["api", "v1", "chat", "kb", id]) => kb::update(req, &call, &Caller::of(&call)?, id).await,
         (Method::Delete, ["api", "v1", "chat", "kb", id]) => kb::delete(&call, &Caller::of(&call)?, id).await,
         _ => Err(http::no_route(&req)),
-    }
-}
-
-/// The verified caller. 401 for anonymous callers.
-pub(crate) struct Caller {
-    id: String,
-    workspace: String,
-    staff: bool,
-    person: bool,
-    scopes: Vec<String>,
-}
-
-impl Caller {
-    fn of(call: &Call) -> ApiResult<Caller> {
-        let who = &call.identity;
-        let (staff, person) = match who.kind {
-            PrincipalKind::User => (who.role.as_deref().and_then(Role::parse).is_some_and(Role::is_staff), true),
-            PrincipalKind::ApiKey => (true, false),
-            _ => return Err(ApiError::Unauthenticated("sign in first (Authorization: Bearer <access token>)".into())),
-        };
-        match (who.sub.clone(), who.workspace.clone()) {
-            (Some(id), Some(workspace)) => Ok(Caller { id, workspace, staff, person, scopes: who.scopes.clone() }),
-            _ => Err(ApiError::Unauthenticated("sign in first".into())),
-        }
-    }
-
-    pub(crate) fn require(&self, scope: &str) -> ApiResult<()> {
-        if self.scopes.iter().any(|s| s == scope) {
-            Ok(())
-        } else {
-            Err(ApiError::Forbidden(format!("this needs the {scope} scope")))
-        }
-    }
-
-    fn person(&self) -> ApiResult<&str> {
-        if self.person {
-            Ok(&self.id)
-        } else {
-            Err(ApiError::Forbidden("a conversation is between people: sign in, not with an API key".into()))
-        }
     }
 }
 
@@ -179,8 +138,8 @@ struct TicketRow {
 /// the conversation; the agent has already said hello in it.
 async fn open(mut req: Request, call: &Call) -> ApiResult<Response> {
     let who = Caller::of(call)?;
-    let me = who.person()?.to_owned();
-    who.require("tickets:read")?;
+    let me = who.person(call).await?.to_owned();
+    who.require(call, "tickets:read").await?;
     let body = req.text().await.or_internal("body")?;
     let open: Open = if body.trim().is_empty() { Open::default() } else { http::parse_json(body.as_bytes())? };
     let ticket = match open.ticket_id.as_deref() {
@@ -307,7 +266,7 @@ async fn show(call: &Call, id: &str) -> ApiResult<Response> {
 /// them, and the room is told who joined.
 async fn mint(call: &Call, id: &str) -> ApiResult<Response> {
     let who = Caller::of(call)?;
-    let me = who.person()?.to_owned();
+    let me = who.person(call).await?.to_owned();
     let c = visible(call, &who, id).await?;
     if c.status == "closed" {
         return Err(ApiError::Conflict("this conversation is closed; open a new one".into()));

@@ -129,25 +129,41 @@ pub async fn verify(call: &Call) -> ApiResult<Response> {
     }
 }
 
+/// The services that may write audit entries through `/internal/audit`.
+const SERVICE_AUDITORS: [&str; 3] = ["noizylab-api-gateway", "noizylab-pricing", "noizylab-chat-agent"];
+
 #[derive(serde::Deserialize)]
 struct GatewayEntry {
     action: String,
     ip: Option<String>,
+    actor_id: Option<String>,
+    workspace_id: Option<String>,
     detail: serde_json::Value,
 }
 
-/// `POST /internal/audit`: the gateway's refusals of credentials. Only the gateway may
-/// write here, and only `auth.*` actions.
+/// `POST /internal/audit`: refusals seen by other services — the gateway's refused
+/// credentials (`auth.*`), and permission refusals in the workers that check their own
+/// (`access.refused`, from `noizylab_kit::caller`). Nobody else may write here.
 pub async fn from_gateway(mut req: worker::Request, call: &Call) -> ApiResult<Response> {
     use noizylab_core::identity::PrincipalKind;
     let who = &call.identity;
-    if who.kind != PrincipalKind::Service || who.sub.as_deref() != Some("noizylab-api-gateway") {
-        return Err(ApiError::Forbidden("only the gateway writes gateway audit entries".into()));
-    }
+    let service = if who.kind == PrincipalKind::Service { who.sub.as_deref() } else { None };
+    let Some(service) = service.filter(|s| SERVICE_AUDITORS.contains(s)) else {
+        return Err(ApiError::Forbidden("only platform services write audit entries here".into()));
+    };
     let entry: GatewayEntry = noizylab_kit::http::read_json(&mut req).await?;
-    if !entry.action.starts_with("auth.") {
-        return Err(ApiError::invalid_field("action", "the gateway records auth.* actions only"));
+    let allowed = if service == "noizylab-api-gateway" {
+        entry.action.starts_with("auth.")
+    } else {
+        entry.action == "access.refused"
+    };
+    if !allowed {
+        return Err(ApiError::invalid_field(
+            "action",
+            "the gateway records auth.* actions, other services access.refused",
+        ));
     }
-    record(call, &entry.action, None, None, None, entry.ip.as_deref(), &entry.detail.to_string()).await?;
+    let (actor, workspace) = (entry.actor_id.as_deref(), entry.workspace_id.as_deref());
+    record(call, &entry.action, actor, workspace, None, entry.ip.as_deref(), &entry.detail.to_string()).await?;
     Ok(Response::empty().or_internal("response")?.with_status(204))
 }

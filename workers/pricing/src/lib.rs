@@ -7,11 +7,10 @@
 //! customer approves (ticket → APPROVED; time, IP and user agent recorded) or declines
 //! with a reason (ticket → DIAGNOSTICS). Expired quotes cannot be approved.
 
-use noizylab_core::auth::Role;
-use noizylab_core::identity::PrincipalKind;
 use noizylab_core::pricing::{self, Complexity, Inputs, Part, PriceList, Tier, Urgency};
 use noizylab_core::services::MAIN;
 use noizylab_kit::call::now_secs;
+use noizylab_kit::caller::Caller;
 use noizylab_kit::db::{int, opt};
 use noizylab_kit::events::{self, About};
 use noizylab_kit::{http, random, serve, time, ApiError, ApiResult, Call, OrInternal};
@@ -47,37 +46,6 @@ async fn route(req: Request, call: Call) -> ApiResult<Response> {
     }
 }
 
-/// The verified caller: (id, workspace, staff?). 401 for anonymous callers.
-struct Caller {
-    id: String,
-    workspace: String,
-    staff: bool,
-    scopes: Vec<String>,
-}
-
-fn caller(call: &Call) -> ApiResult<Caller> {
-    let who = &call.identity;
-    let staff = match who.kind {
-        PrincipalKind::User => who.role.as_deref().and_then(Role::parse).is_some_and(Role::is_staff),
-        PrincipalKind::ApiKey => true,
-        _ => return Err(ApiError::Unauthenticated("sign in first (Authorization: Bearer <access token>)".into())),
-    };
-    match (who.sub.clone(), who.workspace.clone()) {
-        (Some(id), Some(workspace)) => Ok(Caller { id, workspace, staff, scopes: who.scopes.clone() }),
-        _ => Err(ApiError::Unauthenticated("sign in first".into())),
-    }
-}
-
-impl Caller {
-    fn require(&self, scope: &str) -> ApiResult<()> {
-        if self.scopes.iter().any(|s| s == scope) {
-            Ok(())
-        } else {
-            Err(ApiError::Forbidden(format!("this needs the {scope} scope")))
-        }
-    }
-}
-
 async fn price_list(call: &Call, workspace: &str) -> ApiResult<PriceList> {
     let row: Option<PriceList> = call
         .sql()?
@@ -92,15 +60,15 @@ async fn price_list(call: &Call, workspace: &str) -> ApiResult<PriceList> {
 
 /// `GET /api/v1/pricing/price-list`: the workspace's prices (defaults until set).
 async fn show_price_list(call: &Call) -> ApiResult<Response> {
-    let who = caller(call)?;
-    who.require("pricing:read")?;
+    let who = Caller::of(call)?;
+    who.require(call, "pricing:read").await?;
     http::ok(&price_list(call, &who.workspace).await?)
 }
 
 /// `PUT /api/v1/pricing/price-list` (pricing:write): replaces the workspace's prices.
 async fn set_price_list(mut req: Request, call: &Call) -> ApiResult<Response> {
-    let who = caller(call)?;
-    who.require("pricing:write")?;
+    let who = Caller::of(call)?;
+    who.require(call, "pricing:write").await?;
     let list: PriceList = http::read_json(&mut req).await?;
     let checks: [(&str, bool, &str); 7] = [
         (
@@ -155,7 +123,7 @@ struct Package {
 
 /// `GET /api/v1/pricing/packages`: the workspace's fixed-price packages.
 async fn packages(call: &Call) -> ApiResult<Response> {
-    let who = caller(call)?;
+    let who = Caller::of(call)?;
     let list = price_list(call, &who.workspace).await?;
     let rows: Vec<Package> = call
         .sql()?
@@ -234,8 +202,8 @@ async fn ticket(call: &Call, id: &str) -> ApiResult<TicketView> {
 /// `POST /api/v1/pricing/estimate`: a priced, explained quote. With `ticket_id` (staff,
 /// tickets:write) it is issued on the ticket, which then awaits the customer's approval.
 async fn estimate(mut req: Request, call: &Call) -> ApiResult<Response> {
-    let who = caller(call)?;
-    who.require("pricing:read")?;
+    let who = Caller::of(call)?;
+    who.require(call, "pricing:read").await?;
     let body: EstimateRequest = http::read_json(&mut req).await?;
     if !(1..=10_000).contains(&body.estimated_minutes) {
         return Err(ApiError::invalid_field("estimated_minutes", "estimated_minutes is 1 to 10000"));
@@ -250,9 +218,10 @@ async fn estimate(mut req: Request, call: &Call) -> ApiResult<Response> {
         None => (None, (!who.staff).then(|| who.id.clone())),
         Some(id) => {
             if !who.staff {
-                return Err(ApiError::Forbidden("only the shop's staff issue quotes on tickets".into()));
+                let why = "only the shop's staff issue quotes on tickets";
+                return Err(who.refuse(call, why, json!({ "ticket_id": id })).await);
             }
-            who.require("tickets:write")?;
+            who.require(call, "tickets:write").await?;
             let t = ticket(call, id).await?;
             if t.workspace_id != who.workspace {
                 return Err(ApiError::invalid_field("ticket_id", "no such ticket"));
@@ -446,8 +415,8 @@ async fn visible_quote(call: &Call, who: &Caller, id: &str) -> ApiResult<QuoteRo
 }
 
 async fn show_quote(call: &Call, id: &str) -> ApiResult<Response> {
-    let who = caller(call)?;
-    who.require("pricing:read")?;
+    let who = Caller::of(call)?;
+    who.require(call, "pricing:read").await?;
     http::ok(&visible_quote(call, &who, id).await?.view()?)
 }
 
@@ -460,12 +429,13 @@ struct Decision {
 
 /// `POST …/quotes/:id/approve` and `…/decline {reason}`: the ticket's customer decides.
 async fn decide(mut req: Request, call: &Call, id: &str, approve: bool) -> ApiResult<Response> {
-    let who = caller(call)?;
-    who.require("tickets:write")?;
+    let who = Caller::of(call)?;
+    who.require(call, "tickets:write").await?;
     let body: Decision = if approve { Decision::default() } else { http::read_json(&mut req).await? };
     let quote = visible_quote(call, &who, id).await?;
     if quote.customer_id.as_deref() != Some(&who.id) {
-        return Err(ApiError::Forbidden("only the customer decides on their quote".into()));
+        let why = "only the customer decides on their quote";
+        return Err(who.refuse(call, why, json!({ "quote_id": id })).await);
     }
     let ticket =
         quote.ticket_id.clone().ok_or_else(|| ApiError::Conflict("an estimate has nothing to approve".into()))?;
