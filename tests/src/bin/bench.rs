@@ -106,7 +106,7 @@ fn main() {
     });
 
     let gateway_only = measure("gateway alone (JSON 404)", n, || expect(get(&p.url("/nope")).status, 404, "404"));
-    let hop = measure("gateway → main (signed hop, 400)", n, || {
+    let hop = measure("gateway → main (anonymous: Gate + hop, 400)", n, || {
         expect(get(&p.url("/api/v1/tickets/t-1/live")).status, 400, "hop")
     });
     let kv =
@@ -132,6 +132,20 @@ fn main() {
         let mut s = connect(&p.ws_url(&path)).expect("connect");
         while next_json(&mut s)["type"] != "hello" {}
         let _ = s.close(None);
+    });
+
+    // The chat agent: a customer's question until the built-in agent's answer arrives.
+    let customer = access(&sign_in(&p, &noizylab_tests::unique_email("bench-chat")));
+    let chat = authed(&p, "POST", "/api/v1/chat/conversations", &customer, Some(&json!({})));
+    expect(chat.status, 201, "conversation");
+    let conversation = chat.json()["id"].as_str().unwrap_or_default().to_owned();
+    let mint = authed(&p, "POST", &format!("/api/v1/chat/conversations/{conversation}/live/ticket"), &customer, None);
+    expect(mint.status, 201, "chat ticket");
+    let mut talk = connect(&p.ws_url(mint.json()["path"].as_str().unwrap_or_default())).expect("chat connect");
+    while next_json(&mut talk)["type"] != "hello" {}
+    let chat_answer = measure("chat: question → agent's answer (built-in)", n / 4, || {
+        send_frame(&mut talk, &json!({ "type": "message", "text": "What are your opening hours?" }));
+        while next_json(&mut talk)["role"] != "agent" {}
     });
 
     // Broadcast: `clients` sockets in one room; one note, timed until every socket has it.
@@ -188,7 +202,7 @@ fn main() {
 
     println!("\nNoizyLab OS local stack (workerd via Miniflare), one run\n");
     println!("{:<46} {:>9} {:>9} {:>9}", "latency (ms)", "p50", "p95", "p99");
-    for s in [&gateway_only, &hop, &kv, &d1, &authed_read, &health, &ws_connect, &ws_only, &broadcast] {
+    for s in [&gateway_only, &hop, &kv, &d1, &authed_read, &health, &ws_connect, &ws_only, &broadcast, &chat_answer] {
         println!("{:<46} {:>9.2} {:>9.2} {:>9.2}", s.name, s.pct(50.0), s.pct(95.0), s.pct(99.0));
     }
     println!("\n{:<46} {:>9}", "throughput, 8 clients (req/s)", "");
@@ -196,7 +210,10 @@ fn main() {
     println!("{:<46} {:>9.0}", "gateway → main", rps_hop);
     println!("{:<46} {:>9.0}", "gateway → main → KV", rps_kv);
     println!("\nratios (same run)");
-    println!("  signed hop to main costs {:.2}× the gateway alone (p50)", hop.pct(50.0) / gateway_only.pct(50.0));
+    println!(
+        "  anonymous signed hop to main (per-address Gate + hop) costs {:.2}× the gateway alone (p50)",
+        hop.pct(50.0) / gateway_only.pct(50.0)
+    );
     println!("  KV read through main costs {:.2}× the bare hop (p50)", kv.pct(50.0) / hop.pct(50.0));
     println!("  throughput gateway→main / gateway alone: {:.2}", rps_hop / rps_gateway);
     println!(
