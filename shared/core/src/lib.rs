@@ -11,6 +11,7 @@ pub mod error;
 pub mod events;
 pub mod health;
 pub mod identity;
+pub mod names;
 pub mod pricing;
 pub mod ratelimit;
 pub mod replies;

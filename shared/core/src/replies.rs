@@ -8,6 +8,8 @@
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
+use crate::names::is_plain_id as plain_id;
+
 /// Hex characters of the tag (64 bits).
 const TAG_HEX: usize = 16;
 
@@ -17,10 +19,6 @@ fn tag(secret: &[u8], ticket: &str) -> Option<String> {
     mac.update(ticket.as_bytes());
     let bytes = mac.finalize().into_bytes();
     Some(bytes.iter().take(TAG_HEX / 2).map(|b| format!("{b:02x}")).collect())
-}
-
-fn plain_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// The reply address for `ticket`: `ticket+<id>.<tag>@<domain>`.

@@ -74,8 +74,7 @@ const CONVERSATION: &str =
       FROM chat_conversations c JOIN users u ON u.id = c.customer_id LEFT JOIN tickets t ON t.id = c.ticket_id";
 
 fn valid_id(raw: &str) -> ApiResult<&str> {
-    let ok =
-        !raw.is_empty() && raw.len() <= 64 && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    let ok = noizylab_core::names::is_plain_id(raw);
     ok.then_some(raw).ok_or_else(|| ApiError::invalid_field("id", "an id is 1-64 letters, digits, '-' or '_'"))
 }
 
@@ -111,13 +110,7 @@ struct Person {
 /// How a person is shown in a conversation: their name, or their address's local part.
 async fn display_name(call: &Call, user: &str) -> ApiResult<String> {
     let who: Option<Person> = call.sql()?.first("SELECT name, email FROM users WHERE id = ?1", &[user.into()]).await?;
-    Ok(who
-        .map(|w| {
-            w.name
-                .filter(|n| !n.trim().is_empty())
-                .unwrap_or_else(|| w.email.split('@').next().unwrap_or("").to_owned())
-        })
-        .unwrap_or_else(|| "member".into()))
+    Ok(who.map(|w| noizylab_core::names::display_name(w.name.as_deref(), &w.email)).unwrap_or_else(|| "member".into()))
 }
 
 #[derive(Deserialize, Default)]

@@ -88,35 +88,34 @@ impl ChatSession {
             .ok_or_else(|| ApiError::internal("chat session without meta"))
     }
 
+    /// The line in `chat_messages` and the conversation's activity time, in one batch.
     async fn persist(&self, meta: &Meta, line: Line<'_>) -> ApiResult<()> {
-        self.db()?
-            .run(
-                "INSERT INTO chat_messages (id, conversation_id, workspace_id, ticket_id, seq, sender_id, sender_name,
-                     role, visibility, intent, text, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) ON CONFLICT DO NOTHING",
-                &[
-                    random::id()?.into(),
-                    meta.conversation.as_str().into(),
-                    meta.workspace.as_str().into(),
-                    opt(meta.ticket.as_deref()),
-                    noizylab_kit::db::int(line.seq),
-                    opt(line.sender),
-                    line.name.into(),
-                    line.role.into(),
-                    line.visibility.into(),
-                    opt(line.intent),
-                    line.text.into(),
-                    time::now_rfc3339().into(),
-                ],
-            )
-            .await?;
-        self.db()?
-            .run(
-                "UPDATE chat_conversations SET updated_at = ?2 WHERE id = ?1",
-                &[meta.conversation.as_str().into(), time::now_rfc3339().into()],
-            )
-            .await?;
-        Ok(())
+        let db = self.db()?;
+        let now = time::now_rfc3339();
+        let insert = db.statement(
+            "INSERT INTO chat_messages (id, conversation_id, workspace_id, ticket_id, seq, sender_id, sender_name,
+                 role, visibility, intent, text, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) ON CONFLICT DO NOTHING",
+            &[
+                random::id()?.into(),
+                meta.conversation.as_str().into(),
+                meta.workspace.as_str().into(),
+                opt(meta.ticket.as_deref()),
+                noizylab_kit::db::int(line.seq),
+                opt(line.sender),
+                line.name.into(),
+                line.role.into(),
+                line.visibility.into(),
+                opt(line.intent),
+                line.text.into(),
+                now.as_str().into(),
+            ],
+        )?;
+        let touch = db.statement(
+            "UPDATE chat_conversations SET updated_at = ?2 WHERE id = ?1",
+            &[meta.conversation.as_str().into(), now.as_str().into()],
+        )?;
+        db.batch(vec![insert, touch]).await
     }
 
     /// The agent says `answer` in the room and the transcript.
@@ -173,11 +172,8 @@ impl ChatSession {
         Ok(true)
     }
 
-    /// The agent's turn after a customer's message, when the conversation is its own.
+    /// The agent's turn after a customer's message (the conversation is its own).
     async fn answer(&self, meta: &Meta, question: &str, intent: Intent) -> ApiResult<()> {
-        if self.status(meta).await? != "bot" {
-            return Ok(());
-        }
         self.room.signal(&json!({ "type": "typing", "from": AGENT_NAME, "on": true }), false);
         let outcome = self.compose(meta, question, intent).await;
         self.room.signal(&json!({ "type": "typing", "from": AGENT_NAME, "on": false }), false);
@@ -252,7 +248,8 @@ impl ChatSession {
             text,
         };
         self.persist(&meta, line).await?;
-        if let Some(intent) = intent {
+        // The status read above decides: while a person has the conversation, the agent is quiet.
+        if let Some(intent) = intent.filter(|_| status == "bot") {
             if let Err(e) = self.answer(&meta, text, intent).await {
                 log::error(DIR, &meta.conversation, &format!("the agent failed: {e:?}"));
                 let sorry = Answer {

@@ -56,8 +56,7 @@ async fn route(req: Request, call: Call) -> ApiResult<Response> {
 }
 
 fn plain_id(raw: &str) -> ApiResult<&str> {
-    let ok =
-        !raw.is_empty() && raw.len() <= 64 && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    let ok = noizylab_core::names::is_plain_id(raw);
     ok.then_some(raw).ok_or_else(|| ApiError::not_found("ticket"))
 }
 

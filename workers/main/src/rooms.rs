@@ -28,8 +28,7 @@ use crate::tickets;
 
 /// A ticket id as it appears in a path: 1–64 characters of `[A-Za-z0-9_-]`.
 fn ticket_id(raw: &str) -> ApiResult<&str> {
-    let ok =
-        !raw.is_empty() && raw.len() <= 64 && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    let ok = noizylab_core::names::is_plain_id(raw);
     ok.then_some(raw).ok_or_else(|| ApiError::invalid_field("id", "a ticket id is 1-64 letters, digits, '-' or '_'"))
 }
 
@@ -79,13 +78,8 @@ pub async fn join_inbox(req: &Request, call: &Call, raw_id: &str) -> ApiResult<R
 /// Stores a single-use ticket for `user` in room `name`; the ticket.
 async fn mint_for(call: &Call, name: &str, user: &str, staff: bool) -> ApiResult<String> {
     let who: Option<Name> = call.sql()?.first("SELECT name, email FROM users WHERE id = ?1", &[user.into()]).await?;
-    let display = who
-        .map(|w| {
-            w.name
-                .filter(|n| !n.trim().is_empty())
-                .unwrap_or_else(|| w.email.split('@').next().unwrap_or("").to_owned())
-        })
-        .unwrap_or_else(|| "member".into());
+    let display =
+        who.map(|w| noizylab_core::names::display_name(w.name.as_deref(), &w.email)).unwrap_or_else(|| "member".into());
     let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random::bytes::<32>()?);
     let expires_ms = (now_secs() as u64) * 1000 + noizylab_kit::room::TICKET_TTL_MS;
     let body = json!({
