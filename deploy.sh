@@ -230,7 +230,8 @@ deploy_config() { # dir
   local src="workers/$1/wrangler.toml" dst="workers/$1/.wrangler.deploy.toml"
   sed -e "s/00000000-0000-4000-8000-00000000d1db/$DB_ID/" \
       -e "s/00000000000000000000000000cac4e0/$KV_ID/" \
-      -e 's/^ENVIRONMENT = "development"/ENVIRONMENT = "production"/' "$src" >"$dst"
+      -e "s|^PORTAL_ORIGIN = \"\"|PORTAL_ORIGIN = \"$PORTAL_ORIGIN\"|" \
+      -e "s|^PORTAL_URL = \"\"|PORTAL_URL = \"$PORTAL_ORIGIN/portal\"|" "$src" >"$dst"
   printf '%s' "$dst"
 }
 
@@ -241,6 +242,18 @@ cmd_deploy() {
     "") ;;
     *) die "deploy takes only --dry-run" ;;
   esac
+  if [ "$dry" = 0 ]; then
+    # Production is every config's default; a deployment must say where its portal lives
+    # (magic links, Stripe's return URL, CORS and WebSocket origin checks), never localhost.
+    PORTAL_ORIGIN="${NOIZYLAB_PORTAL_ORIGIN:-}"
+    PORTAL_ORIGIN="${PORTAL_ORIGIN%/}"
+    case "$PORTAL_ORIGIN" in
+      https://localhost*|https://127.*) die "NOIZYLAB_PORTAL_ORIGIN must be the portal's public https origin, not $PORTAL_ORIGIN" ;;
+      https://?*) ;;
+      *) die "set NOIZYLAB_PORTAL_ORIGIN to the portal's public origin (https://repairs.example.com): links and origin checks use it" ;;
+    esac
+    [ -n "${CLOUDFLARE_API_TOKEN:-}" ] || die "set CLOUDFLARE_API_TOKEN (and CLOUDFLARE_ACCOUNT_ID) to deploy; try --dry-run without"
+  fi
   cmd_build
   if [ "$dry" = 1 ]; then
     say "bundling every worker with wrangler deploy --dry-run (no account needed)"
@@ -252,7 +265,6 @@ cmd_deploy() {
     say "dry run passed for all ${#WORKERS[@]} workers"
     return 0
   fi
-  [ -n "${CLOUDFLARE_API_TOKEN:-}" ] || die "set CLOUDFLARE_API_TOKEN (and CLOUDFLARE_ACCOUNT_ID) to deploy; try --dry-run without"
   ensure_resources
   say "applying migrations to the remote D1"
   wrangler d1 migrations apply noizylab-db --remote -c wrangler.toml

@@ -66,6 +66,9 @@ function mainSecrets() {
     ...(process.env.NOIZYLAB_SIGNIN_LINKS_PER_EMAIL
       ? { SIGNIN_LINKS_PER_EMAIL: process.env.NOIZYLAB_SIGNIN_LINKS_PER_EMAIL }
       : {}),
+    ...(process.env.NOIZYLAB_SIGNIN_LINKS_PER_ADDRESS
+      ? { SIGNIN_LINKS_PER_ADDRESS: process.env.NOIZYLAB_SIGNIN_LINKS_PER_ADDRESS }
+      : {}),
   };
 }
 
@@ -116,6 +119,16 @@ const EXTRA = {
   "chat-agent": chatSecrets,
 };
 
+// Every config says production; a local platform is development (the outbox, /dev/*)
+// unless NOIZYLAB_ENVIRONMENT says otherwise, with the portal on localhost.
+function localVars(dir) {
+  const origin = (process.env.NOIZYLAB_PORTAL_ORIGIN ?? "http://localhost:8787").replace(/\/+$/, "");
+  const vars = { ENVIRONMENT: process.env.NOIZYLAB_ENVIRONMENT ?? "development" };
+  if (dir === "api-gateway") vars.PORTAL_ORIGIN = origin;
+  if (dir === "main" || dir === "customer-portal") vars.PORTAL_URL = `${origin}/portal`;
+  return vars;
+}
+
 function workerOptions(dir, secret, extra = {}) {
   const folder = path.join(root, "workers", dir);
   const script = path.join(folder, "build", "index.js");
@@ -131,7 +144,7 @@ function workerOptions(dir, secret, extra = {}) {
     scriptPath: script,
     modulesRoot: path.join(folder, "build"),
     modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
-    bindings: { ...(workerOptions.bindings ?? {}), INTERNAL_SECRET: secret, ...extra },
+    bindings: { ...(workerOptions.bindings ?? {}), ...localVars(dir), INTERNAL_SECRET: secret, ...extra },
     routes: dir === "api-gateway" ? undefined : [`${name}.internal/*`],
   };
 }

@@ -77,7 +77,8 @@ pub fn migrate(dir: &Path) {
 /// (the launcher watches its stdin), so a shared instance in a `static` does not linger.
 pub struct Platform {
     child: Child,
-    _stdin: ChildStdin,
+    /// Closing it tells the launcher to dispose of Miniflare, which stops its workerd.
+    stdin: Option<ChildStdin>,
     pub port: u16,
     pub base: String,
     pub state: PathBuf,
@@ -103,6 +104,7 @@ impl Platform {
             // Every test request comes from one address; `access.rs` tests the default's shape.
             .env("NOIZYLAB_ANON_RATE_LIMIT", "100000")
             .env("NOIZYLAB_SIGNIN_LINKS_PER_EMAIL", "100")
+            .env("NOIZYLAB_SIGNIN_LINKS_PER_ADDRESS", "1000")
             .envs(env.iter().copied())
             .env("NOIZYLAB_JWT_SIGNING_KEYS", test_key_ring())
             .stdin(Stdio::piped())
@@ -136,7 +138,7 @@ impl Platform {
         let ready: Value = serde_json::from_str(&line).expect("ready line is JSON");
         let url = ready["url"].as_str().expect("url").trim_end_matches('/').to_owned();
         let port = url.rsplit(':').next().and_then(|p| p.parse().ok()).expect("port in url");
-        Platform { child, _stdin: stdin, port, base: format!("http://127.0.0.1:{port}"), state: state.to_owned() }
+        Platform { child, stdin: Some(stdin), port, base: format!("http://127.0.0.1:{port}"), state: state.to_owned() }
     }
 
     /// A fresh, migrated platform.
@@ -160,16 +162,30 @@ impl Platform {
 
     /// Stops the platform and waits for it to exit (its state stays on disk).
     pub fn stop(mut self) -> PathBuf {
+        self.shut_down();
+        self.state.clone()
+    }
+
+    /// Closes the launcher's stdin so that it disposes of Miniflare (and so stops its
+    /// workerd), waits for it, and kills it only if it has not gone within 20 s. Killing
+    /// the launcher outright would leave its workerd running, orphaned.
+    fn shut_down(&mut self) {
+        drop(self.stdin.take());
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
-        self.state.clone()
     }
 }
 
 impl Drop for Platform {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.shut_down();
     }
 }
 
@@ -383,6 +399,16 @@ pub fn ask_for_link(p: &Platform, email: &str) -> Reply {
     send_json("POST", &p.url("/api/v1/auth/magic-link"), &json!({ "email": email }))
 }
 
+/// The challenge a `magic-link` answer carries: the code works only with it.
+pub fn challenge(asked: &Reply) -> String {
+    asked.json()["challenge"].as_str().expect("a challenge in the magic-link answer").to_owned()
+}
+
+/// `POST /auth/login` with the emailed code and the challenge of the request that sent it.
+pub fn login(p: &Platform, email: &str, code: &str, challenge: &str) -> Reply {
+    send_json("POST", &p.url("/api/v1/auth/login"), &json!({ "email": email, "code": code, "challenge": challenge }))
+}
+
 /// Signs `email` in with the emailed code; returns the token pair.
 ///
 /// Sign-ins are taken one at a time within a test binary: two tests signing the same
@@ -390,9 +416,10 @@ pub fn ask_for_link(p: &Platform, email: &str) -> Reply {
 pub fn sign_in(p: &Platform, email: &str) -> Value {
     static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    assert_eq!(ask_for_link(p, email).status, 202);
+    let asked = ask_for_link(p, email);
+    assert_eq!(asked.status, 202);
     let (_, code) = from_outbox(p, email);
-    let r = send_json("POST", &p.url("/api/v1/auth/login"), &json!({ "email": email, "code": code }));
+    let r = login(p, email, &code, &challenge(&asked));
     assert_eq!(r.status, 200, "{}", r.text());
     r.json()
 }

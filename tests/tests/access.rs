@@ -197,9 +197,10 @@ fn a_disabled_user_is_out_at_once_and_cannot_sign_in_until_enabled() {
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(authed(p, "GET", "/api/v1/auth/me", &access(&pair), None).status, 401);
     assert_eq!(refresh(p, &refresh_token(&pair)).status, 401);
-    assert_eq!(ask_for_link(p, &email).status, 202, "the answer never tells");
+    let asked = ask_for_link(p, &email);
+    assert_eq!(asked.status, 202, "the answer never tells");
     let (_, code) = from_outbox(p, &email);
-    let login = send_json("POST", &p.url("/api/v1/auth/login"), &json!({ "email": email, "code": code }));
+    let login = login(p, &email, &code, &challenge(&asked));
     assert_eq!(login.status, 403, "{}", login.text());
 
     assert_eq!(authed(p, "POST", &format!("{base}/enable"), &owner, None).status, 200);
@@ -225,9 +226,10 @@ fn an_owner_opens_a_workspace_and_nothing_crosses_between_them() {
 
     // Signing in to the new workspace gives a token for it; ws-default's data is not there.
     let ask = json!({ "email": boss_email, "workspace_id": ws });
-    assert_eq!(send_json("POST", &p.url("/api/v1/auth/magic-link"), &ask).status, 202);
+    let asked = send_json("POST", &p.url("/api/v1/auth/magic-link"), &ask);
+    assert_eq!(asked.status, 202);
     let (_, code) = from_outbox(p, &boss_email);
-    let there = send_json("POST", &p.url("/api/v1/auth/login"), &json!({ "email": boss_email, "code": code }));
+    let there = login(p, &boss_email, &code, &challenge(&asked));
     assert_eq!(there.status, 200, "{}", there.text());
     let there = there.json();
     assert_eq!(there["workspace_id"], ws.as_str());

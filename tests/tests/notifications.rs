@@ -87,7 +87,8 @@ fn sign_in_by_mail(h: &Hub, email: &str) -> Value {
     static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let p = &h.platform;
-    assert_eq!(ask_for_link(p, email).status, 202);
+    let asked = ask_for_link(p, email);
+    assert_eq!(asked.status, 202);
     let mail = eventually(Duration::from_secs(10), "the sign-in mail", || {
         h.providers
             .requests()
@@ -98,7 +99,7 @@ fn sign_in_by_mail(h: &Hub, email: &str) -> Value {
     let body: Value = serde_json::from_slice(&mail.body).expect("sendgrid json");
     let text = body["content"][0]["value"].as_str().expect("text").to_owned();
     let code: String = text.split("code: ").nth(1).map(|c| c.chars().take(6).collect()).expect("code");
-    let r = send_json("POST", &p.url("/api/v1/auth/login"), &json!({ "email": email, "code": code }));
+    let r = login(p, email, &code, &challenge(&asked));
     assert_eq!(r.status, 200, "{}", r.text());
     r.json()
 }

@@ -30,7 +30,15 @@ pub fn chain_hash(prev_hash: &str, entry: &Entry) -> String {
 /// Checks a chain, oldest first. `Err(seq)` names the first entry whose hash (or link)
 /// does not hold.
 pub fn verify_chain<'a>(rows: impl IntoIterator<Item = (&'a Entry, &'a str, &'a str)>) -> Result<usize, i64> {
-    let mut expected_prev = GENESIS.to_owned();
+    verify_from(GENESIS, rows)
+}
+
+/// Checks a stretch of the chain that follows the entry whose hash is `prev`.
+pub fn verify_from<'a>(
+    prev: &str,
+    rows: impl IntoIterator<Item = (&'a Entry, &'a str, &'a str)>,
+) -> Result<usize, i64> {
+    let mut expected_prev = prev.to_owned();
     let mut n = 0;
     for (entry, prev_hash, hash) in rows {
         if prev_hash != expected_prev || chain_hash(prev_hash, entry) != hash {
@@ -88,6 +96,15 @@ mod tests {
         let mut rows = chain(&[entry(1, "auth.sign_in"), entry(2, "role.changed"), entry(3, "auth.sign_out")]);
         rows[1].0.actor = Some("someone-else".into());
         assert_eq!(check(&rows), Err(2));
+    }
+
+    #[test]
+    fn a_stretch_verifies_from_the_hash_before_it_and_not_from_another() {
+        let rows = chain(&[entry(1, "a.b"), entry(2, "c.d"), entry(3, "e.f")]);
+        let tail = &rows[1..];
+        let from = |prev: &str| verify_from(prev, tail.iter().map(|(e, p, h)| (e, p.as_str(), h.as_str())));
+        assert_eq!(from(&rows[0].2), Ok(2));
+        assert_eq!(from(GENESIS), Err(2));
     }
 
     #[test]

@@ -22,6 +22,8 @@ pub const TICKET_ROOM: &str = "TICKET_ROOM";
 pub const REPAIR_SESSION: &str = "REPAIR_SESSION";
 pub const CHAT_SESSION: &str = "CHAT_SESSION";
 pub const ANNOTATION_ROOM: &str = "ANNOTATION_ROOM";
+/// The audit chain's single appender (in `main`).
+pub const AUDIT_LOG: &str = "AUDIT_LOG";
 
 /// The secret every worker shares to sign and verify the internal identity header.
 pub const INTERNAL_SECRET: &str = "INTERNAL_SECRET";

@@ -14,6 +14,23 @@ pub fn display_name(name: Option<&str>, email: &str) -> String {
     }
 }
 
+/// A `Content-Disposition` value for a stored file name (RFC 6266): an ASCII `filename`
+/// for old clients (anything else becomes `_`) and the exact name as UTF-8 in
+/// `filename*` (RFC 8187), so any name (Cyrillic, CJK, emoji) gives a valid header.
+pub fn content_disposition(kind: &str, name: &str) -> String {
+    let fallback: String =
+        name.chars().map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' { c } else { '_' }).collect();
+    let mut encoded = String::with_capacity(name.len() * 3);
+    for b in name.bytes() {
+        if b.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&b) {
+            encoded.push(char::from(b));
+        } else {
+            encoded.push_str(&format!("%{b:02X}"));
+        }
+    }
+    format!("{kind}; filename=\"{fallback}\"; filename*=UTF-8''{encoded}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -31,5 +48,17 @@ mod tests {
         assert_eq!(display_name(Some(" Dana "), "d@x.test"), "Dana");
         assert_eq!(display_name(Some("  "), "dana@x.test"), "dana");
         assert_eq!(display_name(None, "dana@x.test"), "dana");
+    }
+
+    #[test]
+    fn a_content_disposition_is_latin_only_and_keeps_any_name_in_utf8() {
+        let header = content_disposition("inline", "схема платы 日本.png");
+        assert!(header.is_ascii(), "{header}");
+        assert!(header.starts_with("inline; filename=\"_____ _____ __.png\"; filename*=UTF-8''"), "{header}");
+        assert!(header.ends_with("%E6%97%A5%E6%9C%AC.png"), "{header}");
+        assert_eq!(
+            content_disposition("inline", "a\"b.jpg"),
+            "inline; filename=\"a_b.jpg\"; filename*=UTF-8''a%22b.jpg"
+        );
     }
 }

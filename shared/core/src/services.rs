@@ -165,12 +165,13 @@ pub static SERVICES: [ServiceSpec; 17] = [
             queue(NOTIFY),
             object(TICKET_ROOM),
             object(REPAIR_SESSION),
+            object(AUDIT_LOG),
             // The gateway's per-user gate: main bumps auth epochs and revokes sessions there.
             object(GATE),
             service(NOTIFICATIONS),
         ],
         consumes: &[],
-        classes: &["TicketRoom", "RepairSession"],
+        classes: &["TicketRoom", "RepairSession", "AuditLog"],
     },
     ServiceSpec {
         dir: "brain",

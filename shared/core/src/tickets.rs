@@ -129,6 +129,21 @@ impl Priority {
     }
 }
 
+/// A due date as a customer or technician gives it: a calendar date (`2026-12-01`) or an
+/// RFC 3339 time (`2026-12-01T17:00:00+01:00`), parsed with `chrono` and returned in one
+/// canonical form (the date as given, a time in UTC). `None` for anything else.
+pub fn parse_due(raw: &str) -> Option<String> {
+    let v = raw.trim();
+    if v.len() > 40 {
+        return None;
+    }
+    if let Ok(date) = chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d") {
+        return Some(date.format("%Y-%m-%d").to_string());
+    }
+    let time = chrono::DateTime::parse_from_rfc3339(v).ok()?;
+    Some(time.with_timezone(&chrono::Utc).to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+}
+
 /// What kind of file an upload is, judged from its first bytes (never from its name or
 /// declared type): the content type to store it under, or `None` if it is not accepted.
 pub fn sniff_content_type(bytes: &[u8]) -> Option<&'static str> {
@@ -211,5 +226,15 @@ mod tests {
         assert_eq!(sniff_content_type(b"<html><script>"), None);
         assert_eq!(sniff_content_type(b"MZ\x90\0"), None);
         assert_eq!(sniff_content_type(b""), None);
+    }
+
+    #[test]
+    fn due_dates_are_dates_or_rfc3339_times_and_nothing_else_panics() {
+        assert_eq!(parse_due("2026-12-01").as_deref(), Some("2026-12-01"));
+        assert_eq!(parse_due(" 2026-12-01T17:00:00+01:00 ").as_deref(), Some("2026-12-01T16:00:00Z"));
+        for junk in ["", "x", "2026", "2026-13-01", "2026-02-30", "2026-12-01T", "2026-12-01Tnope", "é", "2026-12-01😀"]
+        {
+            assert_eq!(parse_due(junk), None, "{junk}");
+        }
     }
 }

@@ -158,3 +158,23 @@ fn the_local_launcher_runs_all_seventeen_with_the_gateway_first() {
     expected.sort();
     assert_eq!(sorted, expected);
 }
+
+#[test]
+fn every_config_is_production_by_default_and_points_nowhere_local() {
+    for spec in SERVICES.iter() {
+        let dir = spec.dir;
+        let vars = config(dir).get("vars").cloned().unwrap_or(Value::Table(Default::default()));
+        assert_eq!(vars.get("ENVIRONMENT").and_then(Value::as_str), Some("production"), "{dir}: ENVIRONMENT");
+        let Some(table) = vars.as_table() else { continue };
+        for (name, value) in table {
+            let text = value.as_str().unwrap_or_default();
+            assert!(
+                !text.contains("localhost") && !text.contains("127.0.0.1"),
+                "{dir}: {name} = {text:?} would point a deployment at this machine"
+            );
+        }
+    }
+    // Development is the launcher's explicit override, not a config's default.
+    let launcher = std::fs::read_to_string(repo().join("scripts/platform.mjs")).expect("scripts/platform.mjs");
+    assert!(launcher.contains(r#"ENVIRONMENT: process.env.NOIZYLAB_ENVIRONMENT ?? "development""#));
+}

@@ -56,7 +56,8 @@ fn has_body(method: &Method) -> bool {
 
 /// Forwards `req` to the worker bound as `binding`, carrying `who` signed for this exact
 /// method, path and request id. The body streams through when its length is declared
-/// and within the cap; an undeclared (chunked) body is read up to the cap first.
+/// and within the cap; an undeclared (chunked) body is read, counted as it streams, and
+/// refused the moment it passes the cap.
 pub async fn to_service(
     mut req: Request,
     env: &Env,
@@ -76,10 +77,7 @@ pub async fn to_service(
     } else if declared.is_some() {
         req.inner().body().map(JsValue::from)
     } else {
-        let bytes = req.bytes().await.map_err(|_| ApiError::bad_request("the request body could not be read"))?;
-        if bytes.len() as u64 > max_body {
-            return Err(ApiError::PayloadTooLarge { limit: max_body });
-        }
+        let bytes = read_capped(&mut req, max_body).await?;
         (!bytes.is_empty()).then(|| js_sys_bytes(&bytes))
     };
 
@@ -107,6 +105,27 @@ pub async fn to_service(
     let forward = Request::new_with_init(&target, &init).or_internal("forward request")?;
     let fetcher = env.service(binding).or_internal(binding)?;
     fetcher.fetch_request(forward).await.map_err(|e| ApiError::BadGateway(format!("{binding}: {e}")))
+}
+
+/// Reads a body of undeclared length (chunked) chunk by chunk, counting as it streams in,
+/// and stops at the first chunk that takes it over `max_body`: a body far over the cap
+/// is never held in memory, only the cap's worth of it.
+async fn read_capped(req: &mut Request, max_body: u64) -> ApiResult<Vec<u8>> {
+    use futures_util::StreamExt;
+    let unreadable = || ApiError::bad_request("the request body could not be read");
+    let Ok(mut stream) = req.stream() else {
+        // No body at all.
+        return Ok(Vec::new());
+    };
+    let mut bytes: Vec<u8> = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|_| unreadable())?;
+        if (bytes.len() + chunk.len()) as u64 > max_body {
+            return Err(ApiError::PayloadTooLarge { limit: max_body });
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
 }
 
 fn js_sys_bytes(bytes: &[u8]) -> JsValue {

@@ -59,11 +59,17 @@ async fn route(
     let path = req.path();
     match (req.method(), http::segments(&path).as_slice()) {
         (Method::Get, ["health"]) => own_health(&req, env, request_id).await,
-        (Method::Get, ["api", "v1", "health"]) => aggregate_health(env, request_id).await,
+        (Method::Get, ["api", "v1", "health"]) => {
+            // Seventeen probes per call: held per address like any anonymous request.
+            limit_by_address(&req, env, config, rate).await?;
+            aggregate_health(env, request_id).await
+        }
         (_, ["api", "v1", "health"] | ["health"]) => Err(ApiError::MethodNotAllowed { allowed: vec!["GET"] }),
         (Method::Get | Method::Head, []) => redirect("/portal/"),
         (_, ["portal", ..]) => {
             // The customer web app: public pages; the API calls they make authenticate.
+            // Anonymous traffic, held per address like the API's.
+            limit_by_address(&req, env, config, rate).await?;
             let secret = internal_secret(env)?;
             let who = Identity::anonymous();
             let owner = services::CUSTOMER_PORTAL;

@@ -167,14 +167,20 @@ const pages = {
       return location.assign("/portal/tickets");
     }
     onSubmit($("#email-form"), async (f) => {
-      await api("POST", "/api/v1/auth/magic-link", { email: f.get("email") });
+      const asked = await api("POST", "/api/v1/auth/magic-link", { email: f.get("email") });
       $("#code-form [name=email]").value = f.get("email");
+      // The code works only with the challenge of the request that sent it.
+      $("#code-form [name=challenge]").value = asked.challenge;
       $("#code-form").hidden = false;
       notice("Check your email: click the link, or type the 6-digit code here.");
       $("#code-form [name=code]").focus();
     });
     onSubmit($("#code-form"), async (f) => {
-      const pair = await api("POST", "/api/v1/auth/login", { email: f.get("email"), code: f.get("code").trim() });
+      const pair = await api("POST", "/api/v1/auth/login", {
+        email: f.get("email"),
+        code: f.get("code").trim(),
+        challenge: f.get("challenge"),
+      });
       saveSession(pair);
       location.assign("/portal/tickets");
     });

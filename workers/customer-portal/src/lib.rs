@@ -217,7 +217,9 @@ async fn checkout(mut req: Request, call: &Call) -> ApiResult<Response> {
         return Err(ApiError::Conflict("this invoice is already paid".into()));
     }
     let email: Option<Email> = db.first("SELECT email FROM users WHERE id = ?1", &[user.as_str().into()]).await?;
-    let portal = var(call, "PORTAL_URL").unwrap_or_else(|| "http://localhost:8787/portal".into());
+    let portal = var(call, "PORTAL_URL")
+        .filter(|p| !p.trim().is_empty())
+        .ok_or_else(|| ApiError::Unavailable("payments are not configured: PORTAL_URL is missing".into()))?;
     let base = var(call, "STRIPE_BASE_URL").unwrap_or_else(|| "https://api.stripe.com".into());
     let session = stripe::create_checkout_session(
         &base,

@@ -83,7 +83,7 @@ pub fn sign_in() -> ApiResult<Response> {
          <form id=\"email-form\"><label for=\"email\">Email</label>\
          <input id=\"email\" name=\"email\" type=\"email\" autocomplete=\"email\" required>\
          <button type=\"submit\">Email me a link</button></form>\
-         <form id=\"code-form\" hidden><input type=\"hidden\" name=\"email\">\
+         <form id=\"code-form\" hidden><input type=\"hidden\" name=\"email\"><input type=\"hidden\" name=\"challenge\">\
          <label for=\"code\">6-digit code</label>\
          <input id=\"code\" name=\"code\" inputmode=\"numeric\" autocomplete=\"one-time-code\" pattern=\"[0-9]{6}\" maxlength=\"6\" required>\
          <button type=\"submit\">Sign in</button></form></div>",

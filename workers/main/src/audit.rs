@@ -1,24 +1,36 @@
 //! The append-only, hash-chained audit log (`audit_log`; chain in `noizylab_core::audit`).
 
-use noizylab_core::audit::{chain_hash, verify_chain, Entry, GENESIS};
+use std::cell::RefCell;
+
+use noizylab_core::audit::{chain_hash, verify_from, Entry, GENESIS};
+use noizylab_core::bindings;
+use noizylab_kit::db::{int, opt};
+use noizylab_kit::health::{object_ok, OBJECT_HEALTH_PATH};
 use noizylab_kit::{http, time, ApiError, ApiResult, Call, OrInternal};
-use serde::Deserialize;
-use worker::wasm_bindgen::JsValue;
-use worker::Response;
+use serde::{Deserialize, Serialize};
+use worker::{durable_object, DurableObject, Env, Response, State};
 
-#[derive(Deserialize)]
-struct Tip {
-    seq: i64,
-    hash: String,
+/// An entry as a request hands it to the chain's appender (the appender stamps `seq`,
+/// `at` and the hashes).
+#[derive(Serialize, Deserialize)]
+struct Append {
+    action: String,
+    actor: Option<String>,
+    workspace_id: Option<String>,
+    target: Option<String>,
+    ip: Option<String>,
+    request_id: Option<String>,
+    detail: String,
 }
 
-fn opt(v: Option<&str>) -> JsValue {
-    v.map(JsValue::from).unwrap_or(JsValue::NULL)
-}
+/// The one object that appends to the chain (see [`AuditLog`]).
+const CHAIN: &str = "chain";
 
-/// Appends an entry. `detail` is JSON and must never hold a token or a code. Concurrent
-/// writers race for the next `seq`; the loser (primary-key conflict) reads the new tip
-/// and tries again.
+/// Appends an entry. `detail` is JSON and must never hold a token or a code.
+///
+/// Every append goes through one `AuditLog` Durable Object, which writes the entries one
+/// after another: concurrent requests queue there instead of racing for the next `seq`,
+/// so auditing never fails the request it records because others are auditing too.
 pub async fn record(
     call: &Call,
     action: &str,
@@ -28,56 +40,147 @@ pub async fn record(
     ip: Option<&str>,
     detail: &str,
 ) -> ApiResult<()> {
-    let db = call.db()?;
-    let reads = call.sql()?;
-    for attempt in 0..5u64 {
-        if attempt > 0 {
-            worker::Delay::from(std::time::Duration::from_millis(10 * attempt)).await;
+    let entry = Append {
+        action: action.to_owned(),
+        actor: actor.map(str::to_owned),
+        workspace_id: workspace.map(str::to_owned),
+        target: target.map(str::to_owned),
+        ip: ip.map(str::to_owned),
+        request_id: Some(call.request_id.clone()),
+        detail: detail.to_owned(),
+    };
+    let body = serde_json::to_string(&entry).or_internal("audit entry")?;
+    let stub = call
+        .object(bindings::AUDIT_LOG)?
+        .id_from_name(CHAIN)
+        .and_then(|id| id.get_stub())
+        .or_internal("audit log stub")?;
+    let headers = worker::Headers::new();
+    headers.set("content-type", "application/json").or_internal("header")?;
+    let mut init = worker::RequestInit::new();
+    init.with_method(worker::Method::Post).with_headers(headers).with_body(Some(body.into()));
+    let req = worker::Request::new_with_init("https://audit/append", &init).or_internal("audit request")?;
+    let resp = stub.fetch_with_request(req).await.or_internal("audit log")?;
+    if resp.status_code() != 204 {
+        return Err(ApiError::internal(format!("audit log answered {}", resp.status_code())));
+    }
+    Ok(())
+}
+
+#[derive(Deserialize)]
+struct Tip {
+    seq: i64,
+    hash: String,
+}
+
+/// The chain's single appender. One instance (`chain`) holds the tip (last `seq` and
+/// hash) in memory and appends under an async lock, so entries are written strictly one
+/// after another with no conflicts however many requests audit at once; they wait in
+/// line for a few milliseconds instead of failing. If the tip it holds is stale (the
+/// object restarted, or a row was written behind its back), the insert's conflict makes
+/// it read the tip from D1 again and retry.
+///
+/// Why one chain and one appender, not a chain per workspace: the log must show
+/// platform-wide events (refused credentials, sign-ins before a workspace is known) in one
+/// verifiable order, and a shop's rate of audited actions is far below what one object
+/// appending to D1 sustains (hundreds a second).
+#[durable_object]
+pub struct AuditLog {
+    env: Env,
+    tip: RefCell<Option<(i64, String)>>,
+    lock: futures_util::lock::Mutex<()>,
+}
+
+impl AuditLog {
+    async fn read_tip(db: &noizylab_kit::db::Db) -> worker::Result<(i64, String)> {
+        let tip: Option<Tip> = db
+            .first("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1", &[])
+            .await
+            .map_err(|e| worker::Error::RustError(e.to_string()))?;
+        Ok(tip.map(|t| (t.seq, t.hash)).unwrap_or((0, GENESIS.to_owned())))
+    }
+
+    async fn append(&self, new: Append) -> worker::Result<()> {
+        let _turn = self.lock.lock().await;
+        let db = noizylab_kit::db::Db(self.env.d1(bindings::DB)?);
+        for attempt in 0..6u64 {
+            if attempt > 0 {
+                worker::Delay::from(std::time::Duration::from_millis(5 * attempt)).await;
+            }
+            let known = self.tip.borrow().clone();
+            let (last, prev) = match known {
+                Some(tip) => tip,
+                None => Self::read_tip(&db).await?,
+            };
+            let entry = Entry {
+                seq: last + 1,
+                at: time::now_rfc3339(),
+                action: new.action.clone(),
+                actor: new.actor.clone(),
+                workspace_id: new.workspace_id.clone(),
+                target: new.target.clone(),
+                ip: new.ip.clone(),
+                request_id: new.request_id.clone(),
+                detail: new.detail.clone(),
+            };
+            let hash = chain_hash(&prev, &entry);
+            let inserted = db
+                .0
+                .prepare(
+                    "INSERT INTO audit_log (seq, at, action, actor, workspace_id, target, ip, request_id, detail, prev_hash, hash)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                )
+                .bind(&[
+                    int(entry.seq),
+                    entry.at.as_str().into(),
+                    entry.action.as_str().into(),
+                    opt(entry.actor.as_deref()),
+                    opt(entry.workspace_id.as_deref()),
+                    opt(entry.target.as_deref()),
+                    opt(entry.ip.as_deref()),
+                    opt(entry.request_id.as_deref()),
+                    entry.detail.as_str().into(),
+                    prev.as_str().into(),
+                    hash.as_str().into(),
+                ])?
+                .run()
+                .await;
+            match inserted {
+                Ok(_) => {
+                    *self.tip.borrow_mut() = Some((entry.seq, hash));
+                    return Ok(());
+                }
+                // The tip moved behind our back: forget it and read it again.
+                Err(e) if e.to_string().contains("UNIQUE") || e.to_string().contains("PRIMARY KEY") => {
+                    *self.tip.borrow_mut() = None;
+                }
+                Err(e) if noizylab_kit::db::transient(&e) => {}
+                Err(e) => return Err(e),
+            }
         }
-        let tip: Option<Tip> = reads.first("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1", &[]).await?;
-        let (seq, prev) = tip.map(|t| (t.seq + 1, t.hash)).unwrap_or((1, GENESIS.to_owned()));
-        let entry = Entry {
-            seq,
-            at: time::now_rfc3339(),
-            action: action.to_owned(),
-            actor: actor.map(str::to_owned),
-            workspace_id: workspace.map(str::to_owned),
-            target: target.map(str::to_owned),
-            ip: ip.map(str::to_owned),
-            request_id: Some(call.request_id.clone()),
-            detail: detail.to_owned(),
-        };
-        let hash = chain_hash(&prev, &entry);
-        let inserted = db
-            .prepare(
-                "INSERT INTO audit_log (seq, at, action, actor, workspace_id, target, ip, request_id, detail, prev_hash, hash)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-            )
-            .bind(&[
-                (seq as f64).into(),
-                entry.at.as_str().into(),
-                action.into(),
-                opt(actor),
-                opt(workspace),
-                opt(target),
-                opt(ip),
-                call.request_id.as_str().into(),
-                detail.into(),
-                prev.as_str().into(),
-                hash.as_str().into(),
-            ])
-            .or_internal("bind")?
-            .run()
-            .await;
-        match inserted {
-            Ok(_) => return Ok(()),
-            // Another writer took this seq (or the database was busy): read the tip again.
-            Err(e) if e.to_string().contains("UNIQUE") || e.to_string().contains("PRIMARY KEY") => continue,
-            Err(e) if noizylab_kit::db::transient(&e) => continue,
-            Err(e) => return Err(ApiError::internal(format!("audit insert: {e}"))),
+        Err(worker::Error::RustError("audit: could not append after 6 attempts".into()))
+    }
+}
+
+impl DurableObject for AuditLog {
+    fn new(_state: State, env: Env) -> Self {
+        AuditLog { env, tip: RefCell::new(None), lock: futures_util::lock::Mutex::new(()) }
+    }
+
+    async fn fetch(&self, mut req: worker::Request) -> worker::Result<Response> {
+        match req.path().as_str() {
+            OBJECT_HEALTH_PATH => object_ok("AuditLog"),
+            "/append" => {
+                let entry: Append = req.json().await?;
+                if serde_json::from_str::<serde_json::Value>(&entry.detail).is_err() {
+                    return Response::error("detail must be JSON", 400);
+                }
+                self.append(entry).await?;
+                Ok(Response::empty()?.with_status(204))
+            }
+            _ => Response::error("no such object route", 404),
         }
     }
-    Err(ApiError::internal("audit: could not append after 5 attempts"))
 }
 
 #[derive(Deserialize)]
@@ -95,17 +198,50 @@ struct Row {
     hash: String,
 }
 
-/// `GET /api/v1/audit/verify` (admin): walks the whole chain.
-pub async fn verify(call: &Call) -> ApiResult<Response> {
+/// Entries one `verify` call checks at most; a longer chain is walked in pages.
+const VERIFY_PAGE: i64 = 5000;
+
+#[derive(Deserialize)]
+struct Anchor {
+    hash: String,
+}
+
+/// `GET /api/v1/audit/verify[?from=<seq>][&limit=<n>]` (admin): checks up to 5,000
+/// entries from `from` (default the first), chained from the hash of the entry before it.
+/// `complete` says whether the chain's end was reached; otherwise `next_from` continues.
+pub async fn verify(req: &worker::Request, call: &Call) -> ApiResult<Response> {
     crate::workspaces::require_admin(call).await?;
-    let rows: Vec<Row> = call
-        .db()?
-        .prepare("SELECT * FROM audit_log ORDER BY seq")
-        .all()
-        .await
-        .or_internal("audit read")?
-        .results()
-        .or_internal("audit rows")?;
+    let mut from = 1i64;
+    let mut limit = VERIFY_PAGE;
+    for (key, value) in req.url().or_internal("url")?.query_pairs() {
+        let n = || value.parse::<i64>().ok().filter(|n| *n >= 1);
+        match key.as_ref() {
+            "from" => {
+                from = n().ok_or_else(|| ApiError::invalid_field("from", "from is a sequence number, 1 or more"))?
+            }
+            "limit" => {
+                limit = n()
+                    .filter(|n| *n <= VERIFY_PAGE)
+                    .ok_or_else(|| ApiError::invalid_field("limit", "limit is 1 to 5000 entries"))?
+            }
+            _ => {}
+        }
+    }
+    let db = call.sql()?;
+    let prev = if from == 1 {
+        GENESIS.to_owned()
+    } else {
+        let anchor: Option<Anchor> = db.first("SELECT hash FROM audit_log WHERE seq = ?1", &[int(from - 1)]).await?;
+        anchor
+            .map(|a| a.hash)
+            .ok_or_else(|| ApiError::invalid_field("from", "no entry precedes that sequence number"))?
+    };
+    // One more than the page, to know whether the chain goes on.
+    let mut rows: Vec<Row> =
+        db.all("SELECT * FROM audit_log WHERE seq >= ?1 ORDER BY seq LIMIT ?2", &[int(from), int(limit + 1)]).await?;
+    let more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    let last = rows.last().map(|r| r.seq);
     let entries: Vec<(Entry, String, String)> = rows
         .into_iter()
         .map(|r| {
@@ -123,9 +259,14 @@ pub async fn verify(call: &Call) -> ApiResult<Response> {
             (e, r.prev_hash, r.hash)
         })
         .collect();
-    match verify_chain(entries.iter().map(|(e, p, h)| (e, p.as_str(), h.as_str()))) {
-        Ok(n) => http::ok(&serde_json::json!({ "ok": true, "entries": n })),
-        Err(seq) => http::ok(&serde_json::json!({ "ok": false, "entries": entries.len(), "broken_at": seq })),
+    let next_from = if more { last.map(|s| s + 1) } else { None };
+    match verify_from(&prev, entries.iter().map(|(e, p, h)| (e, p.as_str(), h.as_str()))) {
+        Ok(n) => http::ok(&serde_json::json!({
+            "ok": true, "entries": n, "from": from, "complete": !more, "next_from": next_from,
+        })),
+        Err(seq) => http::ok(&serde_json::json!({
+            "ok": false, "entries": entries.len(), "from": from, "broken_at": seq,
+        })),
     }
 }
 

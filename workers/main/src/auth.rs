@@ -14,17 +14,20 @@ use noizylab_core::identity::PrincipalKind;
 use noizylab_kit::call::now_secs;
 use noizylab_kit::{gate, http, random, time, ApiError, ApiResult, Call, OrInternal};
 use serde::{Deserialize, Serialize};
-use worker::wasm_bindgen::JsValue;
 use worker::{Method, Request, Response};
 
 use crate::audit;
 
 const LINK_TTL_SECS: i64 = 10 * 60;
 const SESSION_TTL_SECS: i64 = 24 * 60 * 60;
-/// Sign-in requests per address, and per client IP, in 15 minutes, unless the vars
-/// `SIGNIN_LINKS_PER_EMAIL` / `SIGNIN_LINKS_PER_IP` say otherwise.
+/// Sign-in requests in 15 minutes: per address from one requester, per requester, and per
+/// address from requesters it has not signed in from, unless the vars
+/// `SIGNIN_LINKS_PER_EMAIL` / `SIGNIN_LINKS_PER_IP` / `SIGNIN_LINKS_PER_ADDRESS` say otherwise.
 const LINKS_PER_EMAIL: u32 = 5;
 const LINKS_PER_IP: u32 = 20;
+const LINKS_PER_ADDRESS: u32 = 20;
+/// How long a requester that signed an address in stays known for it.
+const KNOWN_REQUESTER_SECS: i64 = 30 * 24 * 60 * 60;
 
 fn limit_var(call: &Call, name: &str, default: u32) -> u32 {
     call.env.var(name).ok().and_then(|v| v.to_string().parse().ok()).filter(|n| *n > 0).unwrap_or(default)
@@ -85,10 +88,6 @@ fn six_digit_code() -> ApiResult<String> {
     }
 }
 
-fn opt(v: Option<&str>) -> JsValue {
-    v.map(JsValue::from).unwrap_or(JsValue::NULL)
-}
-
 #[derive(Deserialize)]
 struct LinkRequest {
     email: String,
@@ -106,52 +105,101 @@ async fn count(call: &Call, sql: &str, arg: &str, since: i64) -> ApiResult<u32> 
     Ok(row.map(|c| c.n).unwrap_or(0))
 }
 
+/// Whether `ip` completed a sign-in as `email` in the last 30 days: such a requester is
+/// the address's owner often enough that strangers' requests must not lock it out.
+async fn known_requester(call: &Call, email: &str, ip: &str, now: i64) -> ApiResult<bool> {
+    let row: Option<Count> = call
+        .sql()?
+        .first(
+            "SELECT COUNT(*) AS n FROM magic_links WHERE email = ?1 AND ip = ?2 AND used_at IS NOT NULL AND used_at > ?3",
+            &[email.into(), ip.into(), noizylab_kit::db::int(now - KNOWN_REQUESTER_SECS)],
+        )
+        .await?;
+    Ok(row.is_some_and(|c| c.n > 0))
+}
+
+/// `POST /api/v1/auth/magic-link {email, workspace_id?}` → 202 `{message, challenge}`.
+///
+/// Limits, per 15 minutes: 5 requests per address from one requester (IP), 20 per
+/// requester in all, and 20 per address from requesters that have not signed that address
+/// in before. A stranger can therefore spend their own allowance and the address's
+/// allowance for strangers, never the owner's: a requester that completed a sign-in as
+/// the address in the last 30 days is held only by its own limits. The answer is the same
+/// whether the address (or the workspace) exists or not.
 async fn request_link(mut req: Request, call: &Call) -> ApiResult<Response> {
     let body: LinkRequest = http::read_json(&mut req).await?;
     let email = auth::parse_email(&body.email)
         .ok_or_else(|| ApiError::invalid_field("email", "that does not look like an email address"))?;
     let workspace = body.workspace_id.unwrap_or_else(|| DEFAULT_WORKSPACE.to_owned());
-    let ip = client_ip(&req);
+    if !noizylab_core::names::is_plain_id(&workspace) {
+        return Err(ApiError::invalid_field("workspace_id", "a workspace id is letters, digits, '-' or '_'"));
+    }
+    let ip = client_ip(&req).unwrap_or_else(|| "unknown".to_owned());
     let now = now_secs();
     let since = now - LINK_WINDOW_SECS;
-    if count(call, "SELECT COUNT(*) AS n FROM magic_links WHERE email = ?1 AND created_at > ?2", &email, since).await?
-        >= limit_var(call, "SIGNIN_LINKS_PER_EMAIL", LINKS_PER_EMAIL)
+    let held = || ApiError::RateLimited { retry_after: LINK_WINDOW_SECS as u64 };
+    let db = call.sql()?;
+    let from_here: Option<Count> = db
+        .first(
+            "SELECT COUNT(*) AS n FROM magic_links WHERE email = ?1 AND ip = ?2 AND created_at > ?3",
+            &[email.as_str().into(), ip.as_str().into(), noizylab_kit::db::int(since)],
+        )
+        .await?;
+    if from_here.map(|c| c.n).unwrap_or(0) >= limit_var(call, "SIGNIN_LINKS_PER_EMAIL", LINKS_PER_EMAIL) {
+        return Err(held());
+    }
+    if count(call, "SELECT COUNT(*) AS n FROM magic_links WHERE ip = ?1 AND created_at > ?2", &ip, since).await?
+        >= limit_var(call, "SIGNIN_LINKS_PER_IP", LINKS_PER_IP)
     {
-        return Err(ApiError::RateLimited { retry_after: LINK_WINDOW_SECS as u64 });
+        return Err(held());
     }
-    if let Some(ip) = &ip {
-        if count(call, "SELECT COUNT(*) AS n FROM magic_links WHERE ip = ?1 AND created_at > ?2", ip, since).await?
-            >= limit_var(call, "SIGNIN_LINKS_PER_IP", LINKS_PER_IP)
-        {
-            return Err(ApiError::RateLimited { retry_after: LINK_WINDOW_SECS as u64 });
-        }
+    if count(call, "SELECT COUNT(*) AS n FROM magic_links WHERE email = ?1 AND created_at > ?2", &email, since).await?
+        >= limit_var(call, "SIGNIN_LINKS_PER_ADDRESS", LINKS_PER_ADDRESS)
+        && !known_requester(call, &email, &ip, now).await?
+    {
+        return Err(held());
     }
+
+    let challenge = token_b64(&random::bytes::<32>()?);
+    let accepted = || {
+        http::json(
+            202,
+            &serde_json::json!({
+                "message": "If that address can sign in, a link and a code are on their way.",
+                "challenge": challenge,
+            }),
+        )
+    };
     let known_workspace: Option<Count> =
-        call.sql()?.first("SELECT COUNT(*) AS n FROM workspaces WHERE id = ?1", &[workspace.as_str().into()]).await?;
+        db.first("SELECT COUNT(*) AS n FROM workspaces WHERE id = ?1", &[workspace.as_str().into()]).await?;
     if known_workspace.map(|c| c.n).unwrap_or(0) == 0 {
-        return Err(ApiError::invalid_field("workspace_id", "no such workspace"));
+        // The same answer as for a real workspace: whether one exists is not told here.
+        return accepted();
     }
 
     let token = token_b64(&random::bytes::<32>()?);
     let code = six_digit_code()?;
-    call.sql()?
-        .run(
-            "INSERT INTO magic_links (id, email, workspace_id, token_hash, code_hash, created_at, expires_at, ip)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            &[
-                random::id()?.into(),
-                email.as_str().into(),
-                workspace.as_str().into(),
-                auth::sha256_hex(token.as_bytes()).into(),
-                auth::sha256_hex(format!("{email}:{code}").as_bytes()).into(),
-                (now as f64).into(),
-                ((now + LINK_TTL_SECS) as f64).into(),
-                opt(ip.as_deref()),
-            ],
-        )
-        .await?;
+    db.run(
+        "INSERT INTO magic_links (id, email, workspace_id, token_hash, code_hash, created_at, expires_at, ip, challenge_hash)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        &[
+            random::id()?.into(),
+            email.as_str().into(),
+            workspace.as_str().into(),
+            auth::sha256_hex(token.as_bytes()).into(),
+            auth::sha256_hex(format!("{email}:{code}").as_bytes()).into(),
+            (now as f64).into(),
+            ((now + LINK_TTL_SECS) as f64).into(),
+            ip.as_str().into(),
+            auth::sha256_hex(challenge.as_bytes()).into(),
+        ],
+    )
+    .await?;
 
     let portal = call.env.var("PORTAL_URL").map(|v| v.to_string()).unwrap_or_default();
+    if portal.trim().is_empty() {
+        return Err(ApiError::Unavailable("sign-in is not configured: PORTAL_URL is missing".into()));
+    }
     let link = format!("{}/sign-in?token={token}", portal.trim_end_matches('/'));
     let text = format!(
         "Sign in to NoizyLab:\n\n{link}\n\nOr enter this code: {code}\n\nBoth work once and expire in 10 minutes. \
@@ -165,10 +213,7 @@ async fn request_link(mut req: Request, call: &Call) -> ApiResult<Response> {
     if sent.status_code() >= 300 {
         return Err(ApiError::Unavailable("email could not be sent right now; try again shortly".into()));
     }
-    http::json(
-        202,
-        &serde_json::json!({ "message": "If that address can sign in, a link and a code are on their way." }),
-    )
+    accepted()
 }
 
 #[derive(Deserialize)]
@@ -177,7 +222,6 @@ struct LinkRow {
     email: String,
     workspace_id: String,
     code_hash: String,
-    attempts: i64,
 }
 
 #[derive(Deserialize)]
@@ -195,7 +239,7 @@ async fn verify_link(mut req: Request, call: &Call) -> ApiResult<Response> {
         .sql()?
         .first(
             "UPDATE magic_links SET used_at = ?2 WHERE token_hash = ?1 AND used_at IS NULL AND expires_at > ?2
-             RETURNING id, email, workspace_id, code_hash, attempts",
+             RETURNING id, email, workspace_id, code_hash",
             &[hash.into(), (now as f64).into()],
         )
         .await?;
@@ -212,8 +256,17 @@ async fn verify_link(mut req: Request, call: &Call) -> ApiResult<Response> {
 struct LoginRequest {
     email: String,
     code: String,
+    /// What `POST /auth/magic-link` answered: the code works only with it.
+    #[serde(default)]
+    challenge: Option<String>,
 }
 
+/// `POST /api/v1/auth/login {email, code, challenge}`.
+///
+/// Each try spends one of the code's five attempts *before* the code is compared, in one
+/// statement (`attempts = attempts + 1 … WHERE attempts < 5 RETURNING`), so concurrent
+/// guesses cannot all count as the first: at most five are ever evaluated. Only the
+/// client that asked for the code (it holds the challenge) can spend its attempts.
 async fn login_with_code(mut req: Request, call: &Call) -> ApiResult<Response> {
     let body: LoginRequest = http::read_json(&mut req).await?;
     let email = auth::parse_email(&body.email)
@@ -222,29 +275,32 @@ async fn login_with_code(mut req: Request, call: &Call) -> ApiResult<Response> {
     if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
         return Err(ApiError::invalid_field("code", "the code is the 6 digits from the email"));
     }
+    let challenge = body.challenge.as_deref().map(str::trim).filter(|c| !c.is_empty()).ok_or_else(|| {
+        ApiError::invalid_field("challenge", "send the challenge that POST /api/v1/auth/magic-link answered with")
+    })?;
     let ip = client_ip(&req);
     let now = now_secs();
     let db = call.sql()?;
     let link: Option<LinkRow> = db
         .first(
-            "SELECT id, email, workspace_id, code_hash, attempts FROM magic_links
-             WHERE email = ?1 AND used_at IS NULL AND expires_at > ?2 ORDER BY created_at DESC LIMIT 1",
-            &[email.as_str().into(), (now as f64).into()],
+            "UPDATE magic_links SET attempts = attempts + 1
+             WHERE challenge_hash = ?1 AND email = ?2 AND used_at IS NULL AND expires_at > ?3 AND attempts < ?4
+             RETURNING id, email, workspace_id, code_hash",
+            &[
+                auth::sha256_hex(challenge.as_bytes()).into(),
+                email.as_str().into(),
+                (now as f64).into(),
+                noizylab_kit::db::int(MAX_CODE_ATTEMPTS),
+            ],
         )
         .await?;
     let refused = || ApiError::Unauthenticated("that code is wrong, used or expired; ask for a new one".into());
-    let Some(link) = link else {
+    let expected = auth::sha256_hex(format!("{email}:{code}").as_bytes());
+    let Some(link) = link.filter(|l| auth::constant_time_eq(expected.as_bytes(), l.code_hash.as_bytes())) else {
         audit::record(call, "auth.verify_failed", None, None, Some(&email), ip.as_deref(), "{\"via\":\"code\"}")
             .await?;
         return Err(refused());
     };
-    let expected = auth::sha256_hex(format!("{email}:{code}").as_bytes());
-    if expected != link.code_hash || link.attempts >= MAX_CODE_ATTEMPTS {
-        db.run("UPDATE magic_links SET attempts = attempts + 1 WHERE id = ?1", &[link.id.as_str().into()]).await?;
-        audit::record(call, "auth.verify_failed", None, None, Some(&email), ip.as_deref(), "{\"via\":\"code\"}")
-            .await?;
-        return Err(refused());
-    }
     let used = db
         .run(
             "UPDATE magic_links SET used_at = ?2 WHERE id = ?1 AND used_at IS NULL",

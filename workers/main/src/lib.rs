@@ -22,6 +22,7 @@ mod workspaces;
 use noizylab_kit::{http, serve, ApiResult, Call};
 use worker::{event, Context, Env, Method, Request, Response};
 
+pub use audit::AuditLog;
 pub use objects::{RepairSession, TicketRoom};
 
 const DIR: &str = "main";
@@ -41,7 +42,7 @@ async fn route(req: Request, call: Call) -> ApiResult<Response> {
         (Method::Get, ["api", "v1", "users", id, "live"]) => rooms::join_inbox(&req, &call, id).await,
         (_, ["api", "v1", "users", rest @ ..]) => users::route(req, &call, rest).await,
         (_, ["api", "v1", "devices", rest @ ..]) => devices::route(req, &call, rest).await,
-        (Method::Get, ["api", "v1", "audit", "verify"]) => audit::verify(&call).await,
+        (Method::Get, ["api", "v1", "audit", "verify"]) => audit::verify(&req, &call).await,
         (Method::Post, ["internal", "audit"]) => audit::from_gateway(req, &call).await,
         (Method::Get, ["api", "v1", "tickets", id, "live"]) => rooms::join(&req, &call, id).await,
         (Method::Post, ["api", "v1", "tickets", id, "live", "ticket"]) => rooms::mint(&call, id).await,

@@ -165,17 +165,10 @@ fn text(field: &str, raw: &str, max: usize) -> ApiResult<String> {
     Ok(v.to_owned())
 }
 
-/// An RFC 3339 date-time or a plain date (`2026-12-01`), as given.
+/// A due date (`noizylab_core::tickets::parse_due`), or 400.
 fn due(raw: &str) -> ApiResult<String> {
-    let v = raw.trim();
-    let b = v.as_bytes();
-    let date_ok = b.len() >= 10
-        && b[..10].iter().enumerate().all(|(i, c)| if i == 4 || i == 7 { *c == b'-' } else { c.is_ascii_digit() });
-    let rest_ok = b.len() == 10 || (b.len() <= 35 && b[10] == b'T');
-    if !(date_ok && rest_ok) {
-        return Err(ApiError::invalid_field("due_at", "due_at is a date (2026-12-01) or an RFC 3339 time"));
-    }
-    Ok(v.to_owned())
+    noizylab_core::tickets::parse_due(raw)
+        .ok_or_else(|| ApiError::invalid_field("due_at", "due_at is a date (2026-12-01) or an RFC 3339 time"))
 }
 
 /// The ticket if the actor may see it; 404 otherwise (never 403: a customer must not
@@ -866,7 +859,8 @@ async fn download(call: &Call, id: &str, attachment: &str) -> ApiResult<Response
     let headers = Headers::new();
     headers.set("content-type", &row.content_type).or_internal("header")?;
     headers.set("x-content-type-options", "nosniff").or_internal("header")?;
-    headers.set("content-disposition", &format!("inline; filename=\"{}\"", row.filename)).or_internal("header")?;
+    let disposition = noizylab_core::names::content_disposition("inline", &row.filename);
+    headers.set("content-disposition", &disposition).or_internal("header")?;
     headers.set("cache-control", "private, max-age=300").or_internal("header")?;
     Ok(Response::from_bytes(bytes).or_internal("response")?.with_headers(headers))
 }

@@ -474,7 +474,19 @@ async fn decide(mut req: Request, call: &Call, id: &str, approve: bool) -> ApiRe
     if changed != 1 {
         return Err(ApiError::Conflict("this quote was decided meanwhile".into()));
     }
-    tell_ticket(call, &ticket, status, id, &who.id, reason.as_deref()).await?;
+    // The decision stands only if the ticket takes it: a ticket that cannot move (void,
+    // closed, elsewhere in its lifecycle) puts the quote back as it was.
+    if let Err(refused) = tell_ticket(call, &ticket, status, id, &who.id, reason.as_deref()).await {
+        call.sql()?
+            .run(
+                "UPDATE quotes SET status = 'issued', decided_at = NULL, decided_by = NULL, decided_ip = NULL,
+                        decided_user_agent = NULL, decline_reason = NULL
+                 WHERE id = ?1 AND status = ?2 AND decided_at = ?3",
+                &[id.into(), status.into(), now.as_str().into()],
+            )
+            .await?;
+        return Err(refused);
+    }
     let about = About { workspace: Some(&quote.workspace_id), device: None, ticket: Some(&ticket) };
     let event = if approve { "quote.approved" } else { "quote.declined" };
     events::publish(call, event, about, json!({ "quote_id": id, "total": quote.total_cents, "by": who.id })).await?;
