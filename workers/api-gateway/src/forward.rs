@@ -54,32 +54,46 @@ fn has_body(method: &Method) -> bool {
     !matches!(method, Method::Get | Method::Head | Method::Options)
 }
 
-/// Forwards `req` to the worker bound as `binding`, carrying `who` signed for this exact
-/// method, path and request id. The body streams through when its length is declared
-/// and within the cap; an undeclared (chunked) body is read, counted as it streams, and
-/// refused the moment it passes the cap.
+/// The request's body, read whole before anything answers: a declared length over the
+/// cap is refused unread (413); an undeclared (chunked) body is counted as it streams and
+/// refused the moment it passes the cap; anything else is read as a JS `ArrayBuffer`
+/// that never crosses into wasm memory.
+///
+/// Reading first matters to every client that keeps its connection alive (every
+/// browser): an answer sent while the client's body is still unread — the gateway's own
+/// 404 or 401, or a worker's 415 on a stream handed on to it — makes workerd reset the
+/// connection under the client's *next* request.
+pub async fn read_body(req: &mut Request, max_body: u64) -> ApiResult<Option<JsValue>> {
+    let unreadable = || ApiError::bad_request("the request body could not be read");
+    let declared: Option<u64> = req.headers().get("content-length").ok().flatten().and_then(|v| v.parse().ok());
+    match declared {
+        Some(len) if len > max_body => Err(ApiError::PayloadTooLarge { limit: max_body }),
+        Some(0) => Ok(None),
+        Some(_) => {
+            let buffer = req.inner().array_buffer().map_err(|_| unreadable())?;
+            Ok(Some(wasm_bindgen_futures::JsFuture::from(buffer).await.map_err(|_| unreadable())?))
+        }
+        None if req.inner().body().is_none() => Ok(None),
+        None => {
+            let bytes = read_capped(req, max_body).await?;
+            Ok((!bytes.is_empty()).then(|| js_sys_bytes(&bytes)))
+        }
+    }
+}
+
+/// Forwards `req` (its `body` already read by [`read_body`]) to the worker bound as
+/// `binding`, carrying `who` signed for this exact method, path and request id.
 pub async fn to_service(
-    mut req: Request,
+    req: Request,
+    body: Option<JsValue>,
     env: &Env,
     binding: &str,
     secret: &str,
     who: &Identity,
     request_id: &str,
-    max_body: u64,
 ) -> ApiResult<Response> {
     let method = req.method();
-    let declared: Option<u64> = req.headers().get("content-length").ok().flatten().and_then(|v| v.parse().ok());
-    if declared.is_some_and(|len| len > max_body) {
-        return Err(ApiError::PayloadTooLarge { limit: max_body });
-    }
-    let body: Option<JsValue> = if !has_body(&method) {
-        None
-    } else if declared.is_some() {
-        req.inner().body().map(JsValue::from)
-    } else {
-        let bytes = read_capped(&mut req, max_body).await?;
-        (!bytes.is_empty()).then(|| js_sys_bytes(&bytes))
-    };
+    let body = if has_body(&method) { body } else { None };
 
     let url = req.url().or_internal("url")?;
     let path = url.path();

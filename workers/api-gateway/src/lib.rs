@@ -1,7 +1,7 @@
 //! `noizylab-api-gateway`: the one public entry of NoizyLab OS.
 //!
-//! Life of a request: take or mint a request id → answer CORS preflights → refuse bodies
-//! over the cap (413) → find the owning worker by `/api/v1/<area>/…` (404 otherwise) →
+//! Life of a request: take or mint a request id → answer CORS preflights → read the body
+//! whole, refusing one over the cap (413) → find the owning worker by `/api/v1/<area>/…` (404 otherwise) →
 //! verify a bearer token and ask the user's `Gate` (epoch, session, rate limit) → sign the
 //! caller's identity for that exact request → forward over the service binding, streaming
 //! the body → stamp the answer with the request id, rate-limit and CORS headers.
@@ -46,7 +46,7 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
 }
 
 async fn route(
-    req: Request,
+    mut req: Request,
     env: &Env,
     ctx: &Context,
     config: &Config,
@@ -56,6 +56,9 @@ async fn route(
     if req.method() == Method::Options {
         return forward::preflight(&req, config);
     }
+    // Before anything can answer: an answer that leaves the body unread resets the
+    // client's kept-alive connection (see `forward::read_body`).
+    let body = forward::read_body(&mut req, config.max_body_bytes).await?;
     let path = req.path();
     match (req.method(), http::segments(&path).as_slice()) {
         (Method::Get, ["health"]) => own_health(&req, env, request_id).await,
@@ -73,12 +76,12 @@ async fn route(
             let secret = internal_secret(env)?;
             let who = Identity::anonymous();
             let owner = services::CUSTOMER_PORTAL;
-            forward::to_service(req, env, owner, &secret, &who, request_id, config.max_body_bytes).await
+            forward::to_service(req, body, env, owner, &secret, &who, request_id).await
         }
         (Method::Get, [".well-known", "jwks.json"]) => {
             let secret = internal_secret(env)?;
             let who = Identity::anonymous();
-            forward::to_service(req, env, services::MAIN, &secret, &who, request_id, config.max_body_bytes).await
+            forward::to_service(req, body, env, services::MAIN, &secret, &who, request_id).await
         }
         (_, ["api", "v1", area, rest @ ..]) => {
             let owner =
@@ -108,7 +111,7 @@ async fn route(
                     auth::limit(env, &format!("device:{device}"), SCANS_PER_HOUR, 3_600_000, rate).await?;
                 }
             }
-            forward::to_service(req, env, owner, &secret, &who, request_id, config.max_body_bytes).await
+            forward::to_service(req, body, env, owner, &secret, &who, request_id).await
         }
         _ => Err(http::no_route(&req)),
     }
