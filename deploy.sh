@@ -189,9 +189,42 @@ cmd_test() {
   cargo clippy --target wasm32-unknown-unknown --workspace --exclude noizylab-tests -- -D warnings \
     || die "clippy (wasm32) found problems"
   say "tests: unit, SQL, end to end"
-  cargo test -p noizylab-core -p noizylab-tests --no-fail-fast || die "tests failed"
+  # Every platform a test starts inherits this mark, so that what is left of them can be
+  # found afterwards (and only them, not another run's).
+  export NOIZYLAB_TEST_RUN="run-$$-$(date +%s)"
+  local tests_ok=1
+  cargo test -p noizylab-core -p noizylab-tests --no-fail-fast || tests_ok=0
+  check_no_leftovers
+  [ "$tests_ok" = 1 ] || die "tests failed"
   cmd_deploy --dry-run
   say "all tests passed in $((SECONDS - started)) s"
+}
+
+# The processes (launchers, workerd) still carrying this test run's mark.
+marked_processes() {
+  local pid
+  for env in /proc/[0-9]*/environ; do
+    pid="${env#/proc/}"; pid="${pid%/environ}"
+    [ "$pid" = "$$" ] || [ "$pid" = "$BASHPID" ] && continue
+    { tr '\0' '\n' <"$env"; } 2>/dev/null | grep -qx "NOIZYLAB_TEST_RUN=$NOIZYLAB_TEST_RUN" && echo "$pid"
+  done
+  return 0
+}
+
+# Fails the test command if a platform it started outlived the tests: stopping a platform
+# must stop its workerd. Leftovers get 10 s to finish stopping, then are killed and named.
+check_no_leftovers() {
+  [ -d /proc ] || return 0
+  local left="" i
+  for i in $(seq 1 20); do
+    left="$(marked_processes)"
+    [ -z "$left" ] && { say "no workerd or launcher left running"; return 0; }
+    sleep 0.5
+  done
+  say "still running after the tests:"
+  for pid in $left; do ps -o pid=,rss=,args= -p "$pid" >&2 || true; done
+  kill $left 2>/dev/null || true
+  die "the tests left $(echo "$left" | wc -w) process(es) running (killed now): a platform was not stopped"
 }
 
 cmd_bench() {
