@@ -18,6 +18,7 @@ pub mod replies;
 pub mod request_id;
 pub mod services;
 pub mod stripe;
+pub mod text;
 pub mod tickets;
 pub mod webpush;
 

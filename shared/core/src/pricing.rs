@@ -3,6 +3,7 @@
 //! workspace's price list. All money is integer cents; every factor that changed the
 //! price says by how much.
 
+use crate::text::money;
 use serde::{Deserialize, Serialize};
 
 /// A workspace's prices. Percentages are basis points (1 % = 100 bps).
@@ -148,10 +149,6 @@ pub struct Priced {
 /// `amount × bps / 10000`, rounded half up.
 fn pct(amount: i64, bps: i64) -> i64 {
     (amount * bps + 5_000).div_euclid(10_000)
-}
-
-fn money(cents: i64) -> String {
-    format!("{}.{:02}", cents / 100, (cents % 100).abs())
 }
 
 /// Prices a job. Deterministic: the same inputs and list give the same quote.

@@ -88,10 +88,20 @@ impl Db {
 
     /// Runs statements in one implicit transaction: all or none (retried like a write).
     pub async fn batch(&self, statements: Vec<D1PreparedStatement>) -> ApiResult<()> {
+        self.batch_changes(statements).await.map(|_| ())
+    }
+
+    /// [`Db::batch`], answering how many rows each statement changed, in order.
+    pub async fn batch_changes(&self, statements: Vec<D1PreparedStatement>) -> ApiResult<Vec<usize>> {
         let mut attempt = 0;
         loop {
             match self.0.batch(statements.clone()).await {
-                Ok(_) => return Ok(()),
+                Ok(results) => {
+                    return Ok(results
+                        .iter()
+                        .map(|r| r.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0))
+                        .collect())
+                }
                 Err(e) if attempt >= READ_RETRIES || !transient(&e) => return Err(e).or_internal("batch"),
                 Err(_) => attempt += 1,
             }

@@ -96,10 +96,6 @@ pub async fn context(db: &Db, scope: &Scope<'_>) -> ApiResult<Context> {
     Ok(Context { repairs, articles })
 }
 
-fn money(cents: i64, currency: &str) -> String {
-    format!("{}.{:02} {currency}", cents / 100, cents % 100)
-}
-
 fn day(rfc3339: &str) -> &str {
     rfc3339.get(..10).unwrap_or(rfc3339)
 }
@@ -110,7 +106,7 @@ impl Repair {
     }
 
     fn quote_line(&self) -> Option<String> {
-        let total = money(self.total_cents?, self.currency.as_deref().unwrap_or("CAD"));
+        let total = noizylab_core::text::money_in(self.total_cents?, self.currency.as_deref().unwrap_or("CAD"));
         let line = match self.quote_status.as_deref()? {
             "issued" => format!(
                 "The quote for repair #{} is {total}, valid until {}: approve or decline it on the repair's page.",

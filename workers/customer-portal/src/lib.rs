@@ -337,7 +337,9 @@ async fn webhook(mut req: Request, call: &Call) -> ApiResult<Response> {
             &[invoice.id.as_str().into(), now.as_str().into(), object["payment_intent"].as_str().unwrap_or("").into()],
         )?,
         db.statement(
-            "INSERT INTO loyalty_ledger (workspace_id, user_id, points, reason, invoice_id, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            // Only if this batch's UPDATE paid the invoice (a concurrent event may have).
+            "INSERT INTO loyalty_ledger (workspace_id, user_id, points, reason, invoice_id, at)
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE changes() = 1",
             &[
                 invoice.workspace_id.as_str().into(),
                 invoice.customer_id.as_str().into(),
@@ -349,10 +351,15 @@ async fn webhook(mut req: Request, call: &Call) -> ApiResult<Response> {
         )?,
         db.statement(
             "INSERT INTO loyalty_accounts (workspace_id, user_id, points, lifetime_points, tier, updated_at)
-             VALUES (?1, ?2, ?3, ?3, 'bronze', ?4)
+             SELECT ?1, ?2, ?3, ?3, 'bronze', ?4 WHERE changes() = 1
              ON CONFLICT (workspace_id, user_id) DO UPDATE SET points = points + ?3,
                 lifetime_points = lifetime_points + ?3, updated_at = ?4",
-            &[invoice.workspace_id.as_str().into(), invoice.customer_id.as_str().into(), int(points), now.as_str().into()],
+            &[
+                invoice.workspace_id.as_str().into(),
+                invoice.customer_id.as_str().into(),
+                int(points),
+                now.as_str().into(),
+            ],
         )?,
         db.statement(
             &format!("UPDATE loyalty_accounts SET tier = {tier_case} WHERE workspace_id = ?1 AND user_id = ?2"),

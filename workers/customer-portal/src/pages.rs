@@ -2,6 +2,7 @@
 //! that `assets/app.js` fills from the API. Same origin as the API, so the strict CSP
 //! below holds: no inline script or style, nothing from elsewhere.
 
+use noizylab_core::text::escape_html as esc;
 use noizylab_kit::{ApiError, ApiResult, OrInternal};
 use worker::{Headers, Response};
 
@@ -23,11 +24,6 @@ pub fn asset(name: &str) -> ApiResult<Response> {
     headers.set("cache-control", "public, max-age=300").or_internal("header")?;
     headers.set("x-content-type-options", "nosniff").or_internal("header")?;
     Ok(Response::ok(body).or_internal("response")?.with_headers(headers))
-}
-
-/// Escapes text for HTML element content and attribute values.
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
 }
 
 const NAV: [(&str, &str, &str); 6] = [

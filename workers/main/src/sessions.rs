@@ -25,6 +25,7 @@ use worker::{Headers, Method, Request, RequestInit, Response, Stub};
 
 use crate::access::Actor;
 use crate::devices;
+use noizylab_core::text::escape_html as esc;
 
 /// `session:state:{id}` lives this long in KV (the seed's TTL), and so does an agent token.
 const STATE_TTL_SECS: u64 = 24 * 60 * 60;
@@ -419,10 +420,6 @@ async fn end(mut req: Request, call: &Call, id: &str) -> ApiResult<Response> {
     let data = json!({ "session_id": s.id, "outcome": s.outcome, "duration_seconds": s.duration_seconds });
     events::publish(call, "session.ended", about, data).await?;
     http::ok(&json!({ "session": s, "report": report, "report_html": format!("/api/v1/sessions/{}/report", s.id) }))
-}
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 /// The report as a small self-contained HTML page.

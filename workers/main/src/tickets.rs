@@ -208,9 +208,38 @@ fn entry_statement(
     at: &str,
     e: &NewEntry<'_>,
 ) -> ApiResult<worker::D1PreparedStatement> {
+    entry_with(call, ENTRY, ticket, actor, at, e)
+}
+
+/// [`entry_statement`] for the batch right after an `UPDATE`: inserts only if that update
+/// changed a row (`changes()` reads the statement before it in the same transaction).
+fn guarded_entry_statement(
+    call: &Call,
+    ticket: &str,
+    actor: &str,
+    at: &str,
+    e: &NewEntry<'_>,
+) -> ApiResult<worker::D1PreparedStatement> {
+    entry_with(call, GUARDED_ENTRY, ticket, actor, at, e)
+}
+
+const ENTRY: &str =
+    "INSERT INTO ticket_timeline (ticket_id, at, actor_id, kind, from_status, to_status, body, visibility)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+const GUARDED_ENTRY: &str =
+    "INSERT INTO ticket_timeline (ticket_id, at, actor_id, kind, from_status, to_status, body, visibility)
+     SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 WHERE changes() = 1";
+
+fn entry_with(
+    call: &Call,
+    sql: &str,
+    ticket: &str,
+    actor: &str,
+    at: &str,
+    e: &NewEntry<'_>,
+) -> ApiResult<worker::D1PreparedStatement> {
     call.sql()?.statement(
-        "INSERT INTO ticket_timeline (ticket_id, at, actor_id, kind, from_status, to_status, body, visibility)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        sql,
         &[
             ticket.into(),
             at.into(),
@@ -549,17 +578,21 @@ async fn transition(
     }
     let now = time::now_rfc3339();
     let db = call.sql()?;
-    let changed = db
-        .run(
-            "UPDATE tickets SET status = ?3, updated_at = ?4 WHERE id = ?1 AND status = ?2",
-            &[ticket.id.as_str().into(), from.as_str().into(), to.as_str().into(), now.as_str().into()],
-        )
+    // One batch: the move and its timeline entry land together or not at all, and the entry
+    // is written only if this very statement moved the ticket (a concurrent move wins alone).
+    let e = NewEntry { kind: "status", from: Some(from), to: Some(to), body: note, visibility: Visibility::Customer };
+    let changes = db
+        .batch_changes(vec![
+            db.statement(
+                "UPDATE tickets SET status = ?3, updated_at = ?4 WHERE id = ?1 AND status = ?2",
+                &[ticket.id.as_str().into(), from.as_str().into(), to.as_str().into(), now.as_str().into()],
+            )?,
+            guarded_entry_statement(call, &ticket.id, actor, &now, &e)?,
+        ])
         .await?;
-    if changed != 1 {
+    if changes.first() != Some(&1) {
         return Err(ApiError::Conflict("the ticket changed meanwhile; reload it and try again".into()));
     }
-    let e = NewEntry { kind: "status", from: Some(from), to: Some(to), body: note, visibility: Visibility::Customer };
-    db.batch(vec![entry_statement(call, &ticket.id, actor, &now, &e)?]).await?;
     let data = json!({ "from": from.as_str(), "to": to.as_str(), "by": actor, "customer_id": ticket.customer_id,
                        "number": ticket.number });
     publish(call, ticket, "ticket.status_changed", data).await

@@ -30,10 +30,6 @@ fn status_label(s: &str) -> String {
     s.replace('_', " ").to_lowercase()
 }
 
-fn money(cents: i64, currency: &str) -> String {
-    format!("{}.{:02} {currency}", cents / 100, cents % 100)
-}
-
 /// The message for `event` on `channel`, or `None` when that channel says nothing of it.
 pub fn template(e: &Envelope, channel: &str) -> Option<Message> {
     let d = &e.data;
@@ -56,7 +52,10 @@ pub fn template(e: &Envelope, channel: &str) -> Option<Message> {
             ),
         ),
         ("quote.issued", false) => {
-            let total = money(d["total"].as_i64().unwrap_or(0), d["currency"].as_str().unwrap_or("CAD"));
+            let total = noizylab_core::text::money_in(
+                d["total"].as_i64().unwrap_or(0),
+                d["currency"].as_str().unwrap_or("CAD"),
+            );
             m(
                 "Your quote is ready".into(),
                 format!("Your repair quote is {total}. Review and approve it in the portal."),
@@ -70,7 +69,10 @@ pub fn template(e: &Envelope, channel: &str) -> Option<Message> {
             "Payment received".into(),
             format!(
                 "Thank you: we received {}. You earned {} points.",
-                money(d["amount"].as_i64().unwrap_or(0), d["currency"].as_str().unwrap_or("CAD")),
+                noizylab_core::text::money_in(
+                    d["amount"].as_i64().unwrap_or(0),
+                    d["currency"].as_str().unwrap_or("CAD")
+                ),
                 d["points"].as_i64().unwrap_or(0)
             ),
         ),
@@ -83,7 +85,10 @@ pub fn template(e: &Envelope, channel: &str) -> Option<Message> {
             format!(
                 "Invoice {} paid: {}",
                 d["invoice_id"].as_str().unwrap_or(""),
-                money(d["amount"].as_i64().unwrap_or(0), d["currency"].as_str().unwrap_or("CAD"))
+                noizylab_core::text::money_in(
+                    d["amount"].as_i64().unwrap_or(0),
+                    d["currency"].as_str().unwrap_or("CAD")
+                )
             ),
         ),
         ("session.started", true) => m(

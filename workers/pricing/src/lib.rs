@@ -319,7 +319,8 @@ async fn estimate(mut req: Request, call: &Call) -> ApiResult<Response> {
             &[tid.into(), quote.quote_id.as_str().into()],
         )
         .await?;
-        let note = format!("quote {} for {} {}", quote.quote_id, money(quote.total), quote.currency);
+        let note =
+            format!("quote {} for {} {}", quote.quote_id, noizylab_core::text::money(quote.total), quote.currency);
         tell_ticket(call, tid, "issued", &quote.quote_id, &who.id, Some(&note)).await?;
         let about = About { workspace: Some(&who.workspace), device: None, ticket: Some(tid) };
         let data = json!({ "quote_id": quote.quote_id, "total": quote.total, "currency": quote.currency,
@@ -327,10 +328,6 @@ async fn estimate(mut req: Request, call: &Call) -> ApiResult<Response> {
         events::publish(call, "quote.issued", about, data).await?;
     }
     http::created(&quote)
-}
-
-fn money(cents: i64) -> String {
-    format!("{}.{:02}", cents / 100, cents % 100)
 }
 
 fn js_time(secs: i64) -> String {
