@@ -101,6 +101,8 @@ function notificationSecrets() {
     "TWILIO_FROM",
     "VAPID_PRIVATE_KEY",
     "VAPID_SUBJECT",
+    "MAIL_FROM",
+    "REPLY_DOMAIN",
   ];
   return Object.fromEntries(names.map((n) => [n, process.env[`NOIZYLAB_${n}`]]).filter(([, v]) => v));
 }

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod auth;
 pub mod bindings;
 pub mod chat;
+pub mod config;
 pub mod error;
 pub mod events;
 pub mod health;

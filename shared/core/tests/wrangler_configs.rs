@@ -178,3 +178,37 @@ fn every_config_is_production_by_default_and_points_nowhere_local() {
     let launcher = std::fs::read_to_string(repo().join("scripts/platform.mjs")).expect("scripts/platform.mjs");
     assert!(launcher.contains(r#"ENVIRONMENT: process.env.NOIZYLAB_ENVIRONMENT ?? "development""#));
 }
+
+#[test]
+fn each_config_declares_exactly_the_vars_its_worker_reads() {
+    use noizylab_core::config::{settings_of, Kind};
+    for spec in SERVICES.iter() {
+        let dir = spec.dir;
+        let vars = config(dir).get("vars").and_then(Value::as_table).cloned().unwrap_or_default();
+        let declared: BTreeSet<String> = vars.keys().cloned().collect();
+        let settings = settings_of(dir);
+        let required: BTreeSet<String> = std::iter::once("ENVIRONMENT".to_owned())
+            .chain(settings.iter().filter(|(_, k)| *k == Kind::Var).map(|(n, _)| (*n).to_owned()))
+            .collect();
+        let secrets: BTreeSet<String> =
+            settings.iter().filter(|(_, k)| *k == Kind::Secret).map(|(n, _)| (*n).to_owned()).collect();
+        assert!(declared.is_superset(&required), "{dir}: missing vars {:?}", required.difference(&declared));
+        for name in &declared {
+            assert!(noizylab_core::config::reads(dir, name), "{dir}: [vars] {name} is read by no code");
+            assert!(!secrets.contains(name), "{dir}: {name} is a secret and must not be in a config file");
+        }
+    }
+}
+
+#[test]
+fn every_secret_a_worker_reads_has_a_way_in() {
+    use noizylab_core::config::{settings_of, Kind};
+    let launcher = std::fs::read_to_string(repo().join("scripts/platform.mjs")).expect("scripts/platform.mjs");
+    for spec in SERVICES.iter() {
+        for (name, kind) in settings_of(spec.dir) {
+            if *kind != Kind::Var {
+                assert!(launcher.contains(name), "{}: {name} cannot be set on a local platform", spec.dir);
+            }
+        }
+    }
+}

@@ -8,6 +8,7 @@
 
 pub mod call;
 pub mod caller;
+pub mod config;
 pub mod db;
 pub mod events;
 pub mod gate;

@@ -18,11 +18,10 @@ use noizylab_kit::call::{forward_signed, now_secs};
 use noizylab_kit::{gate, ApiError, ApiResult, OrInternal};
 use worker::{Env, Method, Request};
 
+use crate::config::Config;
 use crate::gate::{CheckAnswer, KeyAnswer};
 
 const RING_TTL_MS: u64 = 5 * 60 * 1000;
-/// Requests per user per minute (the seed's limit), unless `USER_RATE_LIMIT` says otherwise.
-const DEFAULT_USER_LIMIT: u32 = 100;
 const WINDOW_MS: u64 = 60_000;
 
 thread_local! {
@@ -87,13 +86,14 @@ impl Credential {
 pub async fn authenticate(
     credential: &Credential,
     env: &Env,
+    config: &Config,
     secret: &str,
     request_id: &str,
     rate: &mut Option<CheckAnswer>,
 ) -> ApiResult<Identity> {
     match credential {
         Credential::None => Ok(Identity::anonymous()),
-        Credential::Bearer(token) => bearer(token, env, secret, request_id, rate).await,
+        Credential::Bearer(token) => bearer(token, env, config.user_per_minute, secret, request_id, rate).await,
         Credential::ApiKey(key) => api_key(key, env, rate).await,
     }
 }
@@ -141,6 +141,7 @@ pub async fn limit(env: &Env, name: &str, limit: u32, window_ms: u64, rate: &mut
 async fn bearer(
     token: &str,
     env: &Env,
+    limit: u32,
     secret: &str,
     request_id: &str,
     rate: &mut Option<CheckAnswer>,
@@ -154,7 +155,6 @@ async fn bearer(
     .map_err(|e| ApiError::Unauthenticated(e.message().into()))?;
     let claims = verified.claims;
 
-    let limit = env.var("USER_RATE_LIMIT").ok().and_then(|v| v.to_string().parse().ok()).unwrap_or(DEFAULT_USER_LIMIT);
     let body = serde_json::json!({ "epoch": claims.epoch, "sid": claims.sid, "limit": limit, "window_ms": WINDOW_MS });
     let mut resp = gate::post(env, &claims.sub, "check", &body).await?;
     let answer: CheckAnswer = resp.json().await.or_internal("gate answer")?;

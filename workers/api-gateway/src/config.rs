@@ -1,9 +1,14 @@
 //! The gateway's configuration, read from vars once per request (vars are plain reads).
 
+use noizylab_core::config as names;
+use noizylab_kit::config::{positive, var};
 use worker::Env;
 
 /// 10 MiB: intake photos and documents fit; anything larger is refused before it is read.
 const DEFAULT_MAX_BODY_BYTES: u64 = 10 * 1024 * 1024;
+
+/// Requests per user per minute (the seed's limit).
+const DEFAULT_USER_PER_MINUTE: u32 = 100;
 
 /// Anonymous API requests per address per minute: sign-in pages, webhooks and room
 /// sockets from one address stay well under it; a scraper or a credential flood does not.
@@ -15,20 +20,23 @@ pub struct Config {
     pub max_body_bytes: u64,
     /// Anonymous API requests per client address per minute (`ANON_RATE_LIMIT`).
     pub anonymous_per_minute: u32,
+    /// Requests per signed-in user per minute (`USER_RATE_LIMIT`).
+    pub user_per_minute: u32,
 }
 
 impl Config {
     pub fn from_env(env: &Env) -> Self {
-        let var = |name: &str| env.var(name).map(|v| v.to_string()).ok();
-        let origins = var("PORTAL_ORIGIN")
+        let origins = var(env, names::PORTAL_ORIGIN)
             .map(|v| {
                 v.split(',').map(|o| o.trim().trim_end_matches('/').to_owned()).filter(|o| !o.is_empty()).collect()
             })
             .unwrap_or_default();
-        let max_body_bytes = var("MAX_BODY_BYTES").and_then(|v| v.parse().ok()).unwrap_or(DEFAULT_MAX_BODY_BYTES);
-        let anonymous_per_minute =
-            var("ANON_RATE_LIMIT").and_then(|v| v.parse().ok()).filter(|n| *n > 0).unwrap_or(DEFAULT_ANON_PER_MINUTE);
-        Config { origins, max_body_bytes, anonymous_per_minute }
+        Config {
+            origins,
+            max_body_bytes: positive(env, names::MAX_BODY_BYTES, DEFAULT_MAX_BODY_BYTES),
+            anonymous_per_minute: positive(env, names::ANON_RATE_LIMIT, DEFAULT_ANON_PER_MINUTE),
+            user_per_minute: positive(env, names::USER_RATE_LIMIT, DEFAULT_USER_PER_MINUTE),
+        }
     }
 
     pub fn allows_origin(&self, origin: &str) -> bool {

@@ -93,7 +93,7 @@ async fn route(
                     limit_by_address(&req, env, config, rate).await?;
                     Ok(Identity::anonymous())
                 }
-                Ok(credential) => auth::authenticate(&credential, env, &secret, request_id, rate).await,
+                Ok(credential) => auth::authenticate(&credential, env, config, &secret, request_id, rate).await,
                 Err(e) => Err(e),
             };
             let who = match who {

@@ -195,15 +195,15 @@ pub struct Provider {
 }
 
 impl Provider {
+    /// The chat agent's settings (`noizylab_core::config`): the provider, if keyed.
     pub fn from_env(env: &Env) -> Option<Provider> {
-        let key = env.secret("ANTHROPIC_API_KEY").ok().map(|s| s.to_string()).filter(|k| !k.is_empty())?;
-        let var = |name: &str, default: &str| {
-            env.var(name).map(|v| v.to_string()).ok().filter(|v| !v.is_empty()).unwrap_or_else(|| default.into())
-        };
+        use noizylab_core::config as names;
+        use noizylab_kit::config::{secret, var_or};
+        let key = secret(env, names::ANTHROPIC_API_KEY)?;
         Some(Provider {
-            base: var("ANTHROPIC_BASE_URL", "https://api.anthropic.com").trim_end_matches('/').to_owned(),
+            base: var_or(env, names::ANTHROPIC_BASE_URL, "https://api.anthropic.com").trim_end_matches('/').to_owned(),
             key,
-            model: var("ANTHROPIC_MODEL", "claude-haiku-4-5"),
+            model: var_or(env, names::ANTHROPIC_MODEL, "claude-haiku-4-5"),
         })
     }
 

@@ -7,6 +7,7 @@
 //! raw body, the event id makes a redelivery a no-op, and one D1 batch marks the invoice
 //! paid and awards the points → `payment.succeeded` goes on the bus.
 
+mod config;
 mod pages;
 mod stripe;
 
@@ -17,6 +18,8 @@ use noizylab_kit::{http, random, serve, time, ApiError, ApiResult, Call};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use worker::{event, Context, Env, Method, Request, Response};
+
+use config::Config;
 
 const DIR: &str = "customer-portal";
 
@@ -159,21 +162,15 @@ struct Email {
     email: String,
 }
 
-fn var(call: &Call, name: &str) -> Option<String> {
-    call.env.var(name).ok().map(|v| v.to_string()).filter(|v| !v.is_empty())
-}
-
-fn secret(call: &Call, name: &str) -> Option<String> {
-    call.env.secret(name).ok().map(|v| v.to_string()).filter(|v| !v.is_empty())
-}
-
 /// `POST /api/v1/payments/checkout {quote_id}`: 201 `{invoice_id, checkout_url}` for the
 /// caller's approved quote. The invoice is made once per quote; Stripe gets the invoice
 /// id as its idempotency key, so a retried click opens the same session.
 async fn checkout(mut req: Request, call: &Call) -> ApiResult<Response> {
     let (user, ws) = customer(call)?;
     let body: CheckoutRequest = http::read_json(&mut req).await?;
-    let key = secret(call, "STRIPE_SECRET_KEY")
+    let config = Config::from_env(&call.env);
+    let key = config
+        .stripe_secret_key
         .ok_or_else(|| ApiError::Unavailable("payments are not configured: STRIPE_SECRET_KEY is missing".into()))?;
     let db = call.sql()?;
     let quote: Option<ApprovedQuote> = db
@@ -217,10 +214,10 @@ async fn checkout(mut req: Request, call: &Call) -> ApiResult<Response> {
         return Err(ApiError::Conflict("this invoice is already paid".into()));
     }
     let email: Option<Email> = db.first("SELECT email FROM users WHERE id = ?1", &[user.as_str().into()]).await?;
-    let portal = var(call, "PORTAL_URL")
-        .filter(|p| !p.trim().is_empty())
+    let portal = config
+        .portal_url
         .ok_or_else(|| ApiError::Unavailable("payments are not configured: PORTAL_URL is missing".into()))?;
-    let base = var(call, "STRIPE_BASE_URL").unwrap_or_else(|| "https://api.stripe.com".into());
+    let base = config.stripe_base_url;
     let session = stripe::create_checkout_session(
         &base,
         &key,
@@ -284,7 +281,8 @@ async fn seen(db: &noizylab_kit::db::Db, id: &str) -> ApiResult<bool> {
 /// `POST /api/v1/webhooks/stripe`: Stripe's word that a payment happened. 400 for a bad
 /// or stale signature; 200 once handled, and 200 again (doing nothing) on redelivery.
 async fn webhook(mut req: Request, call: &Call) -> ApiResult<Response> {
-    let signing = secret(call, "STRIPE_WEBHOOK_SECRET")
+    let signing = Config::from_env(&call.env)
+        .stripe_webhook_secret
         .ok_or_else(|| ApiError::Unavailable("payments are not configured: STRIPE_WEBHOOK_SECRET is missing".into()))?;
     let header = req.headers().get("stripe-signature").ok().flatten().unwrap_or_default();
     let raw = req.bytes().await.map_err(|_| ApiError::bad_request("the body could not be read"))?;

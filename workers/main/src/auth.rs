@@ -17,21 +17,13 @@ use serde::{Deserialize, Serialize};
 use worker::{Method, Request, Response};
 
 use crate::audit;
+use crate::config::Config;
 
 const LINK_TTL_SECS: i64 = 10 * 60;
 const SESSION_TTL_SECS: i64 = 24 * 60 * 60;
-/// Sign-in requests in 15 minutes: per address from one requester, per requester, and per
-/// address from requesters it has not signed in from, unless the vars
-/// `SIGNIN_LINKS_PER_EMAIL` / `SIGNIN_LINKS_PER_IP` / `SIGNIN_LINKS_PER_ADDRESS` say otherwise.
-const LINKS_PER_EMAIL: u32 = 5;
-const LINKS_PER_IP: u32 = 20;
-const LINKS_PER_ADDRESS: u32 = 20;
 /// How long a requester that signed an address in stays known for it.
 const KNOWN_REQUESTER_SECS: i64 = 30 * 24 * 60 * 60;
 
-fn limit_var(call: &Call, name: &str, default: u32) -> u32 {
-    call.env.var(name).ok().and_then(|v| v.to_string().parse().ok()).filter(|n| *n > 0).unwrap_or(default)
-}
 const LINK_WINDOW_SECS: i64 = 15 * 60;
 /// Wrong codes before a magic link's code stops working.
 const MAX_CODE_ATTEMPTS: i64 = 5;
@@ -55,11 +47,9 @@ pub async fn route(req: Request, call: &Call, rest: &[&str]) -> ApiResult<Respon
 
 /// The signing key ring from the `JWT_SIGNING_KEYS` secret (first key signs).
 pub fn key_ring(call: &Call) -> ApiResult<Vec<SigningKey>> {
-    let spec = call
-        .env
-        .secret("JWT_SIGNING_KEYS")
-        .map(|s| s.to_string())
-        .map_err(|_| ApiError::Unavailable("sign-in is not configured: JWT_SIGNING_KEYS is missing".into()))?;
+    let spec = Config::from_env(&call.env)
+        .signing_keys
+        .ok_or_else(|| ApiError::Unavailable("sign-in is not configured: JWT_SIGNING_KEYS is missing".into()))?;
     auth::parse_key_ring(&spec).map_err(|e| ApiError::internal(format!("JWT_SIGNING_KEYS: {e}")))
 }
 
@@ -135,6 +125,7 @@ async fn request_link(mut req: Request, call: &Call) -> ApiResult<Response> {
         return Err(ApiError::invalid_field("workspace_id", "a workspace id is letters, digits, '-' or '_'"));
     }
     let ip = client_ip(&req).unwrap_or_else(|| "unknown".to_owned());
+    let config = Config::from_env(&call.env);
     let now = now_secs();
     let since = now - LINK_WINDOW_SECS;
     let held = || ApiError::RateLimited { retry_after: LINK_WINDOW_SECS as u64 };
@@ -145,16 +136,16 @@ async fn request_link(mut req: Request, call: &Call) -> ApiResult<Response> {
             &[email.as_str().into(), ip.as_str().into(), noizylab_kit::db::int(since)],
         )
         .await?;
-    if from_here.map(|c| c.n).unwrap_or(0) >= limit_var(call, "SIGNIN_LINKS_PER_EMAIL", LINKS_PER_EMAIL) {
+    if from_here.map(|c| c.n).unwrap_or(0) >= config.links_per_email {
         return Err(held());
     }
     if count(call, "SELECT COUNT(*) AS n FROM magic_links WHERE ip = ?1 AND created_at > ?2", &ip, since).await?
-        >= limit_var(call, "SIGNIN_LINKS_PER_IP", LINKS_PER_IP)
+        >= config.links_per_ip
     {
         return Err(held());
     }
     if count(call, "SELECT COUNT(*) AS n FROM magic_links WHERE email = ?1 AND created_at > ?2", &email, since).await?
-        >= limit_var(call, "SIGNIN_LINKS_PER_ADDRESS", LINKS_PER_ADDRESS)
+        >= config.links_per_address
         && !known_requester(call, &email, &ip, now).await?
     {
         return Err(held());
@@ -196,10 +187,9 @@ async fn request_link(mut req: Request, call: &Call) -> ApiResult<Response> {
     )
     .await?;
 
-    let portal = call.env.var("PORTAL_URL").map(|v| v.to_string()).unwrap_or_default();
-    if portal.trim().is_empty() {
-        return Err(ApiError::Unavailable("sign-in is not configured: PORTAL_URL is missing".into()));
-    }
+    let portal = config
+        .portal_url
+        .ok_or_else(|| ApiError::Unavailable("sign-in is not configured: PORTAL_URL is missing".into()))?;
     let link = format!("{}/sign-in?token={token}", portal.trim_end_matches('/'));
     let text = format!(
         "Sign in to NoizyLab:\n\n{link}\n\nOr enter this code: {code}\n\nBoth work once and expire in 10 minutes. \
@@ -370,9 +360,8 @@ async fn sign_in(call: &Call, email: &str, workspace: &str, ip: Option<&str>, vi
     let role = match role_in(call, workspace, &user.id).await? {
         Some(role) => role,
         None => {
-            let owner =
-                call.env.var("OWNER_EMAIL").map(|v| v.to_string().trim().to_ascii_lowercase()).unwrap_or_default();
-            let role = if !owner.is_empty() && owner == email && workspace == DEFAULT_WORKSPACE {
+            let owner = Config::from_env(&call.env).owner_email;
+            let role = if owner.as_deref() == Some(email) && workspace == DEFAULT_WORKSPACE {
                 Role::Owner
             } else {
                 Role::Customer

@@ -6,6 +6,7 @@
 mod access;
 mod audit;
 mod auth;
+mod config;
 mod dev;
 mod devices;
 mod idempotency;

@@ -19,6 +19,7 @@ use noizylab_kit::{http, time, ApiError, ApiResult, Call, OrInternal};
 use serde_json::{json, Value};
 use worker::{Request, Response};
 
+use crate::config::Config;
 use crate::tickets;
 
 /// A crude but safe text from an HTML-only mail: tags dropped, common entities decoded.
@@ -48,10 +49,9 @@ fn message_id(headers: &str) -> Option<String> {
 }
 
 pub async fn inbound(mut req: Request, call: &Call) -> ApiResult<Response> {
-    let key =
-        call.env.secret("INBOUND_EMAIL_KEY").ok().map(|s| s.to_string()).filter(|k| !k.is_empty()).ok_or_else(
-            || ApiError::Unavailable("inbound email is not configured (secret INBOUND_EMAIL_KEY)".into()),
-        )?;
+    let key = Config::from_env(&call.env)
+        .inbound_email_key
+        .ok_or_else(|| ApiError::Unavailable("inbound email is not configured (secret INBOUND_EMAIL_KEY)".into()))?;
     let url = req.url().or_internal("url")?;
     let given = url.query_pairs().find(|(k, _)| k == "key").map(|(_, v)| v.into_owned()).unwrap_or_default();
     if !constant_time_eq(given.as_bytes(), key.as_bytes()) {

@@ -20,6 +20,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use worker::{Env, Fetch, Headers, Method, Request, RequestInit};
 
+use crate::config::Config;
+
 /// One message to send.
 pub struct Message {
     pub subject: String,
@@ -144,14 +146,6 @@ struct Subscription {
     endpoint: String,
     p256dh: String,
     auth: String,
-}
-
-fn var(env: &Env, name: &str) -> Option<String> {
-    env.var(name).ok().map(|v| v.to_string()).filter(|v| !v.is_empty())
-}
-
-fn secret(env: &Env, name: &str) -> Option<String> {
-    env.secret(name).ok().map(|v| v.to_string()).filter(|v| !v.is_empty())
 }
 
 /// The hour (0–23) it is now in `tz` (an IANA zone), through the platform's `Intl`.
@@ -356,7 +350,7 @@ async fn in_app(env: &Env, e: &Envelope, p: &Planned) -> ApiResult<String> {
 /// so that it cannot be made up for another ticket (`noizylab_core::replies`).
 pub fn reply_address(env: &Env, ticket: &str) -> ApiResult<Option<String>> {
     let secret = noizylab_kit::call::internal_secret(env)?;
-    let domain = var(env, "REPLY_DOMAIN").unwrap_or_else(|| "replies.noizylab.example".into());
+    let domain = Config::from_env(env).reply_domain;
     Ok(noizylab_core::replies::address(secret.as_bytes(), ticket, &domain))
 }
 
@@ -390,7 +384,9 @@ async fn send(env: &Env, db: &Db, e: &Envelope, p: &Planned) -> ApiResult<String
 /// VAPID (RFC 8292). A subscription the push service says is gone is removed.
 async fn push(env: &Env, db: &Db, e: &Envelope, p: &Planned) -> ApiResult<String> {
     use noizylab_core::webpush;
-    let private = secret(env, "VAPID_PRIVATE_KEY")
+    let config = Config::from_env(env);
+    let private = config
+        .vapid_private
         .ok_or_else(|| ApiError::Unavailable("web push is not configured (set VAPID_PRIVATE_KEY)".into()))?;
     let private = webpush::parse_private_key(&private).map_err(ApiError::internal)?;
     let (p256dh, auth) = p.push.clone().ok_or_else(|| ApiError::internal("push without keys"))?;
@@ -406,9 +402,9 @@ async fn push(env: &Env, db: &Db, e: &Envelope, p: &Planned) -> ApiResult<String
         random::bytes::<16>()?,
     )
     .map_err(|why| ApiError::BadGateway(format!("push encryption: {why}")))?;
-    let subject = var(env, "VAPID_SUBJECT").unwrap_or_else(|| "mailto:ops@noizylab.example".into());
-    let authorization = webpush::vapid_authorization(&private, &p.to, &subject, noizylab_kit::call::now_secs())
-        .map_err(ApiError::internal)?;
+    let authorization =
+        webpush::vapid_authorization(&private, &p.to, &config.vapid_subject, noizylab_kit::call::now_secs())
+            .map_err(ApiError::internal)?;
     let headers = Headers::new();
     headers.set("authorization", &authorization).or_internal("header")?;
     headers.set("content-encoding", "aes128gcm").or_internal("header")?;
@@ -432,8 +428,7 @@ async fn push(env: &Env, db: &Db, e: &Envelope, p: &Planned) -> ApiResult<String
 
 async fn webhook(env: &Env, url: &str, body: Value) -> ApiResult<u16> {
     let https = url.starts_with("https://");
-    let dev = var(env, "ENVIRONMENT").as_deref() == Some("development");
-    if !https && !dev {
+    if !https && !Config::from_env(env).development {
         return Err(ApiError::BadGateway("webhook URLs must be https".into()));
     }
     let headers = Headers::new();
@@ -458,15 +453,15 @@ async fn to_outbox(db: &Db, to: &str, m: &Message) -> ApiResult<String> {
 
 /// SendGrid v3 `POST /v3/mail/send`; the dev outbox in development without a key.
 pub async fn email(env: &Env, db: &Db, to: &str, m: &Message, reply_to: Option<&str>) -> ApiResult<String> {
-    let Some(key) = secret(env, "SENDGRID_API_KEY") else {
-        return if var(env, "ENVIRONMENT").as_deref() == Some("development") {
+    let config = Config::from_env(env);
+    let Some(key) = config.sendgrid_key else {
+        return if config.development {
             to_outbox(db, to, m).await
         } else {
             Err(ApiError::Unavailable("no email provider is configured (set SENDGRID_API_KEY)".into()))
         };
     };
-    let base = var(env, "SENDGRID_BASE_URL").unwrap_or_else(|| "https://api.sendgrid.com".into());
-    let from = var(env, "MAIL_FROM").unwrap_or_else(|| "no-reply@noizylab.example".into());
+    let (base, from) = (config.sendgrid_base, config.mail_from);
     let mut body = json!({
         "personalizations": [{ "to": [{ "email": to }] }],
         "from": { "email": from },
@@ -485,17 +480,16 @@ pub async fn email(env: &Env, db: &Db, to: &str, m: &Message, reply_to: Option<&
 /// Twilio `POST /2010-04-01/Accounts/{sid}/Messages.json` (form, basic auth); the dev
 /// outbox in development without credentials.
 async fn sms(env: &Env, db: &Db, to: &str, m: &Message) -> ApiResult<String> {
-    let (Some(sid), Some(token), Some(from)) =
-        (var(env, "TWILIO_ACCOUNT_SID"), secret(env, "TWILIO_AUTH_TOKEN"), var(env, "TWILIO_FROM"))
-    else {
-        return if var(env, "ENVIRONMENT").as_deref() == Some("development") {
+    let config = Config::from_env(env);
+    let Some((sid, token, from)) = config.twilio else {
+        return if config.development {
             to_outbox(db, to, m).await
         } else {
             Err(ApiError::Unavailable("no SMS provider is configured (set TWILIO_*)".into()))
         };
     };
     use base64::Engine;
-    let base = var(env, "TWILIO_BASE_URL").unwrap_or_else(|| "https://api.twilio.com".into());
+    let base = config.twilio_base;
     let auth = base64::engine::general_purpose::STANDARD.encode(format!("{sid}:{token}"));
     let body = noizylab_kit::http::form_urlencode(&[("To", to), ("From", &from), ("Body", &m.text)]);
     let headers = Headers::new();

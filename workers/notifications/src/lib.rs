@@ -13,6 +13,7 @@
 //! - Customer email carries a signed per-ticket `Reply-To`; `main` takes the replies in
 //!   (`POST /api/v1/tickets/email-replies`).
 
+mod config;
 mod hub;
 
 use noizylab_core::auth::Role;
@@ -139,11 +140,9 @@ async fn set_channels(mut req: Request, call: &Call) -> ApiResult<Response> {
 
 /// `GET /api/v1/notifications/push/key`: the VAPID public key for `applicationServerKey`.
 fn push_key(call: &Call) -> ApiResult<Response> {
-    let private = call
-        .env
-        .secret("VAPID_PRIVATE_KEY")
-        .map(|s| s.to_string())
-        .map_err(|_| ApiError::Unavailable("web push is not configured (set VAPID_PRIVATE_KEY)".into()))?;
+    let private = config::Config::from_env(&call.env)
+        .vapid_private
+        .ok_or_else(|| ApiError::Unavailable("web push is not configured (set VAPID_PRIVATE_KEY)".into()))?;
     let key = noizylab_core::webpush::parse_private_key(&private)
         .and_then(|k| noizylab_core::webpush::vapid_public_key(&k))
         .map_err(ApiError::internal)?;
