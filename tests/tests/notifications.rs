@@ -227,7 +227,10 @@ fn a_ticket_event_fans_out_to_every_channel_once() {
         &p.url("/api/v1/dev/events"),
         &json!({
             "id": event_id, "event": "ticket.status_changed", "workspace_id": "ws-default", "ticket_id": ticket,
-            "data": { "from": "INTAKE", "to": "TRIAGE", "customer_id": log.iter().find(|d| d["channel"] == "email").and_then(|d| d["recipient"].as_str()) },
+            // The whole payload (`noizylab_core::events::TicketStatusChanged`): data that does not
+            // fit its type would be ignored whether or not it was seen before.
+            "data": { "from": "INTAKE", "to": "TRIAGE", "by": "someone-else", "number": number,
+                      "customer_id": log.iter().find(|d| d["channel"] == "email").and_then(|d| d["recipient"].as_str()) },
         }),
     );
     assert_eq!(again.status, 202, "{}", again.text());

@@ -57,6 +57,77 @@ pub struct Envelope {
 }
 
 /// Whether `name` is shaped like an event name: `domain.action`, lowercase, ≤ 64 bytes.
+/// An event's payload: its own type, shared by the producer and every consumer, so that a
+/// field added or renamed on one side fails the build on the other. `NAME` is its
+/// catalogued name; [`Envelope::payload`] reads one back.
+pub trait Payload: Serialize + serde::de::DeserializeOwned {
+    const NAME: &'static str;
+}
+
+macro_rules! payloads {
+    ($( $(#[$doc:meta])* $name:literal => $ty:ident { $( $(#[$fdoc:meta])* $field:ident : $fty:ty ),* $(,)? } )*) => {
+        $(
+            $(#[$doc])*
+            #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+            pub struct $ty { $( $(#[$fdoc])* pub $field: $fty ),* }
+            impl Payload for $ty {
+                const NAME: &'static str = $name;
+            }
+        )*
+        /// Every payload type's name, in catalogue order (checked against [`CATALOG`]).
+        pub const PAYLOAD_NAMES: &[&str] = &[$($name),*];
+    };
+}
+
+payloads! {
+    /// A customer or the shop opened a ticket.
+    "ticket.created" => TicketCreated { number: i64, customer_id: String, by: String }
+    /// A ticket moved in its lifecycle (`from`/`to` are status names).
+    "ticket.status_changed" => TicketStatusChanged { from: String, to: String, by: String, customer_id: String, number: i64 }
+    /// A technician was (un)assigned.
+    "ticket.assigned" => TicketAssigned { assignee_id: Option<String>, by: String }
+    /// Title, description, priority or due date changed.
+    "ticket.updated" => TicketUpdated { by: String }
+    /// A note (`internal`) or a message (`customer`); `via` says how it came (`email`).
+    "ticket.message_added" => TicketMessageAdded { visibility: String, by: String, customer_id: String, via: Option<String> }
+    "ticket.attachment_added" => TicketAttachmentAdded { attachment_id: String, content_type: String, visibility: String }
+    /// Totals are in cents.
+    "quote.issued" => QuoteIssued { quote_id: String, total: i64, currency: String, customer_id: String }
+    "quote.approved" => QuoteApproved { quote_id: String, total: i64, by: String }
+    "quote.declined" => QuoteDeclined { quote_id: String, total: i64, by: String }
+    "device.registered" => DeviceRegistered { owner_id: String, r#type: String, by: String }
+    "device.removed" => DeviceRemoved { by: String }
+    "diagnostics.requested" => DiagnosticsRequested { scan_id: String, by: String }
+    /// Amount in cents; the loyalty points it earned.
+    "payment.succeeded" => PaymentSucceeded { invoice_id: String, amount: i64, currency: String, customer_id: String, points: i64 }
+    "diagnostics.started" => DiagnosticsStarted { scan_id: String }
+    "diagnostics.progress" => DiagnosticsProgress { scan_id: String, percent: u8, message: String }
+    "diagnostics.complete" => DiagnosticsComplete { scan_id: String, health_score: Option<i64> }
+    "session.started" => SessionStarted { session_id: String, customer_id: String, issue: String, by: String }
+    "session.connected" => SessionConnected { session_id: String }
+    "session.action" => SessionAction { session_id: String, action_id: String, r#type: String }
+    "session.ended" => SessionEnded { session_id: String, outcome: Option<String>, duration_seconds: Option<i64> }
+    /// A chat went to a person; `number` is its ticket's, when it has one.
+    "chat.escalated" => ChatEscalated { conversation_id: String, customer_id: String, number: Option<i64>, reason: String }
+    "report.generated" => ReportGenerated { report_id: String, kind: String }
+    "inventory.low_stock" => InventoryLowStock { part_id: String, on_hand: i64, reorder_point: i64 }
+    "deal.found" => DealFound { listing_id: String, part: String, price: i64, currency: String }
+    "qc.failed" => QcFailed { inspection_id: String, defects: Vec<String> }
+    "alert.critical" => AlertCritical { source: String, message: String }
+}
+
+impl Envelope {
+    /// The typed payload, if this envelope carries `T`'s event and its data fits `T`.
+    pub fn payload<T: Payload>(&self) -> Option<T> {
+        (self.event == T::NAME).then(|| serde_json::from_value(self.data.clone()).ok()).flatten()
+    }
+
+    /// Whether this envelope carries `T`'s event.
+    pub fn is<T: Payload>(&self) -> bool {
+        self.event == T::NAME
+    }
+}
+
 pub fn is_well_formed(name: &str) -> bool {
     let mut parts = name.split('.');
     let segment_ok = |s: &str| {
@@ -82,6 +153,35 @@ mod tests {
         for name in CATALOG {
             assert!(is_well_formed(name), "{name}");
         }
+    }
+
+    #[test]
+    fn every_catalogued_event_has_exactly_one_payload_type() {
+        assert_eq!(PAYLOAD_NAMES, CATALOG);
+    }
+
+    #[test]
+    fn a_payload_reads_back_from_its_envelope_and_not_from_another() {
+        let data = TicketStatusChanged {
+            from: "INTAKE".into(),
+            to: "TRIAGE".into(),
+            by: "u1".into(),
+            customer_id: "c1".into(),
+            number: 7,
+        };
+        let env = Envelope {
+            id: "e1".into(),
+            event: TicketStatusChanged::NAME.into(),
+            timestamp: "t".into(),
+            workspace_id: None,
+            device_id: None,
+            ticket_id: None,
+            data: serde_json::to_value(&data).unwrap_or_default(),
+        };
+        assert_eq!(env.payload::<TicketStatusChanged>(), Some(data));
+        assert_eq!(env.payload::<TicketCreated>(), None);
+        let partial = Envelope { data: serde_json::json!({ "from": "INTAKE" }), ..env };
+        assert_eq!(partial.payload::<TicketStatusChanged>(), None, "data that does not fit is not read");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Publishing on the event bus (`noizylab-events`) in the architecture's envelope.
 
 use noizylab_core::bindings;
-use noizylab_core::events::{self, Envelope};
+use noizylab_core::events::{self, Envelope, Payload};
 
 use crate::{random, time, ApiError, ApiResult, Call, OrInternal};
 
@@ -13,14 +13,21 @@ pub struct About<'a> {
     pub ticket: Option<&'a str>,
 }
 
-/// Puts a catalogued event on the bus; its id, for consumers to deduplicate on.
-pub async fn publish(call: &Call, event: &str, about: About<'_>, data: serde_json::Value) -> ApiResult<String> {
-    publish_on(&call.queue(bindings::EVENTS)?, event, about, data).await
+/// Puts an event on the bus, typed by its payload; its id, for consumers to deduplicate on.
+pub async fn publish<T: Payload>(call: &Call, about: About<'_>, payload: &T) -> ApiResult<String> {
+    publish_on(&call.queue(bindings::EVENTS)?, about, payload).await
 }
 
 /// [`publish`] from where there is no [`Call`] (a Durable Object): on the `EVENTS` queue
 /// binding given.
-pub async fn publish_on(
+pub async fn publish_on<T: Payload>(queue: &worker::Queue, about: About<'_>, payload: &T) -> ApiResult<String> {
+    let data = serde_json::to_value(payload).or_internal("event payload")?;
+    publish_raw(queue, T::NAME, about, data).await
+}
+
+/// An event by name with untyped data: only for the development probe that puts
+/// arbitrary events on the bus (to test consumers with what no producer sends).
+pub async fn publish_raw(
     queue: &worker::Queue,
     event: &str,
     about: About<'_>,

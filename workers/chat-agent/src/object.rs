@@ -13,6 +13,7 @@
 
 use noizylab_core::bindings;
 use noizylab_core::chat::{self, Intent};
+use noizylab_core::events::ChatEscalated;
 use noizylab_kit::db::{opt, Db};
 use noizylab_kit::events::{publish_on, About};
 use noizylab_kit::health::{object_ok, OBJECT_HEALTH_PATH};
@@ -162,13 +163,13 @@ impl ChatSession {
         self.room.append("event", "customer", "NoizyLab", &frame).or_internal("room append")?;
         let queue = self.env.queue(bindings::EVENTS).or_internal("binding EVENTS")?;
         let about = About { workspace: Some(&meta.workspace), ticket: meta.ticket.as_deref(), device: None };
-        let data = json!({
-            "conversation_id": meta.conversation,
-            "customer_id": meta.customer,
-            "number": meta.number,
-            "reason": reason,
-        });
-        publish_on(&queue, "chat.escalated", about, data).await?;
+        let escalated = ChatEscalated {
+            conversation_id: meta.conversation.clone(),
+            customer_id: meta.customer.clone(),
+            number: meta.number,
+            reason: reason.to_owned(),
+        };
+        publish_on(&queue, about, &escalated).await?;
         Ok(true)
     }
 

@@ -11,6 +11,7 @@ mod config;
 mod pages;
 mod stripe;
 
+use noizylab_core::events::PaymentSucceeded;
 use noizylab_core::identity::PrincipalKind;
 use noizylab_kit::db::int;
 use noizylab_kit::events::{self, About};
@@ -372,8 +373,13 @@ async fn webhook(mut req: Request, call: &Call) -> ApiResult<Response> {
         return Err(e);
     }
     let about = About { workspace: Some(&invoice.workspace_id), device: None, ticket: Some(&invoice.ticket_id) };
-    let data = json!({ "invoice_id": invoice.id, "amount": invoice.amount_cents, "currency": invoice.currency,
-                       "customer_id": invoice.customer_id, "points": points });
-    events::publish(call, "payment.succeeded", about, data).await?;
+    let paid = PaymentSucceeded {
+        invoice_id: invoice.id.clone(),
+        amount: invoice.amount_cents,
+        currency: invoice.currency.clone(),
+        customer_id: invoice.customer_id.clone(),
+        points,
+    };
+    events::publish(call, about, &paid).await?;
     http::ok(&json!({ "received": true, "invoice_id": invoice.id, "points": points }))
 }

@@ -4,6 +4,7 @@
 //! tickets scopes) see the whole workspace's. Anything else answers 404, as if it did not
 //! exist. Removal is soft: tickets keep pointing at the device they were about.
 
+use noizylab_core::events::{DeviceRegistered, DeviceRemoved, DiagnosticsRequested};
 use noizylab_kit::db::opt;
 use noizylab_kit::events::{self, About};
 use noizylab_kit::{http, random, time, ApiError, ApiResult, Call, OrInternal};
@@ -208,8 +209,9 @@ async fn create(call: &Call, actor: &Actor, body: NewDevice) -> ApiResult<Respon
         )
         .await?;
     let about = About { workspace: Some(&device.workspace_id), device: Some(&device.id), ticket: None };
-    let data = serde_json::json!({ "owner_id": device.owner_id, "type": device.kind, "by": actor.id });
-    events::publish(call, "device.registered", about, data).await?;
+    let registered =
+        DeviceRegistered { owner_id: device.owner_id.clone(), r#type: device.kind.clone(), by: actor.id.clone() };
+    events::publish(call, about, &registered).await?;
     http::created(&device)
 }
 
@@ -284,7 +286,7 @@ async fn remove(call: &Call, id: &str) -> ApiResult<Response> {
         .await?;
     call.cache()?.delete(&format!("device:health:{id}")).await.or_internal("kv delete")?;
     let about = About { workspace: Some(&device.workspace_id), device: Some(id), ticket: None };
-    events::publish(call, "device.removed", about, serde_json::json!({ "by": actor.id })).await?;
+    events::publish(call, about, &DeviceRemoved { by: actor.id.clone() }).await?;
     Ok(Response::empty().or_internal("response")?.with_status(204))
 }
 
@@ -365,7 +367,6 @@ async fn scan(call: &Call, id: &str) -> ApiResult<Response> {
         .await?;
     call.cache()?.delete(&format!("device:health:{id}")).await.or_internal("kv delete")?;
     let about = About { workspace: Some(&device.workspace_id), device: Some(id), ticket: None };
-    events::publish(call, "diagnostics.requested", about, serde_json::json!({ "scan_id": scan_id, "by": actor.id }))
-        .await?;
+    events::publish(call, about, &DiagnosticsRequested { scan_id: scan_id.clone(), by: actor.id.clone() }).await?;
     http::json(202, &serde_json::json!({ "scan_id": scan_id, "device_id": id, "status": "queued", "created_at": now }))
 }

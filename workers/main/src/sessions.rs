@@ -14,6 +14,7 @@
 use base64::Engine;
 use noizylab_core::auth::sha256_hex;
 use noizylab_core::bindings;
+use noizylab_core::events::{SessionAction, SessionEnded, SessionStarted};
 use noizylab_kit::call::now_secs;
 use noizylab_kit::db::{int, opt};
 use noizylab_kit::events::{self, About};
@@ -213,9 +214,13 @@ async fn start(mut req: Request, call: &Call) -> ApiResult<Response> {
         device: Some(&session.device_id),
         ticket: session.ticket_id.as_deref(),
     };
-    let data =
-        json!({ "session_id": session.id, "customer_id": session.customer_id, "issue": session.issue, "by": actor.id });
-    events::publish(call, "session.started", about, data).await?;
+    let started = SessionStarted {
+        session_id: session.id.clone(),
+        customer_id: session.customer_id.clone(),
+        issue: session.issue.clone(),
+        by: actor.id.clone(),
+    };
+    events::publish(call, about, &started).await?;
     let mut view = serde_json::to_value(&session).or_internal("session")?;
     view["agent_token"] = token.as_str().into();
     view["agent_path"] = format!("/api/v1/sessions/{}/agent?ticket={token}", session.id).into();
@@ -332,13 +337,8 @@ async fn action(mut req: Request, call: &Call, id: &str) -> ApiResult<Response> 
     )
     .await?;
     let about = About { workspace: Some(&s.workspace_id), device: Some(&s.device_id), ticket: s.ticket_id.as_deref() };
-    events::publish(
-        call,
-        "session.action",
-        about,
-        json!({ "session_id": s.id, "action_id": action_id, "type": body.kind }),
-    )
-    .await?;
+    let action = SessionAction { session_id: s.id.clone(), action_id: action_id.clone(), r#type: body.kind.clone() };
+    events::publish(call, about, &action).await?;
     http::created(&json!({ "action_id": action_id, "seq": sent["seq"], "at": now }))
 }
 
@@ -417,8 +417,9 @@ async fn end(mut req: Request, call: &Call, id: &str) -> ApiResult<Response> {
     expect_ok(call, &s.id, "close", &json!({ "reason": "session ended" })).await?;
     save_state(call, &s, json!({ "agent_connected": false, "outcome": s.outcome })).await?;
     let about = About { workspace: Some(&s.workspace_id), device: Some(&s.device_id), ticket: s.ticket_id.as_deref() };
-    let data = json!({ "session_id": s.id, "outcome": s.outcome, "duration_seconds": s.duration_seconds });
-    events::publish(call, "session.ended", about, data).await?;
+    let ended =
+        SessionEnded { session_id: s.id.clone(), outcome: s.outcome.clone(), duration_seconds: s.duration_seconds };
+    events::publish(call, about, &ended).await?;
     http::ok(&json!({ "session": s, "report": report, "report_html": format!("/api/v1/sessions/{}/report", s.id) }))
 }
 

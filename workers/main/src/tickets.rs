@@ -7,6 +7,10 @@
 //! DIAGNOSTICS) come from `noizylab-pricing` through `/internal/tickets/…`.
 
 use noizylab_core::auth::Role;
+use noizylab_core::events::{
+    Payload, TicketAssigned, TicketAttachmentAdded, TicketCreated, TicketMessageAdded, TicketStatusChanged,
+    TicketUpdated,
+};
 use noizylab_core::identity::PrincipalKind;
 use noizylab_core::tickets::{self, Priority, Status};
 use noizylab_kit::call::now_secs;
@@ -100,8 +104,13 @@ async fn record_message(
     let touch =
         db.statement("UPDATE tickets SET updated_at = ?2 WHERE id = ?1", &[ticket.id.as_str().into(), now.into()])?;
     db.batch(vec![entry_statement(call, &ticket.id, actor, now, &e)?, touch]).await?;
-    let data = json!({ "visibility": visibility.as_str(), "by": actor, "customer_id": ticket.customer_id, "via": via });
-    publish(call, ticket, "ticket.message_added", data).await
+    let added = TicketMessageAdded {
+        visibility: visibility.as_str().to_owned(),
+        by: actor.to_owned(),
+        customer_id: ticket.customer_id.clone(),
+        via: via.map(str::to_owned),
+    };
+    publish(call, ticket, &added).await
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -253,9 +262,9 @@ fn entry_with(
     )
 }
 
-async fn publish(call: &Call, t: &Ticket, event: &str, data: serde_json::Value) -> ApiResult<()> {
+async fn publish<T: Payload>(call: &Call, t: &Ticket, payload: &T) -> ApiResult<()> {
     let about = About { workspace: Some(&t.workspace_id), device: t.device_id.as_deref(), ticket: Some(&t.id) };
-    events::publish(call, event, about, data).await.map(|_| ())
+    events::publish(call, about, payload).await.map(|_| ())
 }
 
 #[derive(Deserialize)]
@@ -347,13 +356,8 @@ async fn create(call: &Call, actor: &Actor, body: NewTicket) -> ApiResult<Respon
     };
     db.batch(vec![insert, entry_statement(call, &id, &actor.id, &now, &created)?]).await?;
     let ticket = load(call, &id).await?;
-    publish(
-        call,
-        &ticket,
-        "ticket.created",
-        json!({ "number": ticket.number, "customer_id": customer, "by": actor.id }),
-    )
-    .await?;
+    let created = TicketCreated { number: ticket.number, customer_id: customer.to_owned(), by: actor.id.clone() };
+    publish(call, &ticket, &created).await?;
     http::created(&ticket)
 }
 
@@ -593,9 +597,14 @@ async fn transition(
     if changes.first() != Some(&1) {
         return Err(ApiError::Conflict("the ticket changed meanwhile; reload it and try again".into()));
     }
-    let data = json!({ "from": from.as_str(), "to": to.as_str(), "by": actor, "customer_id": ticket.customer_id,
-                       "number": ticket.number });
-    publish(call, ticket, "ticket.status_changed", data).await
+    let changed = TicketStatusChanged {
+        from: from.as_str().to_owned(),
+        to: to.as_str().to_owned(),
+        by: actor.to_owned(),
+        customer_id: ticket.customer_id.clone(),
+        number: ticket.number,
+    };
+    publish(call, ticket, &changed).await
 }
 
 #[derive(Deserialize)]
@@ -692,9 +701,9 @@ async fn update(mut req: Request, call: &Call, id: &str) -> ApiResult<Response> 
     db.batch(statements).await?;
     let updated = load(call, id).await?;
     if let Some(a) = &body.assignee_id {
-        publish(call, &updated, "ticket.assigned", json!({ "assignee_id": a, "by": actor.id })).await?;
+        publish(call, &updated, &TicketAssigned { assignee_id: a.clone(), by: actor.id.clone() }).await?;
     }
-    publish(call, &updated, "ticket.updated", json!({ "by": actor.id })).await?;
+    publish(call, &updated, &TicketUpdated { by: actor.id.clone() }).await?;
     http::ok(&updated)
 }
 
@@ -848,9 +857,12 @@ async fn attach(mut req: Request, call: &Call, id: &str) -> ApiResult<Response> 
         entry_statement(call, id, &actor.id, &attachment.created_at, &e)?,
     ])
     .await?;
-    let data =
-        json!({ "attachment_id": attachment.id, "content_type": content_type, "visibility": visibility.as_str() });
-    publish(call, &ticket, "ticket.attachment_added", data).await?;
+    let added = TicketAttachmentAdded {
+        attachment_id: attachment.id.clone(),
+        content_type: content_type.to_owned(),
+        visibility: visibility.as_str().to_owned(),
+    };
+    publish(call, &ticket, &added).await?;
     http::created(&attachment)
 }
 

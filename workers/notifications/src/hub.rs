@@ -32,81 +32,94 @@ fn status_label(s: &str) -> String {
     s.replace('_', " ").to_lowercase()
 }
 
-/// The message for `event` on `channel`, or `None` when that channel says nothing of it.
+/// The message for `event` on `channel`, or `None` when that channel says nothing of it
+/// (or the event's data does not fit its payload type).
 pub fn template(e: &Envelope, channel: &str) -> Option<Message> {
-    let d = &e.data;
-    let n = d["number"].as_i64().map(|n| format!("#{n}")).unwrap_or_else(|| "your repair".into());
+    use noizylab_core::events::*;
+    use noizylab_core::text::money_in;
     let team = channel == "slack" || channel == "discord";
     let m = |subject: String, text: String| Some(Message { subject, text });
-    match (e.event.as_str(), team) {
-        ("ticket.status_changed", false) => {
-            let to = status_label(d["to"].as_str().unwrap_or(""));
-            // Only an email reply finds its way back to the ticket.
-            let reply = if channel == "email" { " Reply to this message to write to the shop." } else { "" };
-            m(format!("Repair {n}: {to}"), format!("Your repair {n} is now {to}.{reply}"))
+    let repair = |number: i64| format!("#{number}");
+    if let Some(p) = e.payload::<TicketStatusChanged>() {
+        let n = repair(p.number);
+        let to = status_label(&p.to);
+        if team {
+            return m(format!("Ticket {n}"), format!("Ticket {n}: {} → {to}", status_label(&p.from)));
         }
-        ("ticket.status_changed", true) => m(
-            format!("Ticket {n}"),
-            format!(
-                "Ticket {n}: {} → {}",
-                status_label(d["from"].as_str().unwrap_or("")),
-                status_label(d["to"].as_str().unwrap_or(""))
-            ),
-        ),
-        ("quote.issued", false) => {
-            let total = noizylab_core::text::money_in(
-                d["total"].as_i64().unwrap_or(0),
-                d["currency"].as_str().unwrap_or("CAD"),
-            );
-            m(
-                "Your quote is ready".into(),
-                format!("Your repair quote is {total}. Review and approve it in the portal."),
-            )
-        }
-        ("ticket.message_added", false) if d["visibility"] == "customer" => m(
-            "New message about your repair".into(),
-            "The shop wrote to you about your repair: open the portal to read it.".into(),
-        ),
-        ("payment.succeeded", false) => m(
-            "Payment received".into(),
-            format!(
-                "Thank you: we received {}. You earned {} points.",
-                noizylab_core::text::money_in(
-                    d["amount"].as_i64().unwrap_or(0),
-                    d["currency"].as_str().unwrap_or("CAD")
-                ),
-                d["points"].as_i64().unwrap_or(0)
-            ),
-        ),
-        ("ticket.created", true) => m("New ticket".into(), format!("New repair ticket {n} opened")),
-        ("quote.approved", true) => {
-            m("Quote approved".into(), format!("Quote {} was approved", d["quote_id"].as_str().unwrap_or("")))
-        }
-        ("payment.succeeded", true) => m(
-            "Payment".into(),
-            format!(
-                "Invoice {} paid: {}",
-                d["invoice_id"].as_str().unwrap_or(""),
-                noizylab_core::text::money_in(
-                    d["amount"].as_i64().unwrap_or(0),
-                    d["currency"].as_str().unwrap_or("CAD")
-                )
-            ),
-        ),
-        ("session.started", true) => m(
-            "Remote session".into(),
-            format!("A customer asks for a remote session: {}", d["issue"].as_str().unwrap_or("")),
-        ),
-        ("chat.escalated", true) => m(
-            "Chat needs a person".into(),
-            format!(
-                "A customer chat{} needs a person ({}): join it from the workbench.",
-                d["number"].as_i64().map(|n| format!(" about ticket #{n}")).unwrap_or_default(),
-                d["reason"].as_str().unwrap_or("handed over")
-            ),
-        ),
-        _ => None,
+        // Only an email reply finds its way back to the ticket.
+        let reply = if channel == "email" { " Reply to this message to write to the shop." } else { "" };
+        return m(format!("Repair {n}: {to}"), format!("Your repair {n} is now {to}.{reply}"));
     }
+    if let Some(p) = e.payload::<QuoteIssued>() {
+        let total = money_in(p.total, &p.currency);
+        return (!team).then(|| Message {
+            subject: "Your quote is ready".into(),
+            text: format!("Your repair quote is {total}. Review and approve it in the portal."),
+        });
+    }
+    if let Some(p) = e.payload::<TicketMessageAdded>() {
+        return (!team && p.visibility == "customer").then(|| Message {
+            subject: "New message about your repair".into(),
+            text: "The shop wrote to you about your repair: open the portal to read it.".into(),
+        });
+    }
+    if let Some(p) = e.payload::<PaymentSucceeded>() {
+        let amount = money_in(p.amount, &p.currency);
+        if team {
+            return m("Payment".into(), format!("Invoice {} paid: {amount}", p.invoice_id));
+        }
+        return m(
+            "Payment received".into(),
+            format!("Thank you: we received {amount}. You earned {} points.", p.points),
+        );
+    }
+    if let Some(p) = e.payload::<TicketCreated>() {
+        return team.then(|| Message {
+            subject: "New ticket".into(),
+            text: format!("New repair ticket {} opened", repair(p.number)),
+        });
+    }
+    if let Some(p) = e.payload::<QuoteApproved>() {
+        return team
+            .then(|| Message { subject: "Quote approved".into(), text: format!("Quote {} was approved", p.quote_id) });
+    }
+    if let Some(p) = e.payload::<SessionStarted>() {
+        return team.then(|| Message {
+            subject: "Remote session".into(),
+            text: format!("A customer asks for a remote session: {}", p.issue),
+        });
+    }
+    if let Some(p) = e.payload::<ChatEscalated>() {
+        let about = p.number.map(|n| format!(" about ticket #{n}")).unwrap_or_default();
+        return team.then(|| Message {
+            subject: "Chat needs a person".into(),
+            text: format!("A customer chat{about} needs a person ({}): join it from the workbench.", p.reason),
+        });
+    }
+    None
+}
+
+/// The customer an event concerns, unless they caused it themselves.
+fn customer_of(e: &Envelope) -> Option<String> {
+    use noizylab_core::events::*;
+    let (customer, by) = if let Some(p) = e.payload::<TicketStatusChanged>() {
+        (p.customer_id, Some(p.by))
+    } else if let Some(p) = e.payload::<TicketMessageAdded>() {
+        (p.customer_id, Some(p.by))
+    } else if let Some(p) = e.payload::<TicketCreated>() {
+        (p.customer_id, Some(p.by))
+    } else if let Some(p) = e.payload::<SessionStarted>() {
+        (p.customer_id, Some(p.by))
+    } else if let Some(p) = e.payload::<QuoteIssued>() {
+        (p.customer_id, None)
+    } else if let Some(p) = e.payload::<PaymentSucceeded>() {
+        (p.customer_id, None)
+    } else if let Some(p) = e.payload::<ChatEscalated>() {
+        (p.customer_id, None)
+    } else {
+        return None;
+    };
+    (by.as_deref() != Some(customer.as_str())).then_some(customer)
 }
 
 #[derive(Deserialize)]
@@ -168,8 +181,7 @@ fn quiet(tz: &str) -> bool {
 /// Every send this event calls for.
 async fn plan(db: &Db, e: &Envelope) -> ApiResult<Vec<Planned>> {
     let mut out = Vec::new();
-    let customer = e.data["customer_id"].as_str().filter(|c| e.data["by"].as_str() != Some(*c));
-    if let Some(customer) = customer {
+    if let Some(customer) = customer_of(e).as_deref() {
         let who: Option<Recipient> = db
             .first("SELECT email, phone, preferences, disabled_at FROM users WHERE id = ?1", &[customer.into()])
             .await?;
@@ -501,31 +513,61 @@ async fn sms(env: &Env, db: &Db, to: &str, m: &Message) -> ApiResult<String> {
 
 #[cfg(test)]
 mod tests {
+    use noizylab_core::events::*;
+
     use super::*;
 
-    fn envelope(event: &str, data: Value) -> Envelope {
+    fn envelope<T: Payload>(payload: &T) -> Envelope {
         Envelope {
             id: "e1".into(),
-            event: event.into(),
+            event: T::NAME.into(),
             timestamp: "t".into(),
             workspace_id: Some("ws".into()),
             device_id: None,
             ticket_id: Some("tkt_1".into()),
-            data,
+            data: serde_json::to_value(payload).unwrap_or_default(),
         }
     }
 
     #[test]
     fn each_event_has_its_words_per_channel() {
-        let e = envelope("ticket.status_changed", json!({ "from": "QC", "to": "READY", "number": 7 }));
+        let moved = TicketStatusChanged {
+            from: "QC".into(),
+            to: "READY".into(),
+            by: "tech".into(),
+            customer_id: "cust".into(),
+            number: 7,
+        };
+        let e = envelope(&moved);
         let sms = template(&e, "sms").map(|m| m.text).unwrap_or_default();
         assert!(sms.contains("#7") && sms.contains("ready"), "{sms}");
         let slack = template(&e, "slack").map(|m| m.text).unwrap_or_default();
         assert!(slack.contains("qc → ready"), "{slack}");
-        let internal = envelope("ticket.message_added", json!({ "visibility": "internal" }));
-        assert!(template(&internal, "email").is_none(), "internal notes never reach customers");
-        let quote = envelope("quote.issued", json!({ "total": 12900, "currency": "CAD" }));
-        assert!(template(&quote, "email").is_some_and(|m| m.text.contains("129.00 CAD")));
-        assert!(template(&envelope("device.registered", json!({})), "email").is_none());
+        let note = TicketMessageAdded {
+            visibility: "internal".into(),
+            by: "tech".into(),
+            customer_id: "cust".into(),
+            via: None,
+        };
+        assert!(template(&envelope(&note), "email").is_none(), "internal notes never reach customers");
+        let quote =
+            QuoteIssued { quote_id: "Q1".into(), total: 12900, currency: "CAD".into(), customer_id: "cust".into() };
+        assert!(template(&envelope(&quote), "email").is_some_and(|m| m.text.contains("129.00 CAD")));
+        let device = DeviceRemoved { by: "cust".into() };
+        assert!(template(&envelope(&device), "email").is_none());
+    }
+
+    #[test]
+    fn the_customer_hears_of_what_others_did_not_of_what_they_did() {
+        let by_shop = TicketStatusChanged {
+            from: "QC".into(),
+            to: "READY".into(),
+            by: "tech".into(),
+            customer_id: "cust".into(),
+            number: 7,
+        };
+        assert_eq!(customer_of(&envelope(&by_shop)).as_deref(), Some("cust"));
+        let by_customer = TicketCreated { number: 8, customer_id: "cust".into(), by: "cust".into() };
+        assert_eq!(customer_of(&envelope(&by_customer)), None);
     }
 }

@@ -7,6 +7,7 @@
 //! customer approves (ticket → APPROVED; time, IP and user agent recorded) or declines
 //! with a reason (ticket → DIAGNOSTICS). Expired quotes cannot be approved.
 
+use noizylab_core::events::{QuoteApproved, QuoteDeclined, QuoteIssued};
 use noizylab_core::pricing::{self, Complexity, Inputs, Part, PriceList, Tier, Urgency};
 use noizylab_core::services::MAIN;
 use noizylab_kit::call::now_secs;
@@ -312,7 +313,7 @@ async fn estimate(mut req: Request, call: &Call) -> ApiResult<Response> {
         ],
     )
     .await?;
-    if let Some(tid) = ticket_id.as_deref() {
+    if let (Some(tid), Some(customer)) = (ticket_id.as_deref(), customer.as_deref()) {
         // An older open quote on the ticket no longer stands.
         db.run(
             "UPDATE quotes SET status = 'superseded' WHERE ticket_id = ?1 AND status = 'issued' AND id != ?2",
@@ -323,9 +324,13 @@ async fn estimate(mut req: Request, call: &Call) -> ApiResult<Response> {
             format!("quote {} for {} {}", quote.quote_id, noizylab_core::text::money(quote.total), quote.currency);
         tell_ticket(call, tid, "issued", &quote.quote_id, &who.id, Some(&note)).await?;
         let about = About { workspace: Some(&who.workspace), device: None, ticket: Some(tid) };
-        let data = json!({ "quote_id": quote.quote_id, "total": quote.total, "currency": quote.currency,
-                           "customer_id": customer });
-        events::publish(call, "quote.issued", about, data).await?;
+        let issued = QuoteIssued {
+            quote_id: quote.quote_id.clone(),
+            total: quote.total,
+            currency: quote.currency.clone(),
+            customer_id: customer.to_owned(),
+        };
+        events::publish(call, about, &issued).await?;
     }
     http::created(&quote)
 }
@@ -485,8 +490,12 @@ async fn decide(mut req: Request, call: &Call, id: &str, approve: bool) -> ApiRe
         return Err(refused);
     }
     let about = About { workspace: Some(&quote.workspace_id), device: None, ticket: Some(&ticket) };
-    let event = if approve { "quote.approved" } else { "quote.declined" };
-    events::publish(call, event, about, json!({ "quote_id": id, "total": quote.total_cents, "by": who.id })).await?;
+    let (quote_id, total, by) = (id.to_owned(), quote.total_cents, who.id.clone());
+    if approve {
+        events::publish(call, about, &QuoteApproved { quote_id, total, by }).await?;
+    } else {
+        events::publish(call, about, &QuoteDeclined { quote_id, total, by }).await?;
+    }
     let decided = visible_quote(call, &who, id).await?;
     http::ok(&decided.view()?)
 }

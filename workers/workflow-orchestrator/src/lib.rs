@@ -8,6 +8,11 @@
 //! exhausted its retries is kept in `dead_letters` for an operator.
 
 use noizylab_core::events::{self, Envelope};
+use noizylab_core::events::{
+    ChatEscalated, DiagnosticsProgress, Payload, PaymentSucceeded, QuoteApproved, QuoteDeclined, QuoteIssued,
+    SessionStarted, TicketAssigned, TicketAttachmentAdded, TicketCreated, TicketMessageAdded, TicketStatusChanged,
+    TicketUpdated,
+};
 use noizylab_core::services::queues;
 use noizylab_kit::queue::{self, Delivery, Outcome};
 use noizylab_kit::{http, serve, time, ApiError, ApiResult, Call, OrInternal};
@@ -261,28 +266,40 @@ async fn record_dead_letter(env: &Env, delivery: &Delivery, failed_on: &str, rea
 
 /// Events the notifications hub hears about (it decides who hears what, once).
 const NOTIFIED: [&str; 8] = [
-    "ticket.created",
-    "ticket.status_changed",
-    "ticket.message_added",
-    "quote.issued",
-    "quote.approved",
-    "payment.succeeded",
-    "session.started",
-    "chat.escalated",
+    TicketCreated::NAME,
+    TicketStatusChanged::NAME,
+    TicketMessageAdded::NAME,
+    QuoteIssued::NAME,
+    QuoteApproved::NAME,
+    PaymentSucceeded::NAME,
+    SessionStarted::NAME,
+    ChatEscalated::NAME,
 ];
 
 /// What of an event a ticket's live room shows: (frame kind, visibility). `None`: nothing.
 fn room_frame(envelope: &Envelope) -> Option<(&'static str, String)> {
-    let given = || envelope.data["visibility"].as_str().filter(|v| *v == "internal").unwrap_or("customer").to_owned();
-    match envelope.event.as_str() {
-        "ticket.status_changed" => Some(("status", "customer".into())),
-        "diagnostics.progress" => Some(("progress", "customer".into())),
-        "ticket.message_added" | "ticket.attachment_added" => Some(("event", given())),
-        "quote.issued" | "quote.approved" | "quote.declined" | "payment.succeeded" => {
-            Some(("event", "customer".into()))
-        }
-        "ticket.assigned" | "ticket.updated" | "chat.escalated" => Some(("event", "internal".into())),
-        _ => None,
+    let customer = || "customer".to_owned();
+    let internal = || "internal".to_owned();
+    // A note or an internal attachment stays with the staff.
+    let as_given = |visibility: String| if visibility == "internal" { internal() } else { customer() };
+    if envelope.is::<TicketStatusChanged>() {
+        Some(("status", customer()))
+    } else if envelope.is::<DiagnosticsProgress>() {
+        Some(("progress", customer()))
+    } else if let Some(p) = envelope.payload::<TicketMessageAdded>() {
+        Some(("event", as_given(p.visibility)))
+    } else if let Some(p) = envelope.payload::<TicketAttachmentAdded>() {
+        Some(("event", as_given(p.visibility)))
+    } else if envelope.is::<QuoteIssued>()
+        || envelope.is::<QuoteApproved>()
+        || envelope.is::<QuoteDeclined>()
+        || envelope.is::<PaymentSucceeded>()
+    {
+        Some(("event", customer()))
+    } else if envelope.is::<TicketAssigned>() || envelope.is::<TicketUpdated>() || envelope.is::<ChatEscalated>() {
+        Some(("event", internal()))
+    } else {
+        None
     }
 }
 
