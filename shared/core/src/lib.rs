@@ -8,6 +8,7 @@ pub mod auth;
 pub mod bindings;
 pub mod chat;
 pub mod config;
+pub mod contracts;
 pub mod error;
 pub mod events;
 pub mod health;

@@ -60,13 +60,15 @@ impl Caller {
     /// Writes the refusal to `main`'s audit chain (`access.refused`) and returns the 403 to
     /// answer with. A failure to audit is logged; the refusal stands either way.
     pub async fn refuse(&self, call: &Call, why: &str, detail: serde_json::Value) -> ApiError {
-        let body = json!({
-            "action": "access.refused",
-            "actor_id": self.id,
-            "workspace_id": self.workspace,
-            "detail": { "service": call.service(), "reason": why, "detail": detail },
-        });
-        match call.as_service(MAIN, Method::Post, "/internal/audit", Some(body.to_string())).await {
+        let entry = noizylab_core::contracts::AuditEntry {
+            action: "access.refused".into(),
+            ip: None,
+            actor_id: Some(self.id.clone()),
+            workspace_id: Some(self.workspace.clone()),
+            detail: json!({ "service": call.service(), "reason": why, "detail": detail }),
+        };
+        let body = serde_json::to_string(&entry).unwrap_or_default();
+        match call.as_service(MAIN, Method::Post, "/internal/audit", Some(body)).await {
             Ok(resp) if resp.status_code() == 204 => {}
             Ok(resp) => call.log_warn(&format!("audit of a refusal answered {}", resp.status_code())),
             Err(e) => call.log_warn(&format!("audit of a refusal failed: {e:?}")),

@@ -162,26 +162,21 @@ const SCANS_PER_HOUR: u32 = 10;
 /// Hands a refused credential to `main`'s audit log once the answer has gone out. The
 /// credential itself is never sent, only why it failed.
 fn audit_refusal(req: &Request, env: &Env, ctx: &Context, secret: &str, request_id: &str, why: &str) {
-    let body = serde_json::json!({
-        "action": "auth.credential_refused",
-        "ip": req.headers().get("cf-connecting-ip").ok().flatten(),
-        "detail": { "reason": why, "method": req.method().to_string(), "path": req.path() },
-    });
+    let body = noizylab_core::contracts::AuditEntry {
+        action: "auth.credential_refused".into(),
+        ip: req.headers().get("cf-connecting-ip").ok().flatten(),
+        actor_id: None,
+        workspace_id: None,
+        detail: serde_json::json!({ "reason": why, "method": req.method().to_string(), "path": req.path() }),
+    };
+    let body = serde_json::to_string(&body).unwrap_or_default();
     let (env, secret, request_id) = (env.clone(), secret.to_owned(), request_id.to_owned());
     ctx.wait_until(async move {
         let me = Identity::service("noizylab-api-gateway");
         let sent = match env.service(services::MAIN) {
-            Ok(main) => forward_signed(
-                &main,
-                &secret,
-                &me,
-                &request_id,
-                Method::Post,
-                "/internal/audit",
-                Some(body.to_string()),
-            )
-            .await
-            .map(|r| r.status_code()),
+            Ok(main) => forward_signed(&main, &secret, &me, &request_id, Method::Post, "/internal/audit", Some(body))
+                .await
+                .map(|r| r.status_code()),
             Err(e) => Err(ApiError::internal(format!("MAIN: {e}"))),
         };
         match sent {

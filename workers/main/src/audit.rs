@@ -273,15 +273,6 @@ pub async fn verify(req: &worker::Request, call: &Call) -> ApiResult<Response> {
 /// The services that may write audit entries through `/internal/audit`.
 const SERVICE_AUDITORS: [&str; 3] = ["noizylab-api-gateway", "noizylab-pricing", "noizylab-chat-agent"];
 
-#[derive(serde::Deserialize)]
-struct GatewayEntry {
-    action: String,
-    ip: Option<String>,
-    actor_id: Option<String>,
-    workspace_id: Option<String>,
-    detail: serde_json::Value,
-}
-
 /// `POST /internal/audit`: refusals seen by other services — the gateway's refused
 /// credentials (`auth.*`), and permission refusals in the workers that check their own
 /// (`access.refused`, from `noizylab_kit::caller`). Nobody else may write here.
@@ -292,7 +283,7 @@ pub async fn from_gateway(mut req: worker::Request, call: &Call) -> ApiResult<Re
     let Some(service) = service.filter(|s| SERVICE_AUDITORS.contains(s)) else {
         return Err(ApiError::Forbidden("only platform services write audit entries here".into()));
     };
-    let entry: GatewayEntry = noizylab_kit::http::read_json(&mut req).await?;
+    let entry: noizylab_core::contracts::AuditEntry = noizylab_kit::http::read_json(&mut req).await?;
     let allowed = if service == "noizylab-api-gateway" {
         entry.action.starts_with("auth.")
     } else {

@@ -10,6 +10,7 @@
 //! - `POST refresh {refresh_token}`, `POST logout`, `GET me`.
 
 use noizylab_core::auth::{self, AccessClaims, Role, SigningKey};
+use noizylab_core::contracts::Email;
 use noizylab_core::identity::PrincipalKind;
 use noizylab_kit::call::now_secs;
 use noizylab_kit::{gate, http, random, time, ApiError, ApiResult, Call, OrInternal};
@@ -195,11 +196,10 @@ async fn request_link(mut req: Request, call: &Call) -> ApiResult<Response> {
         "Sign in to NoizyLab:\n\n{link}\n\nOr enter this code: {code}\n\nBoth work once and expire in 10 minutes. \
          If you did not ask to sign in, ignore this message."
     );
-    let mail =
-        serde_json::json!({ "to": email, "subject": format!("Your NoizyLab sign-in code: {code}"), "text": text });
-    let sent = call
-        .internal(noizylab_core::services::NOTIFICATIONS, Method::Post, "/internal/email", Some(mail.to_string()))
-        .await?;
+    let mail = Email { to: email.clone(), subject: format!("Your NoizyLab sign-in code: {code}"), text };
+    let mail = serde_json::to_string(&mail).or_internal("mail")?;
+    let sent =
+        call.internal(noizylab_core::services::NOTIFICATIONS, Method::Post, "/internal/email", Some(mail)).await?;
     if sent.status_code() >= 300 {
         return Err(ApiError::Unavailable("email could not be sent right now; try again shortly".into()));
     }

@@ -98,14 +98,6 @@ pub async fn join(req: &Request, call: &Call, raw_id: &str) -> ApiResult<Respons
     noizylab_kit::room::forward_upgrade(&room(call, id)?, req, id).await
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PlatformFrame {
-    kind: String,
-    visibility: String,
-    data: serde_json::Value,
-}
-
 /// `POST /internal/rooms/:id/publish {kind, visibility, data}`: the orchestrator only.
 pub async fn publish(mut req: Request, call: &Call, raw_id: &str) -> ApiResult<Response> {
     let who = &call.identity;
@@ -113,7 +105,7 @@ pub async fn publish(mut req: Request, call: &Call, raw_id: &str) -> ApiResult<R
         return Err(ApiError::Forbidden("only the workflow orchestrator publishes into rooms".into()));
     }
     let id = ticket_id(raw_id)?;
-    let frame: PlatformFrame = http::read_json(&mut req).await?;
+    let frame: noizylab_core::contracts::RoomFrame = http::read_json(&mut req).await?;
     if !matches!(frame.kind.as_str(), "status" | "progress" | "event") {
         return Err(ApiError::invalid_field("kind", "kind is status, progress or event"));
     }

@@ -7,6 +7,7 @@
 //! DIAGNOSTICS) come from `noizylab-pricing` through `/internal/tickets/…`.
 
 use noizylab_core::auth::Role;
+use noizylab_core::contracts::{QuoteMove, QuoteStep, TicketFacts};
 use noizylab_core::events::{
     Payload, TicketAssigned, TicketAttachmentAdded, TicketCreated, TicketMessageAdded, TicketStatusChanged,
     TicketUpdated,
@@ -910,38 +911,40 @@ async fn download(call: &Call, id: &str, attachment: &str) -> ApiResult<Response
     Ok(Response::from_bytes(bytes).or_internal("response")?.with_headers(headers))
 }
 
-/// `GET /internal/tickets/:id`: what pricing needs to quote and to check an approver.
-async fn internal_view(call: &Call, id: &str) -> ApiResult<Response> {
-    http::ok(&load(call, id).await?)
+impl From<Ticket> for TicketFacts {
+    fn from(t: Ticket) -> Self {
+        TicketFacts {
+            id: t.id,
+            workspace_id: t.workspace_id,
+            customer_id: t.customer_id,
+            status: t.status,
+            number: t.number,
+            quote_id: t.quote_id,
+        }
+    }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct QuoteEvent {
-    /// `issued`, `approved` or `declined`.
-    event: String,
-    quote_id: String,
-    actor_id: String,
-    #[serde(default)]
-    note: Option<String>,
+/// `GET /internal/tickets/:id`: what pricing needs to quote and to check an approver.
+async fn internal_view(call: &Call, id: &str) -> ApiResult<Response> {
+    http::ok(&TicketFacts::from(load(call, id).await?))
 }
 
 /// `POST /internal/tickets/:id/quote {event, quote_id, actor_id, note?}`: a quote issued
 /// (DIAGNOSTICS → AWAITING_APPROVAL), approved (→ APPROVED) or declined (→ DIAGNOSTICS).
 async fn quote_event(mut req: Request, call: &Call, id: &str) -> ApiResult<Response> {
-    let body: QuoteEvent = http::read_json(&mut req).await?;
+    let body: QuoteMove = http::read_json(&mut req).await?;
     let ticket = load(call, id).await?;
     let from = status_of(&ticket)?;
-    let to = match body.event.as_str() {
-        "issued" => Status::AwaitingApproval,
-        "approved" => Status::Approved,
-        "declined" => Status::Diagnostics,
-        _ => return Err(ApiError::invalid_field("event", "event is issued, approved or declined")),
+    let to = match body.event {
+        QuoteStep::Issued => Status::AwaitingApproval,
+        QuoteStep::Approved => Status::Approved,
+        QuoteStep::Declined => Status::Diagnostics,
     };
-    if body.event != "issued" && ticket.quote_id.as_deref() != Some(body.quote_id.as_str()) {
+    let issued = body.event == QuoteStep::Issued;
+    if !issued && ticket.quote_id.as_deref() != Some(body.quote_id.as_str()) {
         return Err(ApiError::Conflict("that quote is no longer the ticket's current quote".into()));
     }
-    if body.event == "issued" {
+    if issued {
         if !from.can_move_to(to) {
             return Err(refuse_move(from, to));
         }
@@ -950,5 +953,5 @@ async fn quote_event(mut req: Request, call: &Call, id: &str) -> ApiResult<Respo
             .await?;
     }
     transition(call, &ticket, &body.actor_id, from, to, body.note.as_deref()).await?;
-    http::ok(&load(call, id).await?)
+    http::ok(&TicketFacts::from(load(call, id).await?))
 }

@@ -49,15 +49,8 @@ async fn route(req: Request, call: Call) -> ApiResult<Response> {
     }
 }
 
-#[derive(Deserialize)]
-struct Email {
-    to: String,
-    subject: String,
-    text: String,
-}
-
 async fn send_email(mut req: Request, call: &Call) -> ApiResult<Response> {
-    let mail: Email = http::read_json(&mut req).await?;
+    let mail: noizylab_core::contracts::Email = http::read_json(&mut req).await?;
     if noizylab_core::auth::parse_email(&mail.to).is_none() {
         return Err(ApiError::invalid_field("to", "not an email address"));
     }

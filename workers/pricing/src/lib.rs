@@ -7,6 +7,8 @@
 //! customer approves (ticket → APPROVED; time, IP and user agent recorded) or declines
 //! with a reason (ticket → DIAGNOSTICS). Expired quotes cannot be approved.
 
+use noizylab_core::contracts::{QuoteMove, QuoteStep, TicketFacts};
+use noizylab_core::error::ErrorBody;
 use noizylab_core::events::{QuoteApproved, QuoteDeclined, QuoteIssued};
 use noizylab_core::pricing::{self, Complexity, Inputs, Part, PriceList, Tier, Urgency};
 use noizylab_core::services::MAIN;
@@ -175,13 +177,6 @@ struct Quote {
 }
 
 #[derive(Deserialize)]
-struct TicketView {
-    workspace_id: String,
-    customer_id: String,
-    status: String,
-}
-
-#[derive(Deserialize)]
 struct Count {
     n: i64,
 }
@@ -191,7 +186,7 @@ struct TierRow {
     tier: String,
 }
 
-async fn ticket(call: &Call, id: &str) -> ApiResult<TicketView> {
+async fn ticket(call: &Call, id: &str) -> ApiResult<TicketFacts> {
     let mut resp = call.as_service(MAIN, Method::Get, &format!("/internal/tickets/{id}"), None).await?;
     match resp.status_code() {
         200 => resp.json().await.or_internal("ticket view"),
@@ -322,7 +317,7 @@ async fn estimate(mut req: Request, call: &Call) -> ApiResult<Response> {
         .await?;
         let note =
             format!("quote {} for {} {}", quote.quote_id, noizylab_core::text::money(quote.total), quote.currency);
-        tell_ticket(call, tid, "issued", &quote.quote_id, &who.id, Some(&note)).await?;
+        tell_ticket(call, tid, QuoteStep::Issued, &quote.quote_id, &who.id, Some(&note)).await?;
         let about = About { workspace: Some(&who.workspace), device: None, ticket: Some(tid) };
         let issued = QuoteIssued {
             quote_id: quote.quote_id.clone(),
@@ -343,23 +338,26 @@ fn js_time(secs: i64) -> String {
 async fn tell_ticket(
     call: &Call,
     ticket: &str,
-    event: &str,
+    event: QuoteStep,
     quote: &str,
     actor: &str,
     note: Option<&str>,
 ) -> ApiResult<()> {
-    let body = json!({ "event": event, "quote_id": quote, "actor_id": actor, "note": note }).to_string();
+    let body =
+        QuoteMove { event, quote_id: quote.to_owned(), actor_id: actor.to_owned(), note: note.map(str::to_owned) };
+    let body = serde_json::to_string(&body).or_internal("quote move")?;
     let mut resp =
         call.as_service(MAIN, Method::Post, &format!("/internal/tickets/{ticket}/quote"), Some(body)).await?;
     match resp.status_code() {
         200 => Ok(()),
         409 => {
-            let err: serde_json::Value = resp.json().await.unwrap_or_default();
-            let message =
-                err["error"]["message"].as_str().unwrap_or("the ticket cannot take this quote now").to_owned();
+            let message = match resp.json::<ErrorBody>().await {
+                Ok(body) => body.error.message,
+                Err(_) => "the ticket cannot take this quote now".to_owned(),
+            };
             Err(ApiError::Conflict(message))
         }
-        s => Err(ApiError::BadGateway(format!("main answered {s} to a quote {event}"))),
+        s => Err(ApiError::BadGateway(format!("main answered {s} to a quote move ({event:?})"))),
     }
 }
 
@@ -478,7 +476,8 @@ async fn decide(mut req: Request, call: &Call, id: &str, approve: bool) -> ApiRe
     }
     // The decision stands only if the ticket takes it: a ticket that cannot move (void,
     // closed, elsewhere in its lifecycle) puts the quote back as it was.
-    if let Err(refused) = tell_ticket(call, &ticket, status, id, &who.id, reason.as_deref()).await {
+    let step = if approve { QuoteStep::Approved } else { QuoteStep::Declined };
+    if let Err(refused) = tell_ticket(call, &ticket, step, id, &who.id, reason.as_deref()).await {
         call.sql()?
             .run(
                 "UPDATE quotes SET status = 'issued', decided_at = NULL, decided_by = NULL, decided_ip = NULL,

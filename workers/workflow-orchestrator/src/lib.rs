@@ -321,7 +321,8 @@ async fn feed_room(env: &Env, envelope: &Envelope) -> ApiResult<()> {
             }
         }
     }
-    let body = serde_json::json!({ "kind": kind, "visibility": visibility, "data": data }).to_string();
+    let frame = noizylab_core::contracts::RoomFrame { kind: kind.to_owned(), visibility, data };
+    let body = serde_json::to_string(&frame).map_err(|e| ApiError::internal(format!("room frame: {e}")))?;
     let main = env.service(noizylab_core::services::MAIN).or_internal("MAIN")?;
     let secret = noizylab_kit::call::internal_secret(env)?;
     let me = noizylab_core::identity::Identity::service("noizylab-workflow-orchestrator");

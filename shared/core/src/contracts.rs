@@ -1,0 +1,75 @@
+//! The bodies and answers of every call between workers, shared by caller and callee, so
+//! that a field added or renamed on one side fails the build on the other. (Events have
+//! theirs in [`crate::events`].)
+
+use serde::{Deserialize, Serialize};
+
+/// `POST /internal/email` on `notifications`: one message, sent at once (sign-in mail).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Email {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+}
+
+/// `POST /internal/audit` on `main`: a refusal another service saw (the gateway's refused
+/// credentials, other workers' permission refusals). Never a credential.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditEntry {
+    pub action: String,
+    #[serde(default)]
+    pub ip: Option<String>,
+    #[serde(default)]
+    pub actor_id: Option<String>,
+    #[serde(default)]
+    pub workspace_id: Option<String>,
+    pub detail: serde_json::Value,
+}
+
+/// `POST /internal/rooms/:ticket/publish` on `main`: a platform frame for a ticket's room
+/// (`kind`: status, progress or event; `visibility`: internal or customer).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoomFrame {
+    pub kind: String,
+    pub visibility: String,
+    pub data: serde_json::Value,
+}
+
+/// `GET /internal/tickets/:id` on `main`: what `pricing` needs of a ticket to quote it and
+/// to check who may approve.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TicketFacts {
+    pub id: String,
+    pub workspace_id: String,
+    pub customer_id: String,
+    pub status: String,
+    pub number: i64,
+    pub quote_id: Option<String>,
+}
+
+/// What happened to a ticket's quote, in [`QuoteMove`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QuoteStep {
+    /// DIAGNOSTICS → AWAITING_APPROVAL.
+    Issued,
+    /// → APPROVED.
+    Approved,
+    /// → DIAGNOSTICS.
+    Declined,
+}
+
+/// `POST /internal/tickets/:id/quote` on `main` (from `pricing`); answered with the
+/// ticket's [`TicketFacts`] after the move.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuoteMove {
+    pub event: QuoteStep,
+    pub quote_id: String,
+    pub actor_id: String,
+    #[serde(default)]
+    pub note: Option<String>,
+}
