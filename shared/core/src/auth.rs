@@ -21,7 +21,7 @@ pub const ACCESS_TTL_SECS: i64 = 15 * 60;
 const LEEWAY_SECS: i64 = 30;
 
 /// The seed's scope model.
-pub const SCOPES: [&str; 12] = [
+pub const SCOPES: [&str; 13] = [
     "tickets:read",
     "tickets:write",
     "tickets:delete",
@@ -34,6 +34,8 @@ pub const SCOPES: [&str; 12] = [
     "inventory:write",
     "admin",
     "workflows:manage",
+    // Remote actions on a customer's device (scripts, restarts) and ending sessions.
+    "sessions:control",
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -81,6 +83,7 @@ impl Role {
                 "pricing:read",
                 "inventory:read",
                 "inventory:write",
+                "sessions:control",
             ],
             Role::Customer => &["tickets:read", "tickets:write", "pricing:read"],
             Role::Guest => &["tickets:read"],

@@ -73,3 +73,17 @@ pub struct QuoteMove {
     #[serde(default)]
     pub note: Option<String>,
 }
+
+/// `POST /append` on `main`'s `AuditLog` object (the chain's single appender): an entry,
+/// which the appender stamps with `seq`, `at` and the hashes. `detail` is JSON text.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditAppend {
+    pub action: String,
+    pub actor: Option<String>,
+    pub workspace_id: Option<String>,
+    pub target: Option<String>,
+    pub ip: Option<String>,
+    pub request_id: Option<String>,
+    pub detail: String,
+}

@@ -6,12 +6,27 @@ pub fn is_plain_id(id: &str) -> bool {
 }
 
 /// A person as others see them in rooms and chats: their name, or failing that the local
-/// part of their address.
+/// part of their address; one that reads as the platform's own (`noizylab@…`, a name set
+/// before names were checked) is marked as a person's, so nobody speaks as the system.
 pub fn display_name(name: Option<&str>, email: &str) -> String {
-    match name.map(str::trim).filter(|n| !n.is_empty()) {
+    let shown = match name.map(str::trim).filter(|n| !n.is_empty()) {
         Some(n) => n.to_owned(),
         None => email.split('@').next().unwrap_or_default().to_owned(),
+    };
+    if is_reserved_name(&shown) {
+        format!("{shown} (user)")
+    } else {
+        shown
     }
+}
+
+/// Whether a person may call themselves `name`: never the platform's own sender name (or a
+/// look-alike of it, spaces, case and punctuation aside), so nobody speaks in a room as the
+/// shop's system.
+pub fn is_reserved_name(name: &str) -> bool {
+    let folded: String = name.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect();
+    let folded = folded.replace('0', "o").replace('1', "l");
+    ["noizylab", "system", "admin", "support", "staff"].iter().any(|r| folded == *r || folded.starts_with("noizylab"))
 }
 
 /// A `Content-Disposition` value for a stored file name (RFC 6266): an ASCII `filename`
@@ -60,5 +75,23 @@ mod tests {
             content_disposition("inline", "a\"b.jpg"),
             "inline; filename=\"a_b.jpg\"; filename*=UTF-8''a%22b.jpg"
         );
+    }
+
+    #[test]
+    fn the_platform_s_own_names_are_reserved_in_any_spelling() {
+        for n in ["NoizyLab", "noizy lab", "N0IZYLAB", "NoizyLab Support", "System", "support"] {
+            assert!(is_reserved_name(n), "{n}");
+        }
+        for n in ["Ana Noizy", "Bob", "Labrador"] {
+            assert!(!is_reserved_name(n), "{n}");
+        }
+    }
+
+    #[test]
+    fn nobody_is_shown_under_the_platform_s_name() {
+        assert_eq!(display_name(None, "noizylab@evil.example"), "noizylab (user)");
+        assert_eq!(display_name(Some(" NoizyLab "), "a@b.c"), "NoizyLab (user)");
+        assert_eq!(display_name(Some("Ana"), "a@b.c"), "Ana");
+        assert_eq!(display_name(None, "ana@b.c"), "ana");
     }
 }

@@ -166,6 +166,8 @@ pub static SERVICES: [ServiceSpec; 17] = [
             object(TICKET_ROOM),
             object(REPAIR_SESSION),
             object(AUDIT_LOG),
+            // chat-agent's sessions: main closes a person's chat sockets when their rights change.
+            object(CHAT_SESSION),
             // The gateway's per-user gate: main bumps auth epochs and revokes sessions there.
             object(GATE),
             service(NOTIFICATIONS),
@@ -258,7 +260,8 @@ pub static SERVICES: [ServiceSpec; 17] = [
         binding: NOTIFICATIONS,
         role: "email, SMS, web push, Slack/Discord, in-app; delivery log",
         // In-app notices go into each person's inbox room, a `TicketRoom` of main's.
-        bindings: &[d1(DB), kv(CACHE), queue(NOTIFY), object(TICKET_ROOM)],
+        // main's objects: in-app notices go to inbox rooms, refusals to the audit chain.
+        bindings: &[d1(DB), kv(CACHE), queue(NOTIFY), object(TICKET_ROOM), object(AUDIT_LOG)],
         consumes: &[queues::NOTIFY],
         classes: &[],
     },

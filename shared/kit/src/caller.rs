@@ -60,12 +60,28 @@ impl Caller {
     /// Writes the refusal to `main`'s audit chain (`access.refused`) and returns the 403 to
     /// answer with. A failure to audit is logged; the refusal stands either way.
     pub async fn refuse(&self, call: &Call, why: &str, detail: serde_json::Value) -> ApiError {
+        let detail = json!({ "service": call.service(), "reason": why, "detail": detail });
+        if crate::audit::bound(call) {
+            let entry = noizylab_core::contracts::AuditAppend {
+                action: "access.refused".into(),
+                actor: Some(self.id.clone()),
+                workspace_id: Some(self.workspace.clone()),
+                target: None,
+                ip: None,
+                request_id: Some(call.request_id.clone()),
+                detail: detail.to_string(),
+            };
+            if let Err(e) = crate::audit::append(call, &entry).await {
+                call.log_warn(&format!("audit of a refusal failed: {e:?}"));
+            }
+            return ApiError::Forbidden(why.to_owned());
+        }
         let entry = noizylab_core::contracts::AuditEntry {
             action: "access.refused".into(),
             ip: None,
             actor_id: Some(self.id.clone()),
             workspace_id: Some(self.workspace.clone()),
-            detail: json!({ "service": call.service(), "reason": why, "detail": detail }),
+            detail,
         };
         let body = serde_json::to_string(&entry).unwrap_or_default();
         match call.as_service(MAIN, Method::Post, "/internal/audit", Some(body)).await {

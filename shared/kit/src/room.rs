@@ -29,7 +29,8 @@
 //! credential minted once (`POST /standing`): it may send `{"type":"progress","percent",
 //! "message"}` and `{"type":"result","action_id","ok","output"}`, both customer-visible.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 
 use noizylab_core::auth::{constant_time_eq, sha256_hex};
 use serde::{Deserialize, Serialize};
@@ -39,6 +40,20 @@ use worker::{
 };
 
 const MAX_TEXT_CHARS: usize = 4000;
+/// The largest frame a member may send; bigger ones are refused unread.
+pub const MAX_FRAME_BYTES: usize = 16 * 1024;
+/// Frames per socket: a burst of this many, refilled at [`FRAMES_PER_SEC`].
+const FRAME_BURST: f64 = 20.0;
+const FRAMES_PER_SEC: f64 = 2.0;
+/// Refused frames (over the rate) after which a socket is closed (1008).
+const MAX_REFUSED: u32 = 40;
+/// The close code telling a client its access changed: mint a new room ticket to return.
+pub const CLOSE_ACCESS_CHANGED: u16 = 4001;
+/// The longest a socket is trusted on its ticket: an older one is closed (4001) at its next
+/// frame in or out, so that what a person was let in as is checked again at least daily.
+/// (The owning worker remembers where it let someone in for longer than this: see main's
+/// `live` module.)
+pub const MAX_SOCKET_AGE_MS: u64 = 24 * 60 * 60 * 1000;
 /// How many missed frames one reconnect may replay; older ones stay in storage.
 const MAX_REPLAY: u32 = 1000;
 /// Longest a room ticket may live.
@@ -55,6 +70,26 @@ pub struct Member {
     /// A device agent rather than a person.
     #[serde(default)]
     pub agent: bool,
+    /// This socket's own key (set when it connects), for its frame quota.
+    #[serde(default)]
+    pub socket: Option<String>,
+    /// When this socket was accepted (ms since the epoch); 0 for a ticket not yet redeemed.
+    #[serde(default)]
+    pub since_ms: u64,
+}
+
+impl Member {
+    /// Whether this socket has outlived [`MAX_SOCKET_AGE_MS`].
+    fn stale(&self, now_ms: u64) -> bool {
+        now_ms.saturating_sub(self.since_ms) > MAX_SOCKET_AGE_MS
+    }
+}
+
+/// A socket's frame quota: a token bucket, and how many frames it had refused.
+struct Quota {
+    tokens: f64,
+    at_ms: u64,
+    refused: u32,
 }
 
 #[derive(Deserialize)]
@@ -132,6 +167,8 @@ struct TicketRow {
 pub struct Room {
     state: State,
     schema_ready: Cell<bool>,
+    /// Per-socket frame quotas, in memory: an evicted room starts everyone afresh.
+    quotas: RefCell<HashMap<String, Quota>>,
 }
 
 /// Hands a client's WebSocket upgrade (with its query: `ticket`, `since`) to the room
@@ -213,7 +250,7 @@ impl Stored {
 
 impl Room {
     pub fn new(state: State) -> Self {
-        Room { state, schema_ready: Cell::new(false) }
+        Room { state, schema_ready: Cell::new(false), quotas: RefCell::new(HashMap::new()) }
     }
 
     /// The object's key-value storage, for what its owner keeps beside the room.
@@ -355,6 +392,9 @@ impl Room {
         let Some(member) = self.redeem(&ticket)? else {
             return refuse(401, "unauthenticated", "this room ticket is unknown, used or expired; mint a new one");
         };
+        let mut member = member;
+        member.since_ms = crate::time::now_millis();
+        member.socket = Some(sha256_hex(format!("{ticket}:{}", member.since_ms).as_bytes()));
         let pair = WebSocketPair::new()?;
         self.state.accept_web_socket(&pair.server);
         pair.server.serialize_attachment(&member)?;
@@ -400,8 +440,8 @@ impl Room {
             )?
             .one()?;
         let frame = stored.frame();
-        for peer in self.state.get_websockets() {
-            if member_of(&peer).is_some_and(|m| stored.visible_to(&m)) {
+        for (peer, member) in self.trusted() {
+            if stored.visible_to(&member) {
                 // A peer that went away mid-broadcast is cleaned up by its close event.
                 let _ = send_json(&peer, &frame);
             }
@@ -412,11 +452,29 @@ impl Room {
     /// Sends a frame that is not kept (typing, say) to every member; internal-only when
     /// `staff_only`.
     pub fn signal(&self, frame: &Value, staff_only: bool) {
-        for peer in self.state.get_websockets() {
-            if !staff_only || member_of(&peer).is_some_and(|m| m.staff) {
+        for (peer, member) in self.trusted() {
+            if !staff_only || member.staff {
                 let _ = send_json(&peer, frame);
             }
         }
+    }
+
+    /// Every socket with its member, but for those past [`MAX_SOCKET_AGE_MS`], which are
+    /// closed (4001) instead: nothing more reaches a socket on a ticket that old.
+    fn trusted(&self) -> Vec<(WebSocket, Member)> {
+        let now = crate::time::now_millis();
+        let mut live = Vec::new();
+        for ws in self.state.get_websockets() {
+            match member_of(&ws) {
+                Some(m) if m.stale(now) => {
+                    let _ =
+                        ws.close(Some(CLOSE_ACCESS_CHANGED), Some("this socket is a day old; mint a new room ticket"));
+                }
+                Some(m) => live.push((ws, m)),
+                None => {}
+            }
+        }
+        live
     }
 
     /// `POST /publish` from the owning worker.
@@ -446,8 +504,84 @@ impl Room {
         Ok(())
     }
 
-    /// Handles one frame from a member.
+    /// Closes every socket of `user` here (code 4001) and drops the room tickets minted for
+    /// them and not yet used: their session ended or their rights changed; a client that may
+    /// still come back mints a new room ticket, with the rights it has now. How many closed.
+    pub fn kick(&self, user: &str, reason: &str) -> worker::Result<usize> {
+        let sql = self.sql()?;
+        let pending: Vec<TicketRow> = sql.exec("SELECT hash, member, expires_ms FROM tickets", None)?.to_array()?;
+        for row in pending {
+            let theirs = serde_json::from_str::<Member>(&row.member).map_or(true, |m| m.id == user);
+            if theirs {
+                sql.exec("DELETE FROM tickets WHERE hash = ?", vec![row.hash.into()])?;
+            }
+        }
+        let mut closed = 0;
+        for ws in self.state.get_websockets() {
+            if member_of(&ws).is_some_and(|m| m.id == user) {
+                if let Some(key) = member_of(&ws).and_then(|m| m.socket) {
+                    self.quotas.borrow_mut().remove(&key);
+                }
+                let _ = ws.close(Some(CLOSE_ACCESS_CHANGED), Some(reason));
+                closed += 1;
+            }
+        }
+        Ok(closed)
+    }
+
+    /// Whether a member's frame may be handled: the socket's ticket is less than a day old,
+    /// the frame at most [`MAX_FRAME_BYTES`] (refused before it is parsed) and within the
+    /// socket's quota, a token bucket of [`FRAME_BURST`] refilled at [`FRAMES_PER_SEC`]. A
+    /// refused frame is answered with an `error` frame; a socket that keeps flooding (every
+    /// refusal counts, every admitted frame forgives one) is closed with 1008. Every frame a
+    /// socket sends passes here first.
+    pub fn admit(&self, ws: &WebSocket, message: &WebSocketIncomingMessage) -> bool {
+        let now = crate::time::now_millis();
+        let member = match member_of(ws) {
+            Some(m) if !m.stale(now) => m,
+            _ => {
+                let _ = ws.close(Some(CLOSE_ACCESS_CHANGED), Some("mint a new room ticket and reconnect"));
+                return false;
+            }
+        };
+        let size = match message {
+            WebSocketIncomingMessage::String(t) => t.len(),
+            WebSocketIncomingMessage::Binary(b) => b.len(),
+        };
+        let too_large = size > MAX_FRAME_BYTES;
+        let key = member.socket.unwrap_or(member.id);
+        let mut quotas = self.quotas.borrow_mut();
+        let q = quotas.entry(key.clone()).or_insert(Quota { tokens: FRAME_BURST, at_ms: now, refused: 0 });
+        let elapsed = now.saturating_sub(q.at_ms) as f64 / 1000.0;
+        q.tokens = (q.tokens + elapsed * FRAMES_PER_SEC).min(FRAME_BURST);
+        q.at_ms = now;
+        if !too_large && q.tokens >= 1.0 {
+            q.tokens -= 1.0;
+            q.refused = q.refused.saturating_sub(1);
+            return true;
+        }
+        q.refused += 1;
+        if q.refused >= MAX_REFUSED {
+            quotas.remove(&key);
+            let _ = ws.close(Some(1008), Some("too many frames"));
+        } else if too_large {
+            let _ = error_frame(ws, "that frame is too large: 16 KiB at most");
+        } else {
+            let _ = error_frame(ws, "slow down: too many frames; wait a moment and send again");
+        }
+        false
+    }
+
+    /// Handles one frame from a member (within its quota: see [`Room::admit`]).
     pub fn on_message(&self, ws: &WebSocket, message: WebSocketIncomingMessage) -> worker::Result<()> {
+        if !self.admit(ws, &message) {
+            return Ok(());
+        }
+        self.handle(ws, message)
+    }
+
+    /// Handles one admitted frame.
+    pub fn handle(&self, ws: &WebSocket, message: WebSocketIncomingMessage) -> worker::Result<()> {
         let WebSocketIncomingMessage::String(text) = message else {
             return error_frame(ws, "send JSON text frames");
         };
@@ -481,11 +615,14 @@ impl Room {
                 let body = json!({ "action_id": action_id, "ok": ok, "output": output });
                 self.append("result", "customer", &member.name, &body).map(|_| ())
             }
+            // `staff` tells readers who the sender is, whatever name they gave themselves.
             ClientFrame::Note { text } => {
-                self.append("note", "internal", &member.name, &json!({ "text": text.trim() })).map(|_| ())
+                let body = json!({ "text": text.trim(), "staff": member.staff });
+                self.append("note", "internal", &member.name, &body).map(|_| ())
             }
             ClientFrame::Message { text } => {
-                self.append("message", "customer", &member.name, &json!({ "text": text.trim() })).map(|_| ())
+                let body = json!({ "text": text.trim(), "staff": member.staff });
+                self.append("message", "customer", &member.name, &body).map(|_| ())
             }
             ClientFrame::Checklist { item, done } => {
                 if !text_ok(&item) || item.chars().count() > 200 {
@@ -514,6 +651,9 @@ impl Room {
     }
 
     pub fn on_close(&self, ws: &WebSocket, code: usize, reason: &str) -> worker::Result<()> {
+        if let Some(key) = member_of(ws).and_then(|m| m.socket) {
+            self.quotas.borrow_mut().remove(&key);
+        }
         // 1005/1006 are reserved and may not be sent back; answer with a normal closure.
         let code = if code == 1005 || code == 1006 { 1000 } else { code as u16 };
         let _ = ws.close(Some(code), Some(reason));

@@ -65,6 +65,7 @@ async fn find(call: &Call, who: &Caller, id: &str) -> ApiResult<Article> {
 
 /// `GET /api/v1/chat/kb`: every article, by title.
 pub async fn list(call: &Call, who: &Caller) -> ApiResult<Response> {
+    who.require(call, "tickets:read").await?;
     let articles: Vec<Article> = call
         .sql()?
         .all(

@@ -197,6 +197,7 @@ struct ListQuery {
 /// workspace's (the workbench's queue), customers their own; newest activity first.
 async fn list(req: &Request, call: &Call) -> ApiResult<Response> {
     let who = Caller::of(call)?;
+    who.require(call, "tickets:read").await?;
     let q: ListQuery = http::query(req)?;
     if let Some(s) = q.status.as_deref() {
         if !matches!(s, "bot" | "waiting" | "human" | "closed") {
@@ -241,6 +242,7 @@ struct MessageRow {
 /// never see internal notes).
 async fn show(call: &Call, id: &str) -> ApiResult<Response> {
     let who = Caller::of(call)?;
+    who.require(call, "tickets:read").await?;
     let c = visible(call, &who, id).await?;
     let messages: Vec<MessageRow> = call
         .sql()?
@@ -260,6 +262,7 @@ async fn show(call: &Call, id: &str) -> ApiResult<Response> {
 async fn mint(call: &Call, id: &str) -> ApiResult<Response> {
     let who = Caller::of(call)?;
     let me = who.person(call).await?.to_owned();
+    who.require(call, "tickets:read").await?;
     let c = visible(call, &who, id).await?;
     if c.status == "closed" {
         return Err(ApiError::Conflict("this conversation is closed; open a new one".into()));
@@ -273,6 +276,14 @@ async fn mint(call: &Call, id: &str) -> ApiResult<Response> {
         "expires_ms": expires_ms,
     });
     to_session(call, &c.id, "ticket", &ticket).await?;
+    // Recorded so that `main` closes this socket when the person's session or rights change.
+    call.sql()?
+        .run(
+            "INSERT INTO live_grants (user_id, class, room, minted_at) VALUES (?1, 'ChatSession', ?2, ?3)
+             ON CONFLICT (user_id, class, room) DO UPDATE SET minted_at = ?3",
+            &[me.as_str().into(), c.id.as_str().into(), noizylab_kit::db::int(now_secs())],
+        )
+        .await?;
     if who.staff && c.assignee_id.as_deref() != Some(me.as_str()) {
         let taken = call
             .sql()?
@@ -303,6 +314,7 @@ struct Escalate {
 /// 200 `{escalated}` (false when a person already has it).
 async fn escalate(mut req: Request, call: &Call, id: &str) -> ApiResult<Response> {
     let who = Caller::of(call)?;
+    who.require(call, "tickets:write").await?;
     let c = visible(call, &who, id).await?;
     let body = req.text().await.or_internal("body")?;
     let e: Escalate = if body.trim().is_empty() { Escalate::default() } else { http::parse_json(body.as_bytes())? };
@@ -319,6 +331,7 @@ async fn escalate(mut req: Request, call: &Call, id: &str) -> ApiResult<Response
 /// `POST /api/v1/chat/conversations/:id/close`: over; every socket is closed. 204.
 async fn close(call: &Call, id: &str) -> ApiResult<Response> {
     let who = Caller::of(call)?;
+    who.require(call, "tickets:write").await?;
     let c = visible(call, &who, id).await?;
     if c.status == "closed" {
         return Response::empty().map(|r| r.with_status(204)).or_internal("response");
@@ -352,6 +365,7 @@ fn like(text: &str) -> String {
 /// first (staff: the workspace; customers: their own conversations, customer-visible).
 async fn search(req: &Request, call: &Call) -> ApiResult<Response> {
     let who = Caller::of(call)?;
+    who.require(call, "tickets:read").await?;
     let q: SearchQuery = http::query(req)?;
     let text = q.q.as_deref().map(str::trim).filter(|t| !t.is_empty());
     if text.is_none() && q.ticket_id.is_none() && q.conversation_id.is_none() {

@@ -283,6 +283,11 @@ impl ChatSession {
                 self.room.connect(&req, &room).or_internal("connect")
             }
             "/ticket" => self.room.mint(req.json().await.or_internal("ticket body")?).or_internal("mint"),
+            "/kick" => {
+                let Kick { user_id, reason } = req.json().await.or_internal("kick body")?;
+                let closed = self.room.kick(&user_id, &reason).or_internal("kick")?;
+                Response::from_json(&json!({ "closed": closed })).or_internal("response")
+            }
             "/publish" => self.room.publish(req.json().await.or_internal("publish body")?).or_internal("publish"),
             "/escalate" => {
                 let Reason { reason } = req.json().await.or_internal("escalate body")?;
@@ -303,6 +308,13 @@ impl ChatSession {
     }
 }
 
+/// `POST /kick {user_id, reason}`: a person whose session or rights changed.
+#[derive(Deserialize)]
+struct Kick {
+    user_id: String,
+    reason: String,
+}
+
 impl DurableObject for ChatSession {
     fn new(state: State, env: Env) -> Self {
         ChatSession { room: Room::new(state), env }
@@ -319,6 +331,10 @@ impl DurableObject for ChatSession {
     }
 
     async fn websocket_message(&self, ws: WebSocket, message: WebSocketIncomingMessage) -> worker::Result<()> {
+        // Every frame counts against the socket's quota, the agent's turns included.
+        if !self.room.admit(&ws, &message) {
+            return Ok(());
+        }
         if let (WebSocketIncomingMessage::String(text), Some(member)) = (&message, member_of(&ws)) {
             if let Ok(frame) = serde_json::from_str::<Value>(text) {
                 match self.chat_frame(&ws, &member, &frame).await {
@@ -333,7 +349,7 @@ impl DurableObject for ChatSession {
                 }
             }
         }
-        self.room.on_message(&ws, message)
+        self.room.handle(&ws, message)
     }
 
     async fn websocket_close(&self, ws: WebSocket, code: usize, reason: String, _clean: bool) -> worker::Result<()> {

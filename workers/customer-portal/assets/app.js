@@ -361,13 +361,20 @@ const pages = {
       if (!conversations.length) $("#chats").replaceChildren(el("li", { class: "muted" }, "Nobody is waiting."));
     };
     const form = $("#note-form");
-    form.text.addEventListener("input", () => socket?.send({ type: "typing", on: form.text.value.length > 0 }));
+    // Typing is sent when it starts or stops, not per keystroke: rooms hold each socket to
+    // a frame rate.
+    let typing = false;
+    form.text.addEventListener("input", () => {
+      const on = form.text.value.length > 0;
+      if (on !== typing && socket?.send({ type: "typing", on })) typing = on;
+    });
     form.addEventListener("submit", (e) => {
       e.preventDefault();
       if (!socket?.send({ type: form.customer.checked ? "message" : "note", text: form.text.value })) {
         return notice("Not connected to the room yet.", true);
       }
       socket.send({ type: "typing", on: false });
+      typing = false;
       form.reset();
       form.customer.checked = inChat;
     });

@@ -4,27 +4,12 @@ use std::cell::RefCell;
 
 use noizylab_core::audit::{chain_hash, verify_from, Entry, GENESIS};
 use noizylab_core::bindings;
+use noizylab_core::contracts::AuditAppend;
 use noizylab_kit::db::{int, opt};
 use noizylab_kit::health::{object_ok, OBJECT_HEALTH_PATH};
 use noizylab_kit::{http, time, ApiError, ApiResult, Call, OrInternal};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use worker::{durable_object, DurableObject, Env, Response, State};
-
-/// An entry as a request hands it to the chain's appender (the appender stamps `seq`,
-/// `at` and the hashes).
-#[derive(Serialize, Deserialize)]
-struct Append {
-    action: String,
-    actor: Option<String>,
-    workspace_id: Option<String>,
-    target: Option<String>,
-    ip: Option<String>,
-    request_id: Option<String>,
-    detail: String,
-}
-
-/// The one object that appends to the chain (see [`AuditLog`]).
-const CHAIN: &str = "chain";
 
 /// Appends an entry. `detail` is JSON and must never hold a token or a code.
 ///
@@ -40,7 +25,7 @@ pub async fn record(
     ip: Option<&str>,
     detail: &str,
 ) -> ApiResult<()> {
-    let entry = Append {
+    let entry = AuditAppend {
         action: action.to_owned(),
         actor: actor.map(str::to_owned),
         workspace_id: workspace.map(str::to_owned),
@@ -49,22 +34,7 @@ pub async fn record(
         request_id: Some(call.request_id.clone()),
         detail: detail.to_owned(),
     };
-    let body = serde_json::to_string(&entry).or_internal("audit entry")?;
-    let stub = call
-        .object(bindings::AUDIT_LOG)?
-        .id_from_name(CHAIN)
-        .and_then(|id| id.get_stub())
-        .or_internal("audit log stub")?;
-    let headers = worker::Headers::new();
-    headers.set("content-type", "application/json").or_internal("header")?;
-    let mut init = worker::RequestInit::new();
-    init.with_method(worker::Method::Post).with_headers(headers).with_body(Some(body.into()));
-    let req = worker::Request::new_with_init("https://audit/append", &init).or_internal("audit request")?;
-    let resp = stub.fetch_with_request(req).await.or_internal("audit log")?;
-    if resp.status_code() != 204 {
-        return Err(ApiError::internal(format!("audit log answered {}", resp.status_code())));
-    }
-    Ok(())
+    noizylab_kit::audit::append(call, &entry).await
 }
 
 #[derive(Deserialize)]
@@ -100,7 +70,7 @@ impl AuditLog {
         Ok(tip.map(|t| (t.seq, t.hash)).unwrap_or((0, GENESIS.to_owned())))
     }
 
-    async fn append(&self, new: Append) -> worker::Result<()> {
+    async fn append(&self, new: AuditAppend) -> worker::Result<()> {
         let _turn = self.lock.lock().await;
         let db = noizylab_kit::db::Db(self.env.d1(bindings::DB)?);
         for attempt in 0..6u64 {
@@ -171,7 +141,7 @@ impl DurableObject for AuditLog {
         match req.path().as_str() {
             OBJECT_HEALTH_PATH => object_ok("AuditLog"),
             "/append" => {
-                let entry: Append = req.json().await?;
+                let entry: AuditAppend = req.json().await?;
                 if serde_json::from_str::<serde_json::Value>(&entry.detail).is_err() {
                     return Response::error("detail must be JSON", 400);
                 }

@@ -342,6 +342,38 @@ pub async fn role_in(call: &Call, workspace: &str, user: &str) -> ApiResult<Opti
     Ok(row.and_then(|r| Role::parse(&r.role)))
 }
 
+#[derive(Deserialize)]
+struct MemberRow {
+    role: String,
+    disabled_at: Option<String>,
+}
+
+/// A member's role in a workspace and whether that workspace disabled them.
+pub async fn membership(call: &Call, workspace: &str, user: &str) -> ApiResult<Option<(Role, bool)>> {
+    let row: Option<MemberRow> = call
+        .sql()?
+        .first(
+            "SELECT role, disabled_at FROM memberships WHERE workspace_id = ?1 AND user_id = ?2",
+            &[workspace.into(), user.into()],
+        )
+        .await?;
+    Ok(row.and_then(|r| Role::parse(&r.role).map(|role| (role, r.disabled_at.is_some()))))
+}
+
+/// Whether the bootstrap owner may still be made: only while `ws-default` has no owner, so
+/// that an owner who was demoted cannot regain the role by erasing the account and
+/// signing in again.
+async fn bootstrap_open(call: &Call) -> ApiResult<bool> {
+    let owners: Option<Count> = call
+        .sql()?
+        .first(
+            "SELECT COUNT(*) AS n FROM memberships WHERE workspace_id = ?1 AND role = 'owner'",
+            &[DEFAULT_WORKSPACE.into()],
+        )
+        .await?;
+    Ok(owners.is_none_or(|c| c.n == 0))
+}
+
 async fn sign_in(call: &Call, email: &str, workspace: &str, ip: Option<&str>, via: &str) -> ApiResult<Response> {
     let db = call.sql()?;
     let now_text = time::now_rfc3339();
@@ -357,15 +389,16 @@ async fn sign_in(call: &Call, email: &str, workspace: &str, ip: Option<&str>, vi
         audit::record(call, "auth.refused_disabled", Some(&user.id), Some(workspace), None, ip, "{}").await?;
         return Err(ApiError::Forbidden("this account is disabled".into()));
     }
-    let role = match role_in(call, workspace, &user.id).await? {
-        Some(role) => role,
+    let role = match membership(call, workspace, &user.id).await? {
+        Some((_, true)) => {
+            audit::record(call, "auth.refused_disabled", Some(&user.id), Some(workspace), None, ip, "{}").await?;
+            return Err(ApiError::Forbidden("your access to this workspace is disabled".into()));
+        }
+        Some((role, false)) => role,
         None => {
             let owner = Config::from_env(&call.env).owner_email;
-            let role = if owner.as_deref() == Some(email) && workspace == DEFAULT_WORKSPACE {
-                Role::Owner
-            } else {
-                Role::Customer
-            };
+            let bootstrap = owner.as_deref() == Some(email) && workspace == DEFAULT_WORKSPACE;
+            let role = if bootstrap && bootstrap_open(call).await? { Role::Owner } else { Role::Customer };
             db.run(
                 "INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT DO NOTHING",
@@ -533,7 +566,11 @@ async fn refresh(mut req: Request, call: &Call) -> ApiResult<Response> {
     if user.disabled_at.is_some() {
         return Err(ApiError::Forbidden("this account is disabled".into()));
     }
-    let role = role_in(call, &row.workspace_id, &user.id).await?.ok_or_else(ended)?;
+    let role = match membership(call, &row.workspace_id, &user.id).await? {
+        Some((_, true)) => return Err(ApiError::Forbidden("your access to this workspace is disabled".into())),
+        Some((role, false)) => role,
+        None => return Err(ended()),
+    };
     let pair = issue_pair(call, &user, &row.workspace_id, role, &row.session_id, row.expires_at as i64).await?;
     http::ok(&pair)
 }
@@ -554,6 +591,7 @@ async fn logout(call: &Call) -> ApiResult<Response> {
     let (user, ws, _) = signed_in(call)?;
     let session = call.identity.session.clone().ok_or_else(|| ApiError::bad_request("this token has no session"))?;
     revoke_session(call, user, &session, "logout").await?;
+    crate::live::kick_user(call, user, "signed out").await?;
     audit::record(call, "auth.sign_out", Some(user), Some(ws), None, None, "{}").await?;
     Ok(Response::empty().or_internal("response")?.with_status(204))
 }

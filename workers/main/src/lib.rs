@@ -11,6 +11,7 @@ mod dev;
 mod devices;
 mod idempotency;
 mod keys;
+mod live;
 mod objects;
 mod privacy;
 mod replies;

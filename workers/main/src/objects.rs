@@ -4,6 +4,17 @@ use noizylab_kit::health::{object_ok, OBJECT_HEALTH_PATH};
 use noizylab_kit::room::Room;
 use worker::{durable_object, DurableObject, Env, Request, Response, State, WebSocket, WebSocketIncomingMessage};
 
+/// `POST /kick {user_id, reason}`: closes that person's sockets here.
+#[derive(serde::Deserialize)]
+struct Kick {
+    user_id: String,
+    reason: String,
+}
+
+fn kick(room: &Room, k: Kick) -> worker::Result<Response> {
+    Response::from_json(&serde_json::json!({ "closed": room.kick(&k.user_id, &k.reason)? }))
+}
+
 /// One per ticket: the live room technicians and the ticket's customer share.
 #[durable_object]
 pub struct TicketRoom {
@@ -25,6 +36,7 @@ impl DurableObject for TicketRoom {
                 self.room.connect(&req, &room)
             }
             "/ticket" => self.room.mint(req.json().await?),
+            "/kick" => kick(&self.room, req.json().await?),
             "/publish" => self.room.publish(req.json().await?),
             _ => Response::error("no such object route", 404),
         }
@@ -71,6 +83,7 @@ impl DurableObject for RepairSession {
                 self.room.connect(&req, &room)
             }
             "/ticket" => self.room.mint(req.json().await?),
+            "/kick" => kick(&self.room, req.json().await?),
             "/standing" => self.room.mint_standing(req.json().await?),
             "/action" => {
                 if !self.room.agent_connected() {

@@ -130,7 +130,8 @@ pub async fn erase(mut req: Request, call: &Call) -> ApiResult<Response> {
     let tombstone = format!("deleted-{user}@deleted.invalid");
     db.batch(vec![
         db.statement(
-            "UPDATE users SET email = ?2, name = NULL, preferences = '{}', disabled_at = ?3, auth_epoch = ?4
+            "UPDATE users SET email = ?2, name = NULL, phone = NULL, preferences = '{}', disabled_at = ?3,
+                    auth_epoch = ?4
              WHERE id = ?1",
             &[user.into(), tombstone.as_str().into(), now.as_str().into(), int(epoch)],
         )?,
@@ -147,9 +148,19 @@ pub async fn erase(mut req: Request, call: &Call) -> ApiResult<Response> {
             &[user.into(), int(now_secs())],
         )?,
         db.statement("DELETE FROM idempotency_keys WHERE actor = ?1", &[user.into()])?,
+        db.statement("DELETE FROM push_subscriptions WHERE user_id = ?1", &[user.into()])?,
+        // What they wrote in chats is gone; the shop keeps that a conversation took place.
+        db.statement(
+            "UPDATE chat_messages SET text = '(deleted)', sender_name = 'deleted' WHERE sender_id = ?1",
+            &[user.into()],
+        )?,
+        db.statement("UPDATE chat_conversations SET escalation_reason = NULL WHERE customer_id = ?1", &[user.into()])?,
     ])
     .await?;
     gate::post(&call.env, user, "epoch", &serde_json::json!({ "min_epoch": epoch })).await?;
+    // Their keys go with them, and every socket they still hold closes now.
+    crate::keys::follow_creator(call, user, None, &[]).await?;
+    crate::live::kick_user(call, user, "account deleted").await?;
     call.cache()?.delete(&format!("user:prefs:{user}")).await.or_internal("kv delete")?;
     audit::record(call, "user.deleted", Some(user), Some(ws), Some(user), None, "{}").await?;
     Ok(Response::empty().or_internal("response")?.with_status(204))

@@ -88,6 +88,7 @@ async fn mint_for(call: &Call, name: &str, user: &str, staff: bool) -> ApiResult
         "expires_ms": expires_ms,
     });
     post_to_room(call, name, "ticket", &body).await?;
+    crate::live::grant(call, user, "TicketRoom", name).await?;
     Ok(token)
 }
 

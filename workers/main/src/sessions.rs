@@ -287,7 +287,7 @@ struct NewAction {
 /// `POST /api/v1/sessions/:id/action {type, params}` (staff): recorded, then sent to the
 /// connected device agent. 409 if the agent is not connected or the session ended.
 async fn action(mut req: Request, call: &Call, id: &str) -> ApiResult<Response> {
-    let actor = Actor::staff_with(call, "tickets:write").await?;
+    let actor = Actor::staff_with(call, "sessions:control").await?;
     let body: NewAction = http::read_json(&mut req).await?;
     let mut s = visible(call, &actor, id).await?;
     if s.status == "ended" {
@@ -352,7 +352,7 @@ struct End {
 
 /// `POST /api/v1/sessions/:id/end {outcome, summary?}` (staff): the session, its report.
 async fn end(mut req: Request, call: &Call, id: &str) -> ApiResult<Response> {
-    let actor = Actor::staff_with(call, "tickets:write").await?;
+    let actor = Actor::staff_with(call, "sessions:control").await?;
     let body: End = http::read_json(&mut req).await?;
     let mut s = visible(call, &actor, id).await?;
     if s.status == "ended" {
@@ -490,6 +490,7 @@ async fn live_ticket(call: &Call, id: &str) -> ApiResult<Response> {
         "expires_ms": (now_secs() as u64) * 1000 + TICKET_TTL_MS,
     });
     expect_ok(call, &s.id, "ticket", &body).await?;
+    crate::live::grant(call, &user, "RepairSession", &s.id).await?;
     http::created(&json!({ "ticket": token, "expires_in": TICKET_TTL_MS / 1000,
                            "path": format!("/api/v1/sessions/{}/live?ticket={token}", s.id) }))
 }

@@ -441,8 +441,7 @@ async fn list(req: &Request, call: &Call) -> ApiResult<Response> {
 
 /// `GET /api/v1/tickets/board`: the open tickets in one column per status (staff).
 async fn board(call: &Call) -> ApiResult<Response> {
-    let actor = Actor::of(call)?;
-    actor.require_staff(call).await?;
+    let actor = Actor::staff_with(call, "tickets:read").await?;
     let rows: Vec<Ticket> = call
         .sql()?
         .all(
@@ -733,8 +732,7 @@ async fn add_entry(mut req: Request, call: &Call, id: &str, visibility: Visibili
 
 /// `POST …/timer/start` and `…/timer/stop`: the calling technician's bench time.
 async fn timer(call: &Call, id: &str, start: bool) -> ApiResult<Response> {
-    let actor = Actor::of(call)?;
-    actor.require_staff(call).await?;
+    let actor = Actor::staff_with(call, "tickets:write").await?;
     let tech = actor.user()?;
     let ticket = visible(call, &actor, id).await?;
     let db = call.sql()?;

@@ -72,6 +72,9 @@ async fn update_profile(mut req: Request, call: &Call) -> ApiResult<Response> {
     if name.is_empty() || name.chars().count() > MAX_NAME_CHARS || name.chars().any(char::is_control) {
         return Err(ApiError::invalid_field("name", "a name is 1 to 100 printable characters"));
     }
+    if noizylab_core::names::is_reserved_name(name) {
+        return Err(ApiError::invalid_field("name", "that name is the shop's own; choose your name"));
+    }
     let phone = match body.phone.as_deref().map(str::trim) {
         None => None,
         Some("") => Some(None),

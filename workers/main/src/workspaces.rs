@@ -111,6 +111,9 @@ async fn change_role(mut req: Request, call: &Call, workspace: &str, target: &st
         .await?;
     let epoch = epoch.map(|e| e.auth_epoch).unwrap_or(0);
     gate::post(&call.env, target, "epoch", &serde_json::json!({ "min_epoch": epoch })).await?;
+    // Keys they made hold no more than they now do; their sockets reconnect with the new role.
+    keys::follow_creator(call, target, Some(workspace), &role.default_scopes()).await?;
+    crate::live::kick_user(call, target, "your role changed").await?;
     let detail = format!("{{\"from\":\"{}\",\"to\":\"{}\"}}", current.as_str(), role.as_str());
     audit::record(call, "role.changed", Some(&actor), Some(workspace), Some(target), None, &detail).await?;
     http::ok(&serde_json::json!({ "user_id": target, "workspace_id": workspace, "role": role }))
@@ -174,11 +177,18 @@ async fn create(mut req: Request, call: &Call) -> ApiResult<Response> {
     http::created(&MyWorkspace { id, name: name.to_owned(), role: "owner".into() })
 }
 
-/// `POST …/members/:user/disable` and `…/enable`. Disabling ends every session of the
-/// user at once (epoch raised at their gate, sessions revoked) and refuses new sign-ins.
+#[derive(Deserialize)]
+struct SessionId {
+    id: String,
+}
+
+/// `POST …/members/:user/disable` and `…/enable`: decided by this workspace, for this
+/// workspace. Disabling ends the member's sessions here at once (revoked at their gate),
+/// refuses their sign-ins and refreshes here, revokes or narrows the API keys they made
+/// here and closes their sockets; their access to other workspaces is untouched.
 async fn set_disabled(call: &Call, workspace: &str, target: &str, disable: bool) -> ApiResult<Response> {
     let (actor, actor_role) = require_admin_of(call, workspace).await?;
-    let current = auth::role_in(call, workspace, target).await?.ok_or_else(|| ApiError::not_found("member"))?;
+    let (current, _) = auth::membership(call, workspace, target).await?.ok_or_else(|| ApiError::not_found("member"))?;
     if target == actor {
         return Err(ApiError::Conflict("you cannot disable or enable yourself".into()));
     }
@@ -187,24 +197,31 @@ async fn set_disabled(call: &Call, workspace: &str, target: &str, disable: bool)
     }
     let db = call.sql()?;
     if disable {
-        let epoch: Option<Epoch> = db
-            .first(
-                "UPDATE users SET disabled_at = COALESCE(disabled_at, ?2), auth_epoch = auth_epoch + 1
-                 WHERE id = ?1 RETURNING auth_epoch",
-                &[target.into(), time::now_rfc3339().into()],
-            )
-            .await?;
-        let epoch = epoch.map(|e| e.auth_epoch).unwrap_or(0);
-        gate::post(&call.env, target, "epoch", &serde_json::json!({ "min_epoch": epoch })).await?;
         db.run(
-            "UPDATE sessions SET revoked_at = ?2, revoked_reason = 'disabled' WHERE user_id = ?1 AND revoked_at IS NULL",
-            &[target.into(), int(noizylab_kit::call::now_secs())],
+            "UPDATE memberships SET disabled_at = COALESCE(disabled_at, ?3) WHERE workspace_id = ?1 AND user_id = ?2",
+            &[workspace.into(), target.into(), time::now_rfc3339().into()],
         )
         .await?;
+        let sessions: Vec<SessionId> = db
+            .all(
+                "SELECT id FROM sessions WHERE user_id = ?1 AND workspace_id = ?2 AND revoked_at IS NULL
+                 AND expires_at > ?3",
+                &[target.into(), workspace.into(), int(noizylab_kit::call::now_secs())],
+            )
+            .await?;
+        for s in &sessions {
+            auth::revoke_session(call, target, &s.id, "disabled").await?;
+        }
+        keys::follow_creator(call, target, Some(workspace), &[]).await?;
+        crate::live::kick_user(call, target, "your access changed").await?;
     } else {
-        db.run("UPDATE users SET disabled_at = NULL WHERE id = ?1", &[target.into()]).await?;
+        db.run(
+            "UPDATE memberships SET disabled_at = NULL WHERE workspace_id = ?1 AND user_id = ?2",
+            &[workspace.into(), target.into()],
+        )
+        .await?;
     }
     let action = if disable { "user.disabled" } else { "user.enabled" };
     audit::record(call, action, Some(&actor), Some(workspace), Some(target), None, "{}").await?;
-    http::ok(&serde_json::json!({ "user_id": target, "disabled": disable }))
+    http::ok(&serde_json::json!({ "user_id": target, "workspace_id": workspace, "disabled": disable }))
 }

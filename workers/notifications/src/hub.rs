@@ -297,7 +297,13 @@ pub async fn deliver(env: &Env, db: &Db, e: &Envelope) -> ApiResult<()> {
                 Ok(detail) => ("sent", detail),
                 Err(err) => {
                     failures.push(format!("{} to {}: {err}", p.channel, p.recipient));
-                    ("failed", err.to_string())
+                    // Staff read this log: an internal failure's detail (which may name a
+                    // webhook or push URL) stays in the worker's log.
+                    let said = match &err {
+                        ApiError::Internal(_) => "internal error; it has been logged".to_owned(),
+                        other => other.to_string(),
+                    };
+                    ("failed", said)
                 }
             },
         };
@@ -326,8 +332,25 @@ async fn post(url: &str, headers: Headers, body: String) -> ApiResult<u16> {
     let mut init = RequestInit::new();
     init.with_method(Method::Post).with_headers(headers).with_body(Some(body.into()));
     let req = Request::new_with_init(url, &init).or_internal("provider request")?;
-    let resp = Fetch::Request(req).send().await.map_err(|e| ApiError::BadGateway(format!("{url}: {e}")))?;
+    // The URL (a webhook's secret path, a push endpoint) is logged, never kept in the
+    // delivery log that staff read.
+    let resp = Fetch::Request(req).send().await.map_err(|e| {
+        worker::console_warn!("provider request to {url} failed: {e}");
+        ApiError::BadGateway("the provider could not be reached".into())
+    })?;
     Ok(resp.status_code())
+}
+
+/// Text for Slack's `text` fields: `&`, `<` and `>` escaped as Slack asks, so that
+/// `<!channel>`, `<@U123>` or `<https://…|…>` in someone's words stay plain text.
+fn slack_text(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+/// Text for Discord: `@everyone` and `@here` get a zero-width space after the `@`, so they
+/// read the same and ping nobody even where `allowed_mentions` is not honoured.
+fn discord_text(s: &str) -> String {
+    s.replace("@everyone", "@\u{200B}everyone").replace("@here", "@\u{200B}here")
 }
 
 fn ok_or(status: u16, provider: &str) -> ApiResult<String> {
@@ -379,13 +402,23 @@ async fn send(env: &Env, db: &Db, e: &Envelope, p: &Planned) -> ApiResult<String
         "in_app" => in_app(env, e, p).await,
         "push" => push(env, db, e, p).await,
         "slack" => {
-            let body = json!({ "text": p.message.text, "blocks": [
-                { "type": "section", "text": { "type": "mrkdwn", "text": format!("*{}*\n{}", p.message.subject, p.message.text) } }
+            // Customer words (an issue, an escalation reason) must not ping anyone or
+            // become links: Slack's control characters are escaped.
+            let (subject, text) = (slack_text(&p.message.subject), slack_text(&p.message.text));
+            let body = json!({ "text": text, "blocks": [
+                { "type": "section", "text": { "type": "mrkdwn", "text": format!("*{subject}*\n{text}") } }
             ]});
             ok_or(webhook(env, &p.to, body).await?, "slack")
         }
         "discord" => {
-            let body = json!({ "content": p.message.text, "embeds": [{ "title": p.message.subject, "description": p.message.text }] });
+            // No mention of any kind is resolved (`@everyone`, `@here`, users, roles), and
+            // the mass mentions are broken in the text as well.
+            let (subject, text) = (discord_text(&p.message.subject), discord_text(&p.message.text));
+            let body = json!({
+                "content": text,
+                "embeds": [{ "title": subject, "description": text }],
+                "allowed_mentions": { "parse": [] },
+            });
             ok_or(webhook(env, &p.to, body).await?, "discord")
         }
         other => Err(ApiError::internal(format!("no sender for {other}"))),
@@ -428,7 +461,10 @@ async fn push(env: &Env, db: &Db, e: &Envelope, p: &Planned) -> ApiResult<String
         .with_headers(headers)
         .with_body(Some(js_sys::Uint8Array::from(body.as_slice()).into()));
     let req = Request::new_with_init(&p.to, &init).or_internal("push request")?;
-    let resp = Fetch::Request(req).send().await.map_err(|err| ApiError::BadGateway(format!("push: {err}")))?;
+    let resp = Fetch::Request(req).send().await.map_err(|err| {
+        worker::console_warn!("push to {} failed: {err}", p.to);
+        ApiError::BadGateway("the push service could not be reached".into())
+    })?;
     match resp.status_code() {
         404 | 410 => {
             db.run("DELETE FROM push_subscriptions WHERE endpoint = ?1", &[p.to.as_str().into()]).await?;

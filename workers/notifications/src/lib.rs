@@ -16,9 +16,8 @@
 mod config;
 mod hub;
 
-use noizylab_core::auth::Role;
 use noizylab_core::events::Envelope;
-use noizylab_core::identity::PrincipalKind;
+use noizylab_kit::caller::Caller;
 use noizylab_kit::queue::{self, Delivery, Outcome};
 use noizylab_kit::{http, random, serve, time, ApiError, ApiResult, Call, OrInternal};
 use serde::{Deserialize, Serialize};
@@ -59,17 +58,12 @@ async fn send_email(mut req: Request, call: &Call) -> ApiResult<Response> {
     http::json(202, &serde_json::json!({ "delivered_to": via }))
 }
 
-/// The caller's workspace, if they hold `scope` (a person or an API key).
-fn scoped(call: &Call, scope: &str, what: &str) -> ApiResult<String> {
-    let who = &call.identity;
-    let ws = match (who.kind, who.workspace.clone()) {
-        (PrincipalKind::User | PrincipalKind::ApiKey, Some(ws)) => ws,
-        _ => return Err(ApiError::Unauthenticated("sign in first".into())),
-    };
-    if !who.scopes.iter().any(|s| s == scope) {
-        return Err(ApiError::Forbidden(format!("{what} needs the {scope} scope")));
-    }
-    Ok(ws)
+/// The caller's workspace, if they hold `scope` (a person or an API key); a refusal is
+/// audited like every other worker's.
+async fn scoped(call: &Call, scope: &str) -> ApiResult<String> {
+    let who = Caller::of(call)?;
+    who.require(call, scope).await?;
+    Ok(who.workspace)
 }
 
 #[derive(Deserialize)]
@@ -83,7 +77,7 @@ struct Channels {
 
 /// `GET /api/v1/notifications/channels` (admin): the workspace's team webhooks.
 async fn channels(call: &Call) -> ApiResult<Response> {
-    let ws = scoped(call, "admin", "reading team channels")?;
+    let ws = scoped(call, "admin").await?;
     let rows: Vec<serde_json::Value> = call
         .sql()?
         .all(
@@ -97,7 +91,7 @@ async fn channels(call: &Call) -> ApiResult<Response> {
 /// `PUT /api/v1/notifications/channels {slack_webhook_url?, discord_webhook_url?}` (admin):
 /// an empty string removes one.
 async fn set_channels(mut req: Request, call: &Call) -> ApiResult<Response> {
-    let ws = scoped(call, "admin", "changing team channels")?;
+    let ws = scoped(call, "admin").await?;
     let body: Channels = http::read_json(&mut req).await?;
     let db = call.sql()?;
     for (kind, field, value) in [
@@ -142,11 +136,18 @@ fn push_key(call: &Call) -> ApiResult<Response> {
     http::ok(&serde_json::json!({ "public_key": key }))
 }
 
-fn signed_in_user(call: &Call) -> ApiResult<String> {
-    match (call.identity.kind, call.identity.sub.clone()) {
-        (PrincipalKind::User, Some(id)) => Ok(id),
-        _ => Err(ApiError::Unauthenticated("sign in first".into())),
-    }
+/// The signed-in person (an API key is refused, audited).
+async fn signed_in_user(call: &Call) -> ApiResult<String> {
+    let who = Caller::of(call)?;
+    who.person(call).await.map(str::to_owned)
+}
+
+/// Devices one person may have subscribed to web push at once.
+const MAX_PUSH_SUBSCRIPTIONS: i64 = 10;
+
+#[derive(Deserialize)]
+struct Count {
+    n: i64,
 }
 
 #[derive(Deserialize)]
@@ -161,24 +162,54 @@ struct NewSubscription {
     keys: PushKeys,
 }
 
+/// Whether `endpoint` can be a browser push service's: `https://` on a named host (not an
+/// IP address, so no subscription points the hub at an internal address), with no user or
+/// password in it.
+fn push_service_url(endpoint: &str) -> bool {
+    let Ok(url) = worker::Url::parse(endpoint) else {
+        return false;
+    };
+    url.scheme() == "https"
+        && url.username().is_empty()
+        && url.password().is_none()
+        && matches!(url.host(), Some(worker::url::Host::Domain(d)) if d.contains('.') && !d.ends_with('.'))
+}
+
 /// `POST /api/v1/notifications/push/subscriptions` with the browser's `PushSubscription`
 /// JSON: 201; the same endpoint again replaces its keys.
 async fn subscribe(mut req: Request, call: &Call) -> ApiResult<Response> {
-    let user = signed_in_user(call)?;
+    let user = signed_in_user(call).await?;
     let body: NewSubscription = http::read_json(&mut req).await?;
     let endpoint = body.endpoint.trim();
     let local = call.is_development() && endpoint.starts_with("http://127.0.0.1:");
-    if !(endpoint.starts_with("https://") || local) || endpoint.len() > 1000 {
-        return Err(ApiError::invalid_field("endpoint", "endpoint is the push service's https URL"));
+    if !(push_service_url(endpoint) || local) || endpoint.len() > 1000 {
+        return Err(ApiError::invalid_field(
+            "endpoint",
+            "endpoint is the push service's https URL: a host name, no user or password, no IP address",
+        ));
     }
     // A trial encryption checks the keys the way a send will use them.
     noizylab_core::webpush::encrypt(&body.keys.p256dh, &body.keys.auth, b"{}", [1u8; 32], [0u8; 16])
         .map_err(|why| ApiError::invalid_field("keys", format!("keys.p256dh and keys.auth do not fit: {why}")))?;
+    let db = call.sql()?;
+    let held: Option<Count> = db
+        .first(
+            "SELECT COUNT(*) AS n FROM push_subscriptions WHERE user_id = ?1 AND endpoint != ?2",
+            &[user.as_str().into(), endpoint.into()],
+        )
+        .await?;
+    if held.is_some_and(|c| c.n >= MAX_PUSH_SUBSCRIPTIONS) {
+        return Err(ApiError::Conflict(format!(
+            "you already have {MAX_PUSH_SUBSCRIPTIONS} devices subscribed; remove one first"
+        )));
+    }
     let id = format!("push_{}", &random::id()?[..20]);
-    call.sql()?
+    // Another person's subscription is never taken over: the update applies only to the
+    // caller's own, and an endpoint someone else holds is refused below.
+    let changed = db
         .run(
             "INSERT INTO push_subscriptions (id, user_id, endpoint, p256dh, auth, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-             ON CONFLICT (endpoint) DO UPDATE SET user_id = ?2, p256dh = ?4, auth = ?5",
+             ON CONFLICT (endpoint) DO UPDATE SET p256dh = ?4, auth = ?5 WHERE user_id = ?2",
             &[
                 id.as_str().into(),
                 user.as_str().into(),
@@ -189,6 +220,9 @@ async fn subscribe(mut req: Request, call: &Call) -> ApiResult<Response> {
             ],
         )
         .await?;
+    if changed == 0 {
+        return Err(ApiError::Conflict("that endpoint is subscribed by another account".into()));
+    }
     http::created(&serde_json::json!({ "endpoint": endpoint }))
 }
 
@@ -199,7 +233,7 @@ struct Unsubscribe {
 
 /// `DELETE /api/v1/notifications/push/subscriptions {endpoint}`: 204.
 async fn unsubscribe(mut req: Request, call: &Call) -> ApiResult<Response> {
-    let user = signed_in_user(call)?;
+    let user = signed_in_user(call).await?;
     let body: Unsubscribe = http::read_json(&mut req).await?;
     call.sql()?
         .run(
@@ -212,12 +246,13 @@ async fn unsubscribe(mut req: Request, call: &Call) -> ApiResult<Response> {
 
 /// `GET /api/v1/notifications/deliveries?ticket_id=` (staff): what went out about a ticket.
 async fn deliveries(req: &Request, call: &Call) -> ApiResult<Response> {
-    let ws = scoped(call, "tickets:read", "reading the delivery log")?;
-    let staff = call.identity.kind == PrincipalKind::ApiKey
-        || call.identity.role.as_deref().and_then(Role::parse).is_some_and(Role::is_staff);
-    if !staff {
-        return Err(ApiError::Forbidden("the delivery log is for the shop's staff".into()));
+    let who = Caller::of(call)?;
+    who.require(call, "tickets:read").await?;
+    if !who.staff {
+        let why = "the delivery log is for the shop's staff";
+        return Err(who.refuse(call, why, serde_json::json!({ "needs": "staff" })).await);
     }
+    let ws = who.workspace;
     let url = req.url().or_internal("url")?;
     let ticket = url
         .query_pairs()

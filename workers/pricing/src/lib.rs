@@ -197,6 +197,13 @@ async fn ticket(call: &Call, id: &str) -> ApiResult<TicketFacts> {
 
 /// `POST /api/v1/pricing/estimate`: a priced, explained quote. With `ticket_id` (staff,
 /// tickets:write) it is issued on the ticket, which then awaits the customer's approval.
+/// Bounds of what an estimate stores.
+const MAX_PARTS: usize = 50;
+const MAX_PART_NAME: usize = 120;
+const MAX_COMPETITORS: usize = 10;
+/// 100,000.00 in any currency: more than any repair.
+const MAX_CENTS: i64 = 10_000_000;
+
 async fn estimate(mut req: Request, call: &Call) -> ApiResult<Response> {
     let who = Caller::of(call)?;
     who.require(call, "pricing:read").await?;
@@ -204,10 +211,32 @@ async fn estimate(mut req: Request, call: &Call) -> ApiResult<Response> {
     if !(1..=10_000).contains(&body.estimated_minutes) {
         return Err(ApiError::invalid_field("estimated_minutes", "estimated_minutes is 1 to 10000"));
     }
-    if body.parts.len() > 50
-        || body.parts.iter().any(|p| p.cost_cents < 0 || !(1..=100).contains(&p.quantity) || p.name.trim().is_empty())
+    // Everything here is stored with the quote: every list and every text is bounded.
+    if body.parts.len() > MAX_PARTS {
+        return Err(ApiError::invalid_field("parts", format!("a quote lists at most {MAX_PARTS} parts")));
+    }
+    let part_ok = |p: &Part| {
+        let name = p.name.trim();
+        p.cost_cents >= 0
+            && p.cost_cents <= MAX_CENTS
+            && (1..=100).contains(&p.quantity)
+            && !name.is_empty()
+            && name.chars().count() <= MAX_PART_NAME
+            && !name.chars().any(char::is_control)
+    };
+    if !body.parts.iter().all(part_ok) {
+        return Err(ApiError::invalid_field(
+            "parts",
+            "each part has a name of 1 to 120 characters, cost_cents of 0 to 10,000,000 and a quantity of 1 to 100",
+        ));
+    }
+    if body.competitor_prices_cents.len() > MAX_COMPETITORS
+        || body.competitor_prices_cents.iter().any(|c| !(0..=MAX_CENTS).contains(c))
     {
-        return Err(ApiError::invalid_field("parts", "each part has a name, cost_cents ≥ 0 and quantity 1 to 100"));
+        return Err(ApiError::invalid_field(
+            "competitor_prices_cents",
+            "give at most 10 competitor prices, each 0 to 10,000,000 cents",
+        ));
     }
     let db = call.sql()?;
     let (ticket_id, customer) = match body.ticket_id.as_deref() {
