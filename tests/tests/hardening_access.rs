@@ -1,8 +1,7 @@
 //! Attacks on who may do what (issue 9), each performed end to end: API keys acting as
 //! staff, keys outliving their creator's rights, one workspace disabling another's owner,
-//! sockets that outlive a session or a role, floods inside sockets and in stored lists, and
-//! the lesser holes (mentions into Slack/Discord, push subscriptions taken over, provider
-//! URLs in the delivery log, reserved display names, bootstrap ownership, erasure).
+//! bootstrap ownership regained, erasure leaving data behind. (Sockets, floods, stored
+//! lists, team channels, push and display names: `hardening_live.rs`.)
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -11,23 +10,9 @@ use noizylab_tests::*;
 use serde_json::{json, Value};
 use tungstenite::Message;
 
-/// A stand-in for Slack, Discord and push services: records, answers 2xx.
-fn providers(req: &Received) -> (u16, String) {
-    match req.path.as_str() {
-        "/slack/hook" => (200, "ok".into()),
-        "/discord/hook" => (204, String::new()),
-        _ => (404, "{}".into()),
-    }
-}
-
-struct Shop {
-    platform: Platform,
-    providers: StandIn,
-}
-
-fn shop() -> &'static Shop {
-    static SHARED: OnceLock<Shop> = OnceLock::new();
-    SHARED.get_or_init(|| Shop { platform: Platform::fresh("hardening-access"), providers: StandIn::start(providers) })
+fn platform() -> &'static Platform {
+    static SHARED: OnceLock<Platform> = OnceLock::new();
+    SHARED.get_or_init(|| Platform::fresh("hardening-access"))
 }
 
 fn key_with(p: &Platform, owner: &str, scopes: &[&str]) -> String {
@@ -51,7 +36,7 @@ fn chat_of(p: &Platform, customer: &str, ticket: &str) -> String {
 
 #[test]
 fn a_key_gets_exactly_its_scopes_and_never_staff_by_default() {
-    let p = &shop().platform;
+    let p = platform();
     let owner = access(&sign_in(p, OWNER_EMAIL));
     let customer = access(&sign_in(p, &unique_email("kcust")));
     let ticket = ticket_of(p, &customer);
@@ -84,8 +69,100 @@ fn a_key_gets_exactly_its_scopes_and_never_staff_by_default() {
 }
 
 #[test]
+fn a_key_whose_scope_no_route_here_uses_is_refused_by_every_route() {
+    let p = platform();
+    let owner = access(&sign_in(p, OWNER_EMAIL));
+    let customer = access(&sign_in(p, &unique_email("sweep")));
+    let ticket = ticket_of(p, &customer);
+    let chat = chat_of(p, &customer, &ticket);
+    let key = key_with(p, &owner, &["ai:voice"]);
+    let t = format!("/api/v1/tickets/{ticket}");
+    let c = format!("/api/v1/chat/conversations/{chat}");
+    let routes: Vec<(&str, String)> = vec![
+        // main
+        ("GET", "/api/v1/devices".into()),
+        ("POST", "/api/v1/devices/register".into()),
+        ("GET", "/api/v1/devices/d-none".into()),
+        ("DELETE", "/api/v1/devices/d-none".into()),
+        ("GET", "/api/v1/devices/d-none/health".into()),
+        ("POST", "/api/v1/devices/d-none/scan".into()),
+        ("POST", "/api/v1/tickets".into()),
+        ("GET", "/api/v1/tickets".into()),
+        ("GET", "/api/v1/tickets/board".into()),
+        ("GET", t.clone()),
+        ("PATCH", t.clone()),
+        ("POST", format!("{t}/status")),
+        ("POST", format!("{t}/notes")),
+        ("POST", format!("{t}/messages")),
+        ("POST", format!("{t}/timer/start")),
+        ("POST", format!("{t}/timer/stop")),
+        ("POST", format!("{t}/attachments")),
+        ("GET", format!("{t}/attachments/a-none")),
+        ("POST", format!("{t}/live/ticket")),
+        ("POST", "/api/v1/sessions/start".into()),
+        ("GET", "/api/v1/sessions/history".into()),
+        ("GET", "/api/v1/sessions/ses_none".into()),
+        ("POST", "/api/v1/sessions/ses_none/action".into()),
+        ("POST", "/api/v1/sessions/ses_none/end".into()),
+        ("POST", "/api/v1/sessions/ses_none/live/ticket".into()),
+        ("GET", "/api/v1/sessions/ses_none/report".into()),
+        ("GET", "/api/v1/auth/me".into()),
+        ("GET", "/api/v1/users/profile".into()),
+        ("GET", "/api/v1/users/me/export".into()),
+        ("POST", "/api/v1/users/me/live/ticket".into()),
+        ("GET", "/api/v1/workspaces".into()),
+        ("GET", "/api/v1/workspaces/ws-default/members".into()),
+        ("GET", "/api/v1/workspaces/ws-default/api-keys".into()),
+        ("GET", "/api/v1/audit/verify".into()),
+        // chat-agent
+        ("POST", "/api/v1/chat/conversations".into()),
+        ("GET", "/api/v1/chat/conversations".into()),
+        ("GET", c.clone()),
+        ("POST", format!("{c}/live/ticket")),
+        ("POST", format!("{c}/escalate")),
+        ("POST", format!("{c}/close")),
+        ("GET", "/api/v1/chat/messages?q=pixel".into()),
+        ("GET", "/api/v1/chat/kb".into()),
+        ("POST", "/api/v1/chat/kb".into()),
+        ("PUT", "/api/v1/chat/kb/kb-hours".into()),
+        ("DELETE", "/api/v1/chat/kb/kb-hours".into()),
+        // pricing
+        ("POST", "/api/v1/pricing/estimate".into()),
+        ("GET", "/api/v1/pricing/packages".into()),
+        ("GET", "/api/v1/pricing/price-list".into()),
+        ("PUT", "/api/v1/pricing/price-list".into()),
+        ("GET", "/api/v1/pricing/quotes/q-none".into()),
+        ("POST", "/api/v1/pricing/quotes/q-none/approve".into()),
+        ("POST", "/api/v1/pricing/quotes/q-none/decline".into()),
+        // notifications
+        ("GET", "/api/v1/notifications/channels".into()),
+        ("PUT", "/api/v1/notifications/channels".into()),
+        ("GET", format!("/api/v1/notifications/deliveries?ticket_id={ticket}")),
+        ("POST", "/api/v1/notifications/push/subscriptions".into()),
+        ("DELETE", "/api/v1/notifications/push/subscriptions".into()),
+        // customer-portal: a person's own things; a key is nobody there
+        ("GET", "/api/v1/invoices".into()),
+        ("GET", "/api/v1/loyalty".into()),
+        ("POST", "/api/v1/payments/checkout".into()),
+    ];
+    let body = json!({});
+    let mut let_through = Vec::new();
+    for (method, path) in &routes {
+        let with_body = matches!(*method, "POST" | "PUT" | "PATCH" | "DELETE").then_some(&body);
+        let r = with_key(p, method, path, &key, with_body);
+        if !matches!(r.status, 401 | 403) {
+            let_through.push(format!("{method} {path} → {} {}", r.status, r.text()));
+        }
+    }
+    assert!(let_through.is_empty(), "a key holding only ai:voice got past:\n{}", let_through.join("\n"));
+    // Nothing it touched changed: the conversation is still open, the ticket untouched.
+    let open = d1_query(&p.state, &format!("SELECT status FROM chat_conversations WHERE id = '{chat}'"));
+    assert_ne!(open[0]["status"], "closed");
+}
+
+#[test]
 fn a_key_never_holds_more_than_its_creator_does_now() {
-    let p = &shop().platform;
+    let p = platform();
     let owner = access(&sign_in(p, OWNER_EMAIL));
     let ws = "/api/v1/workspaces/ws-default/members";
     let mut admins = Vec::new();
@@ -102,6 +179,8 @@ fn a_key_never_holds_more_than_its_creator_does_now() {
             "a key is not a person"
         );
         assert_eq!(with_key(p, "GET", "/api/v1/tickets/board", &key, None).status, 200);
+        // What `admin` lets a key do: read (and replace) the team's Slack and Discord hooks.
+        assert_eq!(with_key(p, "GET", "/api/v1/notifications/channels", &key, None).status, 200);
         admins.push((id, admin, key));
     }
     // Demoted: the key loses what the creator lost (admin) and keeps the rest.
@@ -109,6 +188,7 @@ fn a_key_never_holds_more_than_its_creator_does_now() {
     assert_eq!(authed(p, "PUT", &format!("{ws}/{id}"), &owner, Some(&json!({ "role": "technician" }))).status, 200);
     let scopes = d1_query(&p.state, &format!("SELECT scopes FROM api_keys WHERE created_by = '{id}'"));
     assert_eq!(scopes[0]["scopes"], "[\"tickets:read\"]", "{scopes:?}");
+    assert_eq!(with_key(p, "GET", "/api/v1/notifications/channels", key, None).status, 403, "admin is gone at once");
     assert_eq!(with_key(p, "GET", "/api/v1/tickets/board", key, None).status, 200);
     // Disabled: the key stops at once.
     let (id, _, key) = &admins[1];
@@ -144,7 +224,7 @@ fn sign_in_to(p: &Platform, email: &str, ws: &str) -> Reply {
 
 #[test]
 fn disabling_is_decided_by_a_workspace_for_that_workspace_only() {
-    let p = &shop().platform;
+    let p = platform();
     let root = access(&sign_in(p, OWNER_EMAIL));
     let (alice, alice_ws) = shop_owner(p, &root, "alice");
     let (bob, bob_ws) = shop_owner(p, &root, "bob");
@@ -163,6 +243,11 @@ fn disabling_is_decided_by_a_workspace_for_that_workspace_only() {
     assert_eq!(refresh(p, &refresh_token(&at_home)).status, 200);
     assert_eq!(sign_in_to(p, &alice, &bob_ws).status, 403, "no way back into Bob's shop");
     assert_eq!(sign_in_to(p, &alice, &alice_ws).status, 200, "her own shop is hers");
+    let members = authed(p, "GET", &format!("/api/v1/workspaces/{bob_ws}/members"), &bob_there, None).json();
+    let listed = members["members"].as_array().and_then(|m| m.iter().find(|m| m["user_id"] == alice_id.as_str()));
+    assert!(listed.is_some_and(|m| m["disabled_at"].is_string()), "{members}");
+    let home_members = authed(p, "GET", &format!("/api/v1/workspaces/{alice_ws}/members"), &access(&at_home), None);
+    assert!(home_members.json()["members"].as_array().is_some_and(|m| m.iter().all(|m| m["disabled_at"].is_null())));
     // Bob's shop decides nothing about hers: there it is 404, as for any other workspace.
     let foreign = format!("/api/v1/workspaces/{alice_ws}/members/{alice_id}/disable");
     assert_eq!(authed(p, "POST", &foreign, &bob_there, None).status, 404);
@@ -172,6 +257,19 @@ fn disabling_is_decided_by_a_workspace_for_that_workspace_only() {
     let back = format!("/api/v1/workspaces/{bob_ws}/members/{alice_id}/enable");
     assert_eq!(authed(p, "POST", &back, &bob_there, None).status, 200);
     assert_eq!(sign_in_to(p, &alice, &bob_ws).status, 200);
+
+    // The other way round: what Alice decides for her shop, Bob's shop cannot undo.
+    let bob_at_alice = sign_in_to(p, &bob, &alice_ws).json();
+    let bob_id = user_id(&bob_at_alice);
+    let alice_home = access(&sign_in_to(p, &alice, &alice_ws).json());
+    let shut = format!("/api/v1/workspaces/{alice_ws}/members/{bob_id}/disable");
+    assert_eq!(authed(p, "POST", &shut, &alice_home, None).status, 200);
+    assert_eq!(sign_in_to(p, &bob, &alice_ws).status, 403);
+    let reopen = format!("/api/v1/workspaces/{alice_ws}/members/{bob_id}/enable");
+    let bob_home = access(&sign_in_to(p, &bob, &bob_ws).json());
+    assert_eq!(authed(p, "POST", &reopen, &bob_home, None).status, 404);
+    assert_eq!(sign_in_to(p, &bob, &alice_ws).status, 403, "still shut out of Alice's shop");
+    assert_eq!(authed(p, "GET", "/api/v1/auth/me", &bob_home, None).status, 200, "and still at home in his");
 }
 
 /// Waits for the server to close `socket`; the close code.
@@ -193,202 +291,6 @@ fn room_socket(p: &Platform, token: &str, mint: &str) -> Socket {
     let mut socket = connect(&p.ws_url(&path)).expect("connect");
     next_of(&mut socket, "hello");
     socket
-}
-
-#[test]
-fn a_demoted_technicians_sockets_close_and_a_signed_out_ones_too() {
-    let p = &shop().platform;
-    let owner = access(&sign_in(p, OWNER_EMAIL));
-    let customer = access(&sign_in(p, &unique_email("sockcust")));
-    let ticket = ticket_of(p, &customer);
-    let chat = chat_of(p, &customer, &ticket);
-    let tech = technician(p);
-    let tech_token = access(&tech);
-    let mut room = room_socket(p, &tech_token, &format!("/api/v1/tickets/{ticket}/live/ticket"));
-    let mut chat_socket = room_socket(p, &tech_token, &format!("/api/v1/chat/conversations/{chat}/live/ticket"));
-    let member = format!("/api/v1/workspaces/ws-default/members/{}", user_id(&tech));
-    assert_eq!(authed(p, "PUT", &member, &owner, Some(&json!({ "role": "customer" }))).status, 200);
-    assert_eq!(closed_with(&mut room), Some(4001), "the ticket room closed the demoted technician's socket");
-    assert_eq!(closed_with(&mut chat_socket), Some(4001), "so did the chat");
-
-    // A technician who signs out loses their sockets the same moment.
-    let other = technician(p);
-    let mut room = room_socket(p, &access(&other), &format!("/api/v1/tickets/{ticket}/live/ticket"));
-    assert_eq!(authed(p, "POST", "/api/v1/auth/logout", &access(&other), None).status, 204);
-    assert_eq!(closed_with(&mut room), Some(4001));
-}
-
-#[test]
-fn a_flood_inside_a_socket_is_held_and_then_closed() {
-    let p = &shop().platform;
-    let customer = access(&sign_in(p, &unique_email("flooder")));
-    let ticket = ticket_of(p, &customer);
-    let mut room = room_socket(p, &customer, &format!("/api/v1/tickets/{ticket}/live/ticket"));
-    for n in 0..200 {
-        if room.send(Message::text(json!({ "type": "message", "text": format!("spam {n}") }).to_string())).is_err() {
-            break;
-        }
-    }
-    let mut slowed = 0;
-    let mut closed = None;
-    for _ in 0..400 {
-        match room.read() {
-            Ok(Message::Text(t)) if t.as_str().contains("slow down") => slowed += 1,
-            Ok(Message::Close(frame)) => {
-                closed = frame.map(|f| u16::from(f.code));
-                break;
-            }
-            Ok(_) => {}
-            Err(_) => break,
-        }
-    }
-    assert!(slowed > 0, "the socket was told to slow down");
-    assert_eq!(closed, Some(1008), "and closed when it kept on");
-    // At most the burst (and what refilled meanwhile) was kept.
-    let staff = access(&technician(p));
-    let (mut fresh, kept) = {
-        let r = authed(p, "POST", &format!("/api/v1/tickets/{ticket}/live/ticket"), &staff, None);
-        let path = format!("{}&since=0", r.json()["path"].as_str().expect("path"));
-        let mut s = connect(&p.ws_url(&path)).expect("connect");
-        let mut kept = 0;
-        loop {
-            let f = next_json(&mut s);
-            if f["type"] == "hello" {
-                break (s, kept);
-            }
-            if f["type"] == "message" {
-                kept += 1;
-            }
-        }
-    };
-    drain(&mut fresh);
-    assert!((1..=30).contains(&kept), "{kept} messages kept of 200");
-
-    // A frame over 16 KiB is refused unread.
-    let mut big = room_socket(p, &customer, &format!("/api/v1/tickets/{ticket}/live/ticket"));
-    big.send(Message::text(json!({ "type": "message", "text": "x".repeat(20_000) }).to_string())).expect("send");
-    assert!(next_of(&mut big, "error")["message"].as_str().is_some_and(|m| m.contains("too large")));
-}
-
-#[test]
-fn an_estimate_bounds_every_list_and_text_it_stores() {
-    let p = &shop().platform;
-    let tech = access(&technician(p));
-    let base = |parts: Value, competitors: Value| {
-        json!({ "complexity": "simple", "estimated_minutes": 30, "urgency": "standard",
-                "parts": parts, "competitor_prices_cents": competitors })
-    };
-    let many: Vec<Value> =
-        (0..10_000).map(|n| json!({ "name": format!("p{n}"), "cost_cents": 1, "quantity": 1 })).collect();
-    let r = authed(p, "POST", "/api/v1/pricing/estimate", &tech, Some(&base(json!(many), json!([]))));
-    assert_eq!((r.status, r.json()["error"]["field"].clone()), (400, json!("parts")), "{}", r.text());
-    let long = json!([{ "name": "x".repeat(100_000), "cost_cents": 1, "quantity": 1 }]);
-    let r = authed(p, "POST", "/api/v1/pricing/estimate", &tech, Some(&base(long, json!([]))));
-    assert_eq!((r.status, r.json()["error"]["field"].clone()), (400, json!("parts")), "{}", r.text());
-    let prices: Vec<i64> = (0..5_000).collect();
-    let r = authed(p, "POST", "/api/v1/pricing/estimate", &tech, Some(&base(json!([]), json!(prices))));
-    assert_eq!((r.status, r.json()["error"]["field"].clone()), (400, json!("competitor_prices_cents")));
-    let fine = base(json!([{ "name": "DC jack", "cost_cents": 1200, "quantity": 1 }]), json!([15000]));
-    assert_eq!(authed(p, "POST", "/api/v1/pricing/estimate", &tech, Some(&fine)).status, 201);
-}
-
-#[test]
-fn customer_words_reach_slack_and_discord_without_pinging_anyone() {
-    let s = shop();
-    let p = &s.platform;
-    let owner = access(&sign_in(p, OWNER_EMAIL));
-    let channels = json!({ "slack_webhook_url": format!("{}/slack/hook", s.providers.url()),
-                           "discord_webhook_url": format!("{}/discord/hook", s.providers.url()) });
-    assert_eq!(authed(p, "PUT", "/api/v1/notifications/channels", &owner, Some(&channels)).status, 200);
-    let customer = access(&sign_in(p, &unique_email("pinger")));
-    let ticket = ticket_of(p, &customer);
-    let chat = chat_of(p, &customer, &ticket);
-    let reason = json!({ "reason": "<!channel> @everyone look <https://evil.example|here>" });
-    let r = authed(p, "POST", &format!("/api/v1/chat/conversations/{chat}/escalate"), &customer, Some(&reason));
-    assert_eq!(r.status, 200, "{}", r.text());
-    let (slack, discord) = eventually(Duration::from_secs(20), "both team channels told", || {
-        let got = s.providers.requests();
-        let find = |path: &str| {
-            got.iter()
-                .rev()
-                .find(|r| r.path == path && String::from_utf8_lossy(&r.body).contains("evil.example"))
-                .cloned()
-        };
-        Some((find("/slack/hook")?, find("/discord/hook")?))
-    });
-    let slack = String::from_utf8_lossy(&slack.body).into_owned();
-    assert!(!slack.contains("<!channel>") && slack.contains("&lt;!channel&gt;"), "{slack}");
-    assert!(!slack.contains("<https://evil.example"), "{slack}");
-    let discord: Value = serde_json::from_slice(&discord.body).expect("discord json");
-    assert_eq!(discord["allowed_mentions"]["parse"], json!([]), "{discord}");
-
-    // A webhook that cannot be reached fails without its (secret) URL landing in the log
-    // staff read: only that the provider could not be reached.
-    let unreachable =
-        json!({ "slack_webhook_url": "http://127.0.0.1:9/services/T0/B0/secret-path", "discord_webhook_url": "" });
-    assert_eq!(authed(p, "PUT", "/api/v1/notifications/channels", &owner, Some(&unreachable)).status, 200);
-    let ticket = ticket_of(p, &customer);
-    let chat = chat_of(p, &customer, &ticket);
-    let r = authed(p, "POST", &format!("/api/v1/chat/conversations/{chat}/escalate"), &customer, Some(&json!({})));
-    assert_eq!(r.status, 200, "{}", r.text());
-    let log = eventually(Duration::from_secs(20), "a failed slack delivery", || {
-        let log = authed(p, "GET", &format!("/api/v1/notifications/deliveries?ticket_id={ticket}"), &owner, None);
-        let failed = log.json()["deliveries"]
-            .as_array()
-            .is_some_and(|d| d.iter().any(|x| x["channel"] == "slack" && x["status"] == "failed"));
-        failed.then_some(log)
-    });
-    assert!(!log.text().contains("secret-path") && !log.text().contains("127.0.0.1:9"), "{}", log.text());
-    let stored = d1_query(&p.state, "SELECT COUNT(*) AS n FROM deliveries WHERE detail LIKE '%secret-path%'");
-    assert_eq!(stored[0]["n"], 0);
-    let _ = authed(p, "PUT", "/api/v1/notifications/channels", &owner, Some(&json!({ "slack_webhook_url": "" })));
-}
-
-#[test]
-fn a_push_subscription_cannot_be_taken_over_and_each_person_has_a_few() {
-    let p = &shop().platform;
-    let alice = access(&sign_in(p, &unique_email("pusha")));
-    let mallory = access(&sign_in(p, &unique_email("pushm")));
-    // The receiver's public key and auth secret of RFC 8291's worked example (appendix A):
-    // the hub checks keys by encrypting with them.
-    let keys = json!({ "p256dh": "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4",
-                       "auth": "BTBZMqHH6r4Tts7J_aSIgg" });
-    let endpoint = format!("https://push.example.net/send/{}", unique_email("ep"));
-    let sub = |token: &str| {
-        authed(
-            p,
-            "POST",
-            "/api/v1/notifications/push/subscriptions",
-            token,
-            Some(&json!({ "endpoint": endpoint, "keys": keys })),
-        )
-    };
-    assert_eq!(sub(&alice).status, 201, "{}", sub(&alice).text());
-    let taken = sub(&mallory);
-    assert_eq!(taken.status, 409, "{}", taken.text());
-    let owner = d1_query(&p.state, &format!("SELECT user_id FROM push_subscriptions WHERE endpoint = '{endpoint}'"));
-    assert_eq!(owner.len(), 1);
-    for n in 1..10 {
-        let other = json!({ "endpoint": format!("{endpoint}-{n}"), "keys": keys });
-        assert_eq!(authed(p, "POST", "/api/v1/notifications/push/subscriptions", &alice, Some(&other)).status, 201);
-    }
-    let eleventh = json!({ "endpoint": format!("{endpoint}-11"), "keys": keys });
-    let r = authed(p, "POST", "/api/v1/notifications/push/subscriptions", &alice, Some(&eleventh));
-    assert_eq!(r.status, 409, "{}", r.text());
-}
-
-#[test]
-fn nobody_takes_the_shops_own_name_and_room_frames_say_who_is_staff() {
-    let p = &shop().platform;
-    let customer = access(&sign_in(p, &unique_email("mimic")));
-    for name in ["NoizyLab", "noizy lab support", "N0IZYLAB"] {
-        let r = authed(p, "PUT", "/api/v1/users/profile", &customer, Some(&json!({ "name": name })));
-        assert_eq!((r.status, r.json()["error"]["field"].clone()), (400, json!("name")), "{name}");
-    }
-    let ticket = ticket_of(p, &customer);
-    let mut room = room_socket(p, &customer, &format!("/api/v1/tickets/{ticket}/live/ticket"));
-    send_frame(&mut room, &json!({ "type": "message", "text": "hello" }));
-    assert_eq!(next_of(&mut room, "message")["staff"], false);
 }
 
 #[test]
@@ -414,7 +316,7 @@ fn a_demoted_owner_cannot_regain_ownership_by_erasing_the_account() {
 
 #[test]
 fn erasure_leaves_no_phone_push_subscription_or_chat_words() {
-    let p = &shop().platform;
+    let p = platform();
     let email = unique_email("forget");
     let pair = sign_in(p, &email);
     let me = access(&pair);
@@ -439,7 +341,13 @@ fn erasure_leaves_no_phone_push_subscription_or_chat_words() {
     assert_eq!(user[0]["phone"], Value::Null);
     let subs = d1_query(&p.state, &format!("SELECT COUNT(*) AS n FROM push_subscriptions WHERE user_id = '{id}'"));
     assert_eq!(subs[0]["n"], 0);
-    let words =
-        d1_query(&p.state, &format!("SELECT COUNT(*) AS n FROM chat_messages WHERE text LIKE '%secret is 1234%'"));
+    let words = d1_query(&p.state, "SELECT COUNT(*) AS n FROM chat_messages WHERE text LIKE '%secret is 1234%'");
     assert_eq!(words[0]["n"], 0);
+    let greeting = d1_query(
+        &p.state,
+        &format!(
+            "SELECT COUNT(*) AS n FROM chat_messages WHERE conversation_id = '{chat}' AND text LIKE '%Forget Me%'"
+        ),
+    );
+    assert_eq!(greeting[0]["n"], 0, "the agent's greeting by name is gone too");
 }

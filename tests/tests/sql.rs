@@ -273,3 +273,51 @@ fn deliveries_take_the_in_app_channel_and_refuse_unknown_ones() {
         .expect("index");
     assert_eq!(index, 1, "the rebuilt table keeps its index");
 }
+
+#[test]
+fn disabling_moves_to_the_membership_and_an_erased_account_alone_stays_disabled_as_a_whole() {
+    let conn = Connection::open_in_memory().expect("sqlite");
+    conn.execute_batch("PRAGMA foreign_keys = ON;").expect("pragma");
+    let (before, after): (Vec<_>, Vec<_>) = migrations().into_iter().partition(|(name, _)| name.as_str() < "0015");
+    for (name, sql) in &before {
+        conn.execute_batch(&format!("BEGIN; {sql}\nCOMMIT;")).unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+    conn.execute_batch(
+        "INSERT INTO workspaces (id, name, created_at) VALUES ('ws-b', 'B', 't');
+         INSERT INTO users (id, email, created_at, disabled_at) VALUES
+             ('on', 'on@x.test', 't', NULL), ('off', 'off@x.test', 't', 'd1'),
+             ('gone', 'deleted-gone@deleted.invalid', 't', 'd2');
+         INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES
+             ('ws-default', 'on', 'owner', 't'), ('ws-default', 'off', 'technician', 't'), ('ws-b', 'off', 'customer', 't');",
+    )
+    .expect("data before 0015");
+    for (name, sql) in &after {
+        conn.execute_batch(&format!("BEGIN; {sql}\nCOMMIT;")).unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+    assert!(columns(&conn, "memberships").contains(&"disabled_at".to_owned()));
+    let memberships: Vec<(String, String, Option<String>)> = conn
+        .prepare("SELECT workspace_id, user_id, disabled_at FROM memberships ORDER BY workspace_id, user_id")
+        .expect("prepare")
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .expect("query")
+        .filter_map(Result::ok)
+        .collect();
+    let d1 = Some("d1".to_owned());
+    assert_eq!(
+        memberships,
+        [
+            ("ws-b".into(), "off".into(), d1.clone()),
+            ("ws-default".into(), "off".into(), d1),
+            ("ws-default".into(), "on".into(), None),
+        ],
+        "a disabled account stays disabled wherever it was a member"
+    );
+    let users: Vec<(String, Option<String>)> = conn
+        .prepare("SELECT id, disabled_at FROM users ORDER BY id")
+        .expect("prepare")
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .expect("query")
+        .filter_map(Result::ok)
+        .collect();
+    assert_eq!(users, [("gone".into(), Some("d2".into())), ("off".into(), None), ("on".into(), None)]);
+}

@@ -14,7 +14,9 @@ pub struct Caller {
     /// A user id, or an API key's id.
     pub id: String,
     pub workspace: String,
-    /// Staff see the whole workspace; an API key acts for the workspace.
+    /// Staff see the whole workspace; an API key acts for the workspace, but only within
+    /// the scope the route checks first ([`Caller::require`]): no route reads this before
+    /// naming its scope, so a key is never staff beyond its scopes.
     pub staff: bool,
     /// A signed-in person rather than an API key.
     pub person: bool,

@@ -13,6 +13,13 @@
 //!   sequence number before they are broadcast. `?since=<last seq seen>` replays exactly
 //!   what the member missed (that they may see), then `hello`. Storage survives eviction.
 //! - **Hibernation.** Idle rooms are evicted from memory and cost nothing.
+//! - **Limits.** A frame over 16 KiB is refused unread; each socket has a token bucket
+//!   (a burst of 20, then 2 a second): over it a frame is answered `slow down`, and a socket
+//!   that keeps flooding is closed with 1008. A socket is trusted on its ticket for a day.
+//! - **Access follows the person.** `POST /kick {user_id, reason}` (the owning worker, when
+//!   someone signs out, is disabled, changes role or is erased) closes that person's sockets
+//!   with 4001 and voids their unused tickets: the client mints a new ticket to come back,
+//!   with the rights it has now.
 //!
 //! Frames (JSON text), client → room:
 //! `{"type":"note","text"}` (staff: internal), `{"type":"message","text"}` (customer-visible),
@@ -485,20 +492,19 @@ impl Room {
 
     /// Everyone here, to everyone here; a member's `step` only to staff.
     fn broadcast_presence(&self, leaving: Option<&WebSocket>) -> worker::Result<()> {
-        let sockets = self.state.get_websockets();
-        let members: Vec<Member> =
-            sockets.iter().filter(|ws| leaving.is_none_or(|l| !l.eq(ws))).filter_map(member_of).collect();
+        let here: Vec<(WebSocket, Member)> =
+            self.trusted().into_iter().filter(|(ws, _)| leaving.is_none_or(|l| !l.eq(ws))).collect();
         let list = |staff: bool| -> Value {
             let mut seen = std::collections::BTreeMap::new();
-            for m in &members {
+            for (_, m) in &here {
                 let step = if staff { m.step.clone() } else { None };
                 seen.insert(m.id.clone(), json!({ "id": m.id, "name": m.name, "staff": m.staff, "step": step }));
             }
             json!({ "type": "presence", "members": seen.into_values().collect::<Vec<_>>() })
         };
         let (for_staff, for_customers) = (list(true), list(false));
-        for ws in sockets.iter().filter(|ws| leaving.is_none_or(|l| !l.eq(ws))) {
-            let frame = if member_of(ws).is_some_and(|m| m.staff) { &for_staff } else { &for_customers };
+        for (ws, m) in &here {
+            let frame = if m.staff { &for_staff } else { &for_customers };
             let _ = send_json(ws, frame);
         }
         Ok(())
@@ -518,13 +524,15 @@ impl Room {
         }
         let mut closed = 0;
         for ws in self.state.get_websockets() {
-            if member_of(&ws).is_some_and(|m| m.id == user) {
-                if let Some(key) = member_of(&ws).and_then(|m| m.socket) {
-                    self.quotas.borrow_mut().remove(&key);
-                }
-                let _ = ws.close(Some(CLOSE_ACCESS_CHANGED), Some(reason));
-                closed += 1;
-            }
+            let Some(mut member) = member_of(&ws).filter(|m| m.id == user) else {
+                continue;
+            };
+            // Marked stale first: a client that ignores the close frame and keeps sending is
+            // refused by `admit`, and nothing more is broadcast to it.
+            member.since_ms = 0;
+            let _ = ws.serialize_attachment(&member);
+            let _ = ws.close(Some(CLOSE_ACCESS_CHANGED), Some(reason));
+            closed += 1;
         }
         Ok(closed)
     }
@@ -549,7 +557,7 @@ impl Room {
             WebSocketIncomingMessage::Binary(b) => b.len(),
         };
         let too_large = size > MAX_FRAME_BYTES;
-        let key = member.socket.unwrap_or(member.id);
+        let key = member.socket.clone().unwrap_or_else(|| member.id.clone());
         let mut quotas = self.quotas.borrow_mut();
         let q = quotas.entry(key.clone()).or_insert(Quota { tokens: FRAME_BURST, at_ms: now, refused: 0 });
         let elapsed = now.saturating_sub(q.at_ms) as f64 / 1000.0;
@@ -561,8 +569,12 @@ impl Room {
             return true;
         }
         q.refused += 1;
-        if q.refused >= MAX_REFUSED {
-            quotas.remove(&key);
+        if q.refused > MAX_REFUSED {
+            // Closed already: frames still on their way stay refused. The quota is kept until
+            // the socket's close event; starting it afresh here would admit another burst.
+        } else if q.refused == MAX_REFUSED {
+            // Marked stale too, so that nothing it still sends is admitted, quota or not.
+            let _ = ws.serialize_attachment(&Member { since_ms: 0, ..member });
             let _ = ws.close(Some(1008), Some("too many frames"));
         } else if too_large {
             let _ = error_frame(ws, "that frame is too large: 16 KiB at most");
@@ -634,9 +646,8 @@ impl Room {
             ClientFrame::Typing { on } => {
                 // Staff typing may be an internal note: only staff hear it.
                 let frame = json!({ "type": "typing", "from": member.name, "on": on });
-                for peer in self.state.get_websockets() {
-                    let to_staff = member_of(&peer).is_some_and(|m| m.staff);
-                    if !peer.eq(ws) && (to_staff || !member.staff) {
+                for (peer, them) in self.trusted() {
+                    if !peer.eq(ws) && (them.staff || !member.staff) {
                         let _ = send_json(&peer, &frame);
                     }
                 }

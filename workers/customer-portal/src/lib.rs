@@ -64,13 +64,16 @@ fn plain_id(raw: &str) -> ApiResult<&str> {
     ok.then_some(raw).ok_or_else(|| ApiError::not_found("ticket"))
 }
 
-/// The signed-in customer: (user id, workspace). 401 otherwise.
-fn customer(call: &Call) -> ApiResult<(String, String)> {
+/// The signed-in person holding `scope`: (user id, workspace). 401 for anyone else (an API
+/// key included: everything here is a person's own), 403 (audited) without the scope.
+async fn customer(call: &Call, scope: &str) -> ApiResult<(String, String)> {
     let who = &call.identity;
-    match (who.kind, who.sub.clone(), who.workspace.clone()) {
-        (PrincipalKind::User, Some(id), Some(ws)) => Ok((id, ws)),
-        _ => Err(ApiError::Unauthenticated("sign in first (Authorization: Bearer <access token>)".into())),
-    }
+    let (id, ws) = match (who.kind, who.sub.clone(), who.workspace.clone()) {
+        (PrincipalKind::User, Some(id), Some(ws)) => (id, ws),
+        _ => return Err(ApiError::Unauthenticated("sign in first (Authorization: Bearer <access token>)".into())),
+    };
+    noizylab_kit::caller::Caller::of(call)?.require(call, scope).await?;
+    Ok((id, ws))
 }
 
 #[derive(Serialize, Deserialize)]
@@ -85,9 +88,9 @@ struct Invoice {
     paid_at: Option<String>,
 }
 
-/// `GET /api/v1/invoices`: the caller's invoices, newest first.
+/// `GET /api/v1/invoices` (pricing:read): the caller's invoices, newest first.
 async fn invoices(call: &Call) -> ApiResult<Response> {
-    let (user, ws) = customer(call)?;
+    let (user, ws) = customer(call, "pricing:read").await?;
     let rows: Vec<Invoice> = call
         .sql()?
         .all(
@@ -114,9 +117,10 @@ struct LedgerEntry {
     at: String,
 }
 
-/// `GET /api/v1/loyalty`: points, tier, what the next tier needs, and the history.
+/// `GET /api/v1/loyalty` (pricing:read): points, tier, what the next tier needs, and the
+/// history.
 async fn loyalty(call: &Call) -> ApiResult<Response> {
-    let (user, ws) = customer(call)?;
+    let (user, ws) = customer(call, "pricing:read").await?;
     let db = call.sql()?;
     let account: Option<Account> = db
         .first(
@@ -164,10 +168,11 @@ struct Email {
 }
 
 /// `POST /api/v1/payments/checkout {quote_id}`: 201 `{invoice_id, checkout_url}` for the
-/// caller's approved quote. The invoice is made once per quote; Stripe gets the invoice
-/// id as its idempotency key, so a retried click opens the same session.
+/// caller's approved quote (tickets:write, as approving it was). The invoice is made once
+/// per quote; Stripe gets the invoice id as its idempotency key, so a retried click opens
+/// the same session.
 async fn checkout(mut req: Request, call: &Call) -> ApiResult<Response> {
-    let (user, ws) = customer(call)?;
+    let (user, ws) = customer(call, "tickets:write").await?;
     let body: CheckoutRequest = http::read_json(&mut req).await?;
     let config = Config::from_env(&call.env);
     let key = config

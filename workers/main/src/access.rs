@@ -46,7 +46,9 @@ impl Actor {
     }
 
     /// Staff see the whole workspace; customers and guests only their own things. An API
-    /// key acts for the workspace.
+    /// key acts for the workspace, but only within the scope the route has just checked:
+    /// every route calls [`Actor::require`] (or [`Actor::staff_with`]) before asking this,
+    /// so a key is never staff for anything its scopes do not name.
     pub fn is_staff(&self) -> bool {
         self.kind == PrincipalKind::ApiKey || self.role.is_some_and(Role::is_staff)
     }
@@ -78,7 +80,8 @@ impl Actor {
         Err(ApiError::Forbidden(format!("this needs the {scope} scope")))
     }
 
-    /// 403 unless the caller is staff (owner, admin, technician or an API key).
+    /// 403 unless the caller is staff (owner, admin, technician or an API key). Only ever
+    /// after the route's scope check: alone it would let any key through.
     pub async fn require_staff(&self, call: &Call) -> ApiResult<()> {
         if self.is_staff() {
             return Ok(());

@@ -4,6 +4,15 @@
 //! explicit scopes (never more than its creator holds) and its own per-minute limit. The
 //! gateway admits a key through the key's `Gate` object, which is written here before
 //! the key is handed out and told at once when it is revoked.
+//!
+//! **A key is capped at its creator's current rights** ([`follow_creator`]). When the
+//! creator changes role in the key's workspace, the key keeps only the scopes the new
+//! role grants (the intersection; revoked if nothing is left, so a demotion to customer
+//! takes `admin`, `pricing:write`… away and keeps `tickets:read`). When the creator is
+//! disabled in that workspace or erases the account, every key they made there is revoked.
+//! Both happen at once, at the key's gate (`key/put` or `key/revoke`) before D1, in the
+//! same request that changed the creator: the key's very next request sees it. A key
+//! narrowed or revoked this way is not widened again when the creator regains rights.
 
 use base64::Engine;
 use noizylab_core::auth::{self, SCOPES};

@@ -149,9 +149,14 @@ pub async fn erase(mut req: Request, call: &Call) -> ApiResult<Response> {
         )?,
         db.statement("DELETE FROM idempotency_keys WHERE actor = ?1", &[user.into()])?,
         db.statement("DELETE FROM push_subscriptions WHERE user_id = ?1", &[user.into()])?,
-        // What they wrote in chats is gone; the shop keeps that a conversation took place.
+        // What they wrote in chats is gone, and what the agent said to them (it greets them
+        // by name and quotes their repairs); the shop keeps that a conversation took place
+        // and what its staff wrote.
         db.statement(
-            "UPDATE chat_messages SET text = '(deleted)', sender_name = 'deleted' WHERE sender_id = ?1",
+            "UPDATE chat_messages SET text = '(deleted)', intent = NULL,
+                    sender_name = CASE WHEN sender_id = ?1 THEN 'deleted' ELSE sender_name END
+              WHERE sender_id = ?1
+                 OR (role = 'agent' AND conversation_id IN (SELECT id FROM chat_conversations WHERE customer_id = ?1))",
             &[user.into()],
         )?,
         db.statement("UPDATE chat_conversations SET escalation_reason = NULL WHERE customer_id = ?1", &[user.into()])?,

@@ -151,8 +151,9 @@ struct Start {
     ticket_id: Option<String>,
 }
 
-/// `POST /api/v1/sessions/start`: 201 with the session and the device agent's token
-/// (shown once) and path.
+/// `POST /api/v1/sessions/start` (tickets:write; staff starting one on a customer's device
+/// also sessions:control): 201 with the session and the device agent's token (shown once)
+/// and path.
 async fn start(mut req: Request, call: &Call) -> ApiResult<Response> {
     let actor = Actor::of(call)?;
     actor.require(call, "tickets:write").await?;
@@ -160,6 +161,10 @@ async fn start(mut req: Request, call: &Call) -> ApiResult<Response> {
     let device = devices::visible(call, &actor, &body.device_id)
         .await
         .map_err(|_| ApiError::invalid_field("device_id", "no such device of yours"))?;
+    if device.owner_id != actor.id {
+        // Opening a channel to someone else's device is remote control, not ticket work.
+        actor.require(call, "sessions:control").await?;
+    }
     if let Some(t) = body.ticket_id.as_deref() {
         crate::tickets::visible(call, &actor, t)
             .await

@@ -64,6 +64,8 @@ struct Member {
     email: String,
     role: String,
     created_at: String,
+    /// When this workspace disabled the member (`…/disable`); null while they may enter.
+    disabled_at: Option<String>,
 }
 
 async fn list(call: &Call, workspace: &str) -> ApiResult<Response> {
@@ -71,7 +73,8 @@ async fn list(call: &Call, workspace: &str) -> ApiResult<Response> {
     let members: Vec<Member> = call
         .sql()?
         .all(
-            "SELECT m.user_id, u.email, m.role, m.created_at FROM memberships m JOIN users u ON u.id = m.user_id
+            "SELECT m.user_id, u.email, m.role, m.created_at, m.disabled_at
+               FROM memberships m JOIN users u ON u.id = m.user_id
              WHERE m.workspace_id = ?1 ORDER BY u.email",
             &[workspace.into()],
         )

@@ -124,9 +124,10 @@ struct Package {
     guarantee_days: i64,
 }
 
-/// `GET /api/v1/pricing/packages`: the workspace's fixed-price packages.
+/// `GET /api/v1/pricing/packages` (pricing:read): the workspace's fixed-price packages.
 async fn packages(call: &Call) -> ApiResult<Response> {
     let who = Caller::of(call)?;
+    who.require(call, "pricing:read").await?;
     let list = price_list(call, &who.workspace).await?;
     let rows: Vec<Package> = call
         .sql()?
@@ -195,8 +196,6 @@ async fn ticket(call: &Call, id: &str) -> ApiResult<TicketFacts> {
     }
 }
 
-/// `POST /api/v1/pricing/estimate`: a priced, explained quote. With `ticket_id` (staff,
-/// tickets:write) it is issued on the ticket, which then awaits the customer's approval.
 /// Bounds of what an estimate stores.
 const MAX_PARTS: usize = 50;
 const MAX_PART_NAME: usize = 120;
@@ -204,6 +203,8 @@ const MAX_COMPETITORS: usize = 10;
 /// 100,000.00 in any currency: more than any repair.
 const MAX_CENTS: i64 = 10_000_000;
 
+/// `POST /api/v1/pricing/estimate`: a priced, explained quote. With `ticket_id` (staff,
+/// tickets:write) it is issued on the ticket, which then awaits the customer's approval.
 async fn estimate(mut req: Request, call: &Call) -> ApiResult<Response> {
     let who = Caller::of(call)?;
     who.require(call, "pricing:read").await?;
