@@ -112,7 +112,7 @@ fn claims_for(pair: &Value) -> AccessClaims {
         sid: "forged-session".into(),
         ws: "ws-default".into(),
         role: Role::Owner,
-        scopes: Role::Owner.default_scopes(),
+        scopes: Role::Owner.default_scope_names(),
         epoch: 0,
     }
 }

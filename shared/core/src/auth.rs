@@ -20,23 +20,89 @@ pub const ACCESS_TTL_SECS: i64 = 15 * 60;
 /// Tolerated clock difference between the issuer and a verifier.
 const LEEWAY_SECS: i64 = 30;
 
-/// The seed's scope model.
-pub const SCOPES: [&str; 13] = [
-    "tickets:read",
-    "tickets:write",
-    "tickets:delete",
-    "ai:diagnose",
-    "ai:vision",
-    "ai:voice",
-    "pricing:read",
-    "pricing:write",
-    "inventory:read",
-    "inventory:write",
-    "admin",
-    "workflows:manage",
-    // Remote actions on a customer's device (scripts, restarts) and ending sessions.
-    "sessions:control",
-];
+/// The seed's scope model: what an access token or an API key may do. On the wire (tokens,
+/// the signed identity, `api_keys.scopes`) a scope is its string, e.g. `tickets:read`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Scope {
+    #[serde(rename = "tickets:read")]
+    TicketsRead,
+    #[serde(rename = "tickets:write")]
+    TicketsWrite,
+    #[serde(rename = "tickets:delete")]
+    TicketsDelete,
+    #[serde(rename = "ai:diagnose")]
+    AiDiagnose,
+    #[serde(rename = "ai:vision")]
+    AiVision,
+    #[serde(rename = "ai:voice")]
+    AiVoice,
+    #[serde(rename = "pricing:read")]
+    PricingRead,
+    #[serde(rename = "pricing:write")]
+    PricingWrite,
+    #[serde(rename = "inventory:read")]
+    InventoryRead,
+    #[serde(rename = "inventory:write")]
+    InventoryWrite,
+    #[serde(rename = "admin")]
+    Admin,
+    #[serde(rename = "workflows:manage")]
+    WorkflowsManage,
+    /// Remote actions on a customer's device (scripts, restarts) and ending sessions.
+    #[serde(rename = "sessions:control")]
+    SessionsControl,
+}
+
+impl Scope {
+    pub const ALL: [Scope; 13] = [
+        Scope::TicketsRead,
+        Scope::TicketsWrite,
+        Scope::TicketsDelete,
+        Scope::AiDiagnose,
+        Scope::AiVision,
+        Scope::AiVoice,
+        Scope::PricingRead,
+        Scope::PricingWrite,
+        Scope::InventoryRead,
+        Scope::InventoryWrite,
+        Scope::Admin,
+        Scope::WorkflowsManage,
+        Scope::SessionsControl,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::TicketsRead => "tickets:read",
+            Scope::TicketsWrite => "tickets:write",
+            Scope::TicketsDelete => "tickets:delete",
+            Scope::AiDiagnose => "ai:diagnose",
+            Scope::AiVision => "ai:vision",
+            Scope::AiVoice => "ai:voice",
+            Scope::PricingRead => "pricing:read",
+            Scope::PricingWrite => "pricing:write",
+            Scope::InventoryRead => "inventory:read",
+            Scope::InventoryWrite => "inventory:write",
+            Scope::Admin => "admin",
+            Scope::WorkflowsManage => "workflows:manage",
+            Scope::SessionsControl => "sessions:control",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Scope> {
+        Scope::ALL.into_iter().find(|scope| scope.as_str() == s)
+    }
+
+    /// Every scope's name, for messages listing what exists.
+    pub fn names() -> String {
+        Scope::ALL.map(Scope::as_str).join(", ")
+    }
+}
+
+impl std::fmt::Display for Scope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -71,24 +137,29 @@ impl Role {
     }
 
     /// The scopes a member of this role gets by default.
-    pub fn default_scopes(self) -> Vec<String> {
-        let list: &[&str] = match self {
-            Role::Owner | Role::Admin => &SCOPES,
+    pub fn default_scopes(self) -> &'static [Scope] {
+        use Scope::*;
+        match self {
+            Role::Owner | Role::Admin => &Scope::ALL,
             Role::Technician => &[
-                "tickets:read",
-                "tickets:write",
-                "ai:diagnose",
-                "ai:vision",
-                "ai:voice",
-                "pricing:read",
-                "inventory:read",
-                "inventory:write",
-                "sessions:control",
+                TicketsRead,
+                TicketsWrite,
+                AiDiagnose,
+                AiVision,
+                AiVoice,
+                PricingRead,
+                InventoryRead,
+                InventoryWrite,
+                SessionsControl,
             ],
-            Role::Customer => &["tickets:read", "tickets:write", "pricing:read"],
-            Role::Guest => &["tickets:read"],
-        };
-        list.iter().map(|s| (*s).to_owned()).collect()
+            Role::Customer => &[TicketsRead, TicketsWrite, PricingRead],
+            Role::Guest => &[TicketsRead],
+        }
+    }
+
+    /// [`Role::default_scopes`] as the strings tokens carry.
+    pub fn default_scope_names(self) -> Vec<String> {
+        self.default_scopes().iter().map(|s| s.as_str().to_owned()).collect()
     }
 
     pub fn is_staff(self) -> bool {
@@ -324,7 +395,7 @@ mod tests {
             sid: "sid-1".into(),
             ws: "ws-1".into(),
             role: Role::Technician,
-            scopes: Role::Technician.default_scopes(),
+            scopes: Role::Technician.default_scope_names(),
             epoch: 3,
         }
     }
@@ -421,9 +492,19 @@ mod tests {
 
     #[test]
     fn roles_have_sensible_default_scopes() {
-        assert!(Role::Admin.default_scopes().contains(&"admin".to_owned()));
-        assert!(!Role::Technician.default_scopes().contains(&"admin".to_owned()));
-        assert!(!Role::Customer.default_scopes().contains(&"inventory:write".to_owned()));
+        assert!(Role::Admin.default_scopes().contains(&Scope::Admin));
+        assert!(!Role::Technician.default_scopes().contains(&Scope::Admin));
+        assert!(!Role::Customer.default_scopes().contains(&Scope::InventoryWrite));
+    }
+
+    #[test]
+    fn scopes_read_and_write_as_their_wire_names() {
+        for scope in Scope::ALL {
+            assert_eq!(Scope::parse(scope.as_str()), Some(scope));
+            assert_eq!(serde_json::to_string(&scope).unwrap(), format!("\"{scope}\""));
+        }
+        assert_eq!(Scope::parse("tickets:read"), Some(Scope::TicketsRead));
+        assert_eq!(Scope::parse("tickets:READ"), None);
         assert_eq!(Role::parse("technician"), Some(Role::Technician));
         assert_eq!(Role::parse("root"), None);
     }

@@ -59,9 +59,22 @@ impl Identity {
         Identity::default()
     }
 
-    /// A worker acting for itself, e.g. the gateway's health aggregation.
+    /// A worker acting for itself, e.g. the gateway's health aggregation, by its deployed
+    /// name (`noizylab-<dir>`).
     pub fn service(name: &str) -> Self {
         Identity { kind: PrincipalKind::Service, sub: Some(name.to_owned()), ..Identity::default() }
+    }
+
+    /// The worker bound as `binding` in the service catalogue, acting for itself.
+    pub fn of_service(binding: &str) -> Self {
+        let name = crate::services::by_binding(binding).map_or_else(|| binding.to_owned(), |s| s.worker_name());
+        Identity::service(&name)
+    }
+
+    /// The catalogued worker this identity is, if it is one acting for itself.
+    pub fn calling_service(&self) -> Option<&'static crate::services::ServiceSpec> {
+        let name = self.sub.as_deref().filter(|_| self.kind == PrincipalKind::Service)?;
+        crate::services::SERVICES.iter().find(|s| s.worker_name() == name)
     }
 }
 

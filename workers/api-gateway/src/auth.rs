@@ -38,7 +38,7 @@ async fn ring(env: &Env, secret: &str, request_id: &str, force: bool) -> ApiResu
         }
     }
     let fetcher = env.service(MAIN).or_internal("MAIN")?;
-    let me = Identity::service("noizylab-api-gateway");
+    let me = Identity::of_service(noizylab_core::services::API_GATEWAY);
     let mut resp =
         forward_signed(&fetcher, secret, &me, request_id, Method::Get, "/.well-known/jwks.json", None).await?;
     if resp.status_code() != 200 {

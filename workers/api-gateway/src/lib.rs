@@ -172,7 +172,7 @@ fn audit_refusal(req: &Request, env: &Env, ctx: &Context, secret: &str, request_
     let body = serde_json::to_string(&body).unwrap_or_default();
     let (env, secret, request_id) = (env.clone(), secret.to_owned(), request_id.to_owned());
     ctx.wait_until(async move {
-        let me = Identity::service("noizylab-api-gateway");
+        let me = Identity::of_service(noizylab_core::services::API_GATEWAY);
         let sent = match env.service(services::MAIN) {
             Ok(main) => forward_signed(&main, &secret, &me, &request_id, Method::Post, "/internal/audit", Some(body))
                 .await

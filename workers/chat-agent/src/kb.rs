@@ -1,6 +1,7 @@
 //! `/api/v1/chat/kb`: the workspace's knowledge base of repair FAQs, which the agent
 //! answers from. Everyone in the workspace may read it; admins write it.
 
+use noizylab_core::auth::Scope;
 use noizylab_kit::{http, random, time, ApiError, ApiResult, Call, OrInternal};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -45,7 +46,7 @@ impl Draft {
 }
 
 async fn admin(call: &Call, who: &Caller) -> ApiResult<()> {
-    if who.has("admin") {
+    if who.has(Scope::Admin) {
         return Ok(());
     }
     let why = "only the workspace's admins edit the knowledge base";
@@ -65,7 +66,7 @@ async fn find(call: &Call, who: &Caller, id: &str) -> ApiResult<Article> {
 
 /// `GET /api/v1/chat/kb`: every article, by title.
 pub async fn list(call: &Call, who: &Caller) -> ApiResult<Response> {
-    who.require(call, "tickets:read").await?;
+    who.require(call, Scope::TicketsRead).await?;
     let articles: Vec<Article> = call
         .sql()?
         .all(

@@ -7,9 +7,10 @@
 //! Internal: reached only through service bindings with a signed identity (see
 //! `noizylab_kit::serve`). Routes are listed in the README.
 use base64::Engine;
+use noizylab_core::auth::Scope;
 use noizylab_core::bindings;
 use noizylab_kit::call::now_secs;
-use noizylab_kit::caller::Caller;
+use noizylab_kit::caller::{Caller, Owned};
 use noizylab_kit::db::opt;
 use noizylab_kit::{http, random, serve, time, ApiError, ApiResult, Call, OrInternal};
 use serde::{Deserialize, Serialize};
@@ -89,7 +90,13 @@ async fn visible(call: &Call, who: &Caller, id: &str) -> ApiResult<Conversation>
             &[id.into(), who.workspace.as_str().into()],
         )
         .await?;
-    c.filter(|c| who.staff || c.customer_id == who.id).ok_or_else(|| ApiError::NotFound("no such conversation".into()))
+    who.visible(c, "no such conversation")
+}
+
+impl Owned for Conversation {
+    fn owner_id(&self) -> Option<&str> {
+        Some(&self.customer_id)
+    }
 }
 
 fn session(call: &Call, id: &str) -> ApiResult<Stub> {
@@ -132,7 +139,7 @@ struct TicketRow {
 async fn open(mut req: Request, call: &Call) -> ApiResult<Response> {
     let who = Caller::of(call)?;
     let me = who.person(call).await?.to_owned();
-    who.require(call, "tickets:read").await?;
+    who.require(call, Scope::TicketsRead).await?;
     let body = req.text().await.or_internal("body")?;
     let open: Open = if body.trim().is_empty() { Open::default() } else { http::parse_json(body.as_bytes())? };
     let ticket = match open.ticket_id.as_deref() {
@@ -146,7 +153,7 @@ async fn open(mut req: Request, call: &Call) -> ApiResult<Response> {
                 )
                 .await?;
             let row = row
-                .filter(|r| who.staff || r.customer_id == me)
+                .filter(|r| who.is_staff() || r.customer_id == me)
                 .ok_or_else(|| ApiError::invalid_field("ticket_id", "no such ticket of yours"))?;
             Some(row)
         }
@@ -182,7 +189,7 @@ async fn open(mut req: Request, call: &Call) -> ApiResult<Response> {
         "number": ticket.as_ref().map(|t| t.number),
     });
     to_session(call, &id, "init", &json!({ "meta": meta, "greeting": greeting })).await?;
-    let c = visible(call, &Caller { staff: true, ..who }, &id).await?;
+    let c = visible(call, &who, &id).await?;
     http::created(&c)
 }
 
@@ -197,7 +204,7 @@ struct ListQuery {
 /// workspace's (the workbench's queue), customers their own; newest activity first.
 async fn list(req: &Request, call: &Call) -> ApiResult<Response> {
     let who = Caller::of(call)?;
-    who.require(call, "tickets:read").await?;
+    who.require(call, Scope::TicketsRead).await?;
     let q: ListQuery = http::query(req)?;
     if let Some(s) = q.status.as_deref() {
         if !matches!(s, "bot" | "waiting" | "human" | "closed") {
@@ -214,7 +221,7 @@ async fn list(req: &Request, call: &Call) -> ApiResult<Response> {
             ),
             &[
                 who.workspace.as_str().into(),
-                i32::from(who.staff).into(),
+                i32::from(who.is_staff()).into(),
                 who.id.as_str().into(),
                 opt(q.status.as_deref()),
                 opt(q.ticket_id.as_deref()),
@@ -242,7 +249,7 @@ struct MessageRow {
 /// never see internal notes).
 async fn show(call: &Call, id: &str) -> ApiResult<Response> {
     let who = Caller::of(call)?;
-    who.require(call, "tickets:read").await?;
+    who.require(call, Scope::TicketsRead).await?;
     let c = visible(call, &who, id).await?;
     let messages: Vec<MessageRow> = call
         .sql()?
@@ -250,7 +257,7 @@ async fn show(call: &Call, id: &str) -> ApiResult<Response> {
             "SELECT conversation_id, ticket_id, seq, sender_id, sender_name, role, visibility, intent, text, created_at
                FROM chat_messages WHERE conversation_id = ?1 AND (?2 = 1 OR visibility = 'customer')
               ORDER BY seq LIMIT 2000",
-            &[c.id.as_str().into(), i32::from(who.staff).into()],
+            &[c.id.as_str().into(), i32::from(who.is_staff()).into()],
         )
         .await?;
     http::ok(&json!({ "conversation": c, "messages": messages }))
@@ -262,7 +269,7 @@ async fn show(call: &Call, id: &str) -> ApiResult<Response> {
 async fn mint(call: &Call, id: &str) -> ApiResult<Response> {
     let who = Caller::of(call)?;
     let me = who.person(call).await?.to_owned();
-    who.require(call, "tickets:read").await?;
+    who.require(call, Scope::TicketsRead).await?;
     let c = visible(call, &who, id).await?;
     if c.status == "closed" {
         return Err(ApiError::Conflict("this conversation is closed; open a new one".into()));
@@ -272,7 +279,7 @@ async fn mint(call: &Call, id: &str) -> ApiResult<Response> {
     let expires_ms = (now_secs() as u64) * 1000 + noizylab_kit::room::TICKET_TTL_MS;
     let ticket = json!({
         "hash": noizylab_core::auth::sha256_hex(token.as_bytes()),
-        "member": { "id": me, "name": name, "staff": who.staff },
+        "member": { "id": me, "name": name, "staff": who.is_staff() },
         "expires_ms": expires_ms,
     });
     to_session(call, &c.id, "ticket", &ticket).await?;
@@ -284,7 +291,7 @@ async fn mint(call: &Call, id: &str) -> ApiResult<Response> {
             &[me.as_str().into(), c.id.as_str().into(), noizylab_kit::db::int(now_secs())],
         )
         .await?;
-    if who.staff && c.assignee_id.as_deref() != Some(me.as_str()) {
+    if who.is_staff() && c.assignee_id.as_deref() != Some(me.as_str()) {
         let taken = call
             .sql()?
             .run(
@@ -314,7 +321,7 @@ struct Escalate {
 /// 200 `{escalated}` (false when a person already has it).
 async fn escalate(mut req: Request, call: &Call, id: &str) -> ApiResult<Response> {
     let who = Caller::of(call)?;
-    who.require(call, "tickets:write").await?;
+    who.require(call, Scope::TicketsWrite).await?;
     let c = visible(call, &who, id).await?;
     let body = req.text().await.or_internal("body")?;
     let e: Escalate = if body.trim().is_empty() { Escalate::default() } else { http::parse_json(body.as_bytes())? };
@@ -331,7 +338,7 @@ async fn escalate(mut req: Request, call: &Call, id: &str) -> ApiResult<Response
 /// `POST /api/v1/chat/conversations/:id/close`: over; every socket is closed. 204.
 async fn close(call: &Call, id: &str) -> ApiResult<Response> {
     let who = Caller::of(call)?;
-    who.require(call, "tickets:write").await?;
+    who.require(call, Scope::TicketsWrite).await?;
     let c = visible(call, &who, id).await?;
     if c.status == "closed" {
         return Response::empty().map(|r| r.with_status(204)).or_internal("response");
@@ -365,7 +372,7 @@ fn like(text: &str) -> String {
 /// first (staff: the workspace; customers: their own conversations, customer-visible).
 async fn search(req: &Request, call: &Call) -> ApiResult<Response> {
     let who = Caller::of(call)?;
-    who.require(call, "tickets:read").await?;
+    who.require(call, Scope::TicketsRead).await?;
     let q: SearchQuery = http::query(req)?;
     let text = q.q.as_deref().map(str::trim).filter(|t| !t.is_empty());
     if text.is_none() && q.ticket_id.is_none() && q.conversation_id.is_none() {
@@ -386,7 +393,7 @@ async fn search(req: &Request, call: &Call) -> ApiResult<Response> {
               ORDER BY m.created_at DESC, m.seq DESC LIMIT 200",
             &[
                 who.workspace.as_str().into(),
-                i32::from(who.staff).into(),
+                i32::from(who.is_staff()).into(),
                 who.id.as_str().into(),
                 opt(text.map(like).as_deref()),
                 opt(q.ticket_id.as_deref()),

@@ -11,8 +11,9 @@ mod config;
 mod pages;
 mod stripe;
 
+use noizylab_core::auth::Scope;
 use noizylab_core::events::PaymentSucceeded;
-use noizylab_core::identity::PrincipalKind;
+use noizylab_kit::caller::Caller;
 use noizylab_kit::db::int;
 use noizylab_kit::events::{self, About};
 use noizylab_kit::{http, random, serve, time, ApiError, ApiResult, Call};
@@ -66,14 +67,13 @@ fn plain_id(raw: &str) -> ApiResult<&str> {
 
 /// The signed-in person holding `scope`: (user id, workspace). 401 for anyone else (an API
 /// key included: everything here is a person's own), 403 (audited) without the scope.
-async fn customer(call: &Call, scope: &str) -> ApiResult<(String, String)> {
-    let who = &call.identity;
-    let (id, ws) = match (who.kind, who.sub.clone(), who.workspace.clone()) {
-        (PrincipalKind::User, Some(id), Some(ws)) => (id, ws),
-        _ => return Err(ApiError::Unauthenticated("sign in first (Authorization: Bearer <access token>)".into())),
-    };
-    noizylab_kit::caller::Caller::of(call)?.require(call, scope).await?;
-    Ok((id, ws))
+async fn customer(call: &Call, scope: Scope) -> ApiResult<(String, String)> {
+    let who = Caller::of(call)?;
+    if !who.is_person() {
+        return Err(ApiError::Unauthenticated("sign in first (Authorization: Bearer <access token>)".into()));
+    }
+    who.require(call, scope).await?;
+    Ok((who.id, who.workspace))
 }
 
 #[derive(Serialize, Deserialize)]
@@ -90,7 +90,7 @@ struct Invoice {
 
 /// `GET /api/v1/invoices` (pricing:read): the caller's invoices, newest first.
 async fn invoices(call: &Call) -> ApiResult<Response> {
-    let (user, ws) = customer(call, "pricing:read").await?;
+    let (user, ws) = customer(call, Scope::PricingRead).await?;
     let rows: Vec<Invoice> = call
         .sql()?
         .all(
@@ -120,7 +120,7 @@ struct LedgerEntry {
 /// `GET /api/v1/loyalty` (pricing:read): points, tier, what the next tier needs, and the
 /// history.
 async fn loyalty(call: &Call) -> ApiResult<Response> {
-    let (user, ws) = customer(call, "pricing:read").await?;
+    let (user, ws) = customer(call, Scope::PricingRead).await?;
     let db = call.sql()?;
     let account: Option<Account> = db
         .first(
@@ -172,7 +172,7 @@ struct Email {
 /// per quote; Stripe gets the invoice id as its idempotency key, so a retried click opens
 /// the same session.
 async fn checkout(mut req: Request, call: &Call) -> ApiResult<Response> {
-    let (user, ws) = customer(call, "tickets:write").await?;
+    let (user, ws) = customer(call, Scope::TicketsWrite).await?;
     let body: CheckoutRequest = http::read_json(&mut req).await?;
     let config = Config::from_env(&call.env);
     let key = config

@@ -1,5 +1,7 @@
 //! The append-only, hash-chained audit log (`audit_log`; chain in `noizylab_core::audit`).
 
+use noizylab_core::auth::Scope;
+use noizylab_kit::caller::Caller;
 use std::cell::RefCell;
 
 use noizylab_core::audit::{chain_hash, verify_from, Entry, GENESIS};
@@ -180,7 +182,7 @@ struct Anchor {
 /// entries from `from` (default the first), chained from the hash of the entry before it.
 /// `complete` says whether the chain's end was reached; otherwise `next_from` continues.
 pub async fn verify(req: &worker::Request, call: &Call) -> ApiResult<Response> {
-    crate::workspaces::require_admin(call).await?;
+    Caller::person_with(call, Scope::Admin).await?;
     let mut from = 1i64;
     let mut limit = VERIFY_PAGE;
     for (key, value) in req.url().or_internal("url")?.query_pairs() {
@@ -240,21 +242,16 @@ pub async fn verify(req: &worker::Request, call: &Call) -> ApiResult<Response> {
     }
 }
 
-/// The services that may write audit entries through `/internal/audit`.
-const SERVICE_AUDITORS: [&str; 3] = ["noizylab-api-gateway", "noizylab-pricing", "noizylab-chat-agent"];
-
 /// `POST /internal/audit`: refusals seen by other services — the gateway's refused
 /// credentials (`auth.*`), and permission refusals in the workers that check their own
-/// (`access.refused`, from `noizylab_kit::caller`). Nobody else may write here.
+/// (`access.refused`, from `noizylab_kit::caller`), each from a catalogued worker acting
+/// for itself. Nobody else may write here.
 pub async fn from_gateway(mut req: worker::Request, call: &Call) -> ApiResult<Response> {
-    use noizylab_core::identity::PrincipalKind;
-    let who = &call.identity;
-    let service = if who.kind == PrincipalKind::Service { who.sub.as_deref() } else { None };
-    let Some(service) = service.filter(|s| SERVICE_AUDITORS.contains(s)) else {
+    let Some(service) = call.identity.calling_service() else {
         return Err(ApiError::Forbidden("only platform services write audit entries here".into()));
     };
     let entry: noizylab_core::contracts::AuditEntry = noizylab_kit::http::read_json(&mut req).await?;
-    let allowed = if service == "noizylab-api-gateway" {
+    let allowed = if service.binding == noizylab_core::services::API_GATEWAY {
         entry.action.starts_with("auth.")
     } else {
         entry.action == "access.refused"

@@ -11,8 +11,8 @@
 
 use noizylab_core::auth::{self, AccessClaims, Role, SigningKey};
 use noizylab_core::contracts::Email;
-use noizylab_core::identity::PrincipalKind;
 use noizylab_kit::call::now_secs;
+use noizylab_kit::caller::Caller;
 use noizylab_kit::{gate, http, random, time, ApiError, ApiResult, Call, OrInternal};
 use serde::{Deserialize, Serialize};
 use worker::{Method, Request, Response};
@@ -469,7 +469,7 @@ async fn issue_pair(
         sid: session.to_owned(),
         ws: workspace.to_owned(),
         role,
-        scopes: role.default_scopes(),
+        scopes: role.default_scope_names(),
         epoch: user.auth_epoch.max(0) as u64,
     };
     let access = auth::issue(key, claims, now).map_err(ApiError::internal)?;
@@ -575,20 +575,9 @@ async fn refresh(mut req: Request, call: &Call) -> ApiResult<Response> {
     http::ok(&pair)
 }
 
-/// The signed-in user, or 401.
-pub fn signed_in(call: &Call) -> ApiResult<(&str, &str, Role)> {
-    let who = &call.identity;
-    match (who.kind, who.sub.as_deref(), who.workspace.as_deref(), who.role.as_deref().and_then(Role::parse)) {
-        (PrincipalKind::User, Some(sub), Some(ws), Some(role)) => Ok((sub, ws, role)),
-        (PrincipalKind::ApiKey, ..) => {
-            Err(ApiError::Forbidden("this route needs a signed-in person, not an API key".into()))
-        }
-        _ => Err(ApiError::Unauthenticated("sign in first (Authorization: Bearer <access token>)".into())),
-    }
-}
-
 async fn logout(call: &Call) -> ApiResult<Response> {
-    let (user, ws, _) = signed_in(call)?;
+    let who = Caller::signed_in(call).await?;
+    let (user, ws) = (who.id.as_str(), who.workspace.as_str());
     let session = call.identity.session.clone().ok_or_else(|| ApiError::bad_request("this token has no session"))?;
     revoke_session(call, user, &session, "logout").await?;
     crate::live::kick_user(call, user, "signed out").await?;
@@ -597,7 +586,8 @@ async fn logout(call: &Call) -> ApiResult<Response> {
 }
 
 async fn me(call: &Call) -> ApiResult<Response> {
-    let (user_id, ws, role) = signed_in(call)?;
+    let who = Caller::signed_in(call).await?;
+    let (user_id, ws, role) = (who.id.as_str(), who.workspace.as_str(), who.role);
     let user = find_user(call, UserKey::Id(user_id)).await?.ok_or_else(|| ApiError::not_found("user"))?;
     http::ok(&serde_json::json!({
         "id": user.id, "email": user.email, "name": user.name,

@@ -4,6 +4,7 @@
 //! tickets scopes) see the whole workspace's. Anything else answers 404, as if it did not
 //! exist. Removal is soft: tickets keep pointing at the device they were about.
 
+use noizylab_core::auth::Scope;
 use noizylab_core::events::{DeviceRegistered, DeviceRemoved, DiagnosticsRequested};
 use noizylab_kit::db::opt;
 use noizylab_kit::events::{self, About};
@@ -11,8 +12,8 @@ use noizylab_kit::{http, random, time, ApiError, ApiResult, Call, OrInternal};
 use serde::{Deserialize, Serialize};
 use worker::{Request, Response};
 
-use crate::access::Actor;
 use crate::idempotency;
+use noizylab_kit::caller::{Caller, Owned};
 
 const TYPES: [&str; 8] = ["laptop", "desktop", "phone", "tablet", "console", "audio", "wearable", "other"];
 /// `device:health:{id}` lives this long in KV (the seed's TTL).
@@ -125,7 +126,7 @@ fn imei(value: Option<&str>) -> ApiResult<Option<String>> {
 }
 
 /// The device if the actor may see it; 404 otherwise.
-pub async fn visible(call: &Call, actor: &Actor, id: &str) -> ApiResult<Device> {
+pub async fn visible(call: &Call, actor: &Caller, id: &str) -> ApiResult<Device> {
     let device: Option<Device> = call
         .sql()?
         .first(
@@ -133,15 +134,19 @@ pub async fn visible(call: &Call, actor: &Actor, id: &str) -> ApiResult<Device> 
             &[id.into(), actor.workspace.as_str().into()],
         )
         .await?;
-    device
-        .filter(|d| actor.is_staff() || d.owner_id == actor.id)
-        .ok_or_else(|| ApiError::not_found(format!("device {id}")))
+    actor.visible(device, format_args!("device {id}"))
+}
+
+impl Owned for Device {
+    fn owner_id(&self) -> Option<&str> {
+        Some(&self.owner_id)
+    }
 }
 
 /// `POST /api/v1/devices/register`: 201 with the device. Accepts `Idempotency-Key`.
 async fn register(mut req: Request, call: &Call) -> ApiResult<Response> {
-    let actor = Actor::of(call)?;
-    actor.require(call, "tickets:write").await?;
+    let actor = Caller::of(call)?;
+    actor.require(call, Scope::TicketsWrite).await?;
     let key = idempotency::key_of(&req)?;
     let bytes = req.bytes().await.map_err(|_| ApiError::bad_request("the request body could not be read"))?;
     http::require_json(&req)?;
@@ -150,7 +155,7 @@ async fn register(mut req: Request, call: &Call) -> ApiResult<Response> {
     idempotency::once(call, key, &actor.id, &[b"POST", path.as_bytes(), &bytes], || create(call, &actor, body)).await
 }
 
-async fn create(call: &Call, actor: &Actor, body: NewDevice) -> ApiResult<Response> {
+async fn create(call: &Call, actor: &Caller, body: NewDevice) -> ApiResult<Response> {
     let name =
         text("name", Some(&body.name), 100)?.ok_or_else(|| ApiError::invalid_field("name", "name the device"))?;
     let kind = body.kind.trim().to_ascii_lowercase();
@@ -165,7 +170,7 @@ async fn create(call: &Call, actor: &Actor, body: NewDevice) -> ApiResult<Respon
                 .ok_or_else(|| ApiError::invalid_field("owner_id", "owner_id is not a member of this workspace"))?;
             owner.to_owned()
         }
-        _ => actor.user()?.to_owned(),
+        _ => actor.person(call).await?.to_owned(),
     };
     let specs = serde_json::Value::Object(body.specs.unwrap_or_default());
     let specs_text = specs.to_string();
@@ -234,8 +239,8 @@ pub fn page_limit(raw: Option<&str>) -> ApiResult<u32> {
 
 /// `GET /api/v1/devices[?owner_id=&limit=&cursor=]`: newest first, paginated by cursor.
 async fn list(req: &Request, call: &Call) -> ApiResult<Response> {
-    let actor = Actor::of(call)?;
-    actor.require(call, "tickets:read").await?;
+    let actor = Caller::of(call)?;
+    actor.require(call, Scope::TicketsRead).await?;
     let q: ListQuery = http::query(req)?;
     let limit = page_limit(q.limit.as_deref())?;
     let owner = if actor.is_staff() { q.owner_id } else { Some(actor.id.clone()) };
@@ -271,15 +276,15 @@ async fn list(req: &Request, call: &Call) -> ApiResult<Response> {
 }
 
 async fn get(call: &Call, id: &str) -> ApiResult<Response> {
-    let actor = Actor::of(call)?;
-    actor.require(call, "tickets:read").await?;
+    let actor = Caller::of(call)?;
+    actor.require(call, Scope::TicketsRead).await?;
     http::ok(&visible(call, &actor, id).await?)
 }
 
 /// `DELETE /api/v1/devices/:id`: 204; the device leaves every list.
 async fn remove(call: &Call, id: &str) -> ApiResult<Response> {
-    let actor = Actor::of(call)?;
-    actor.require(call, "tickets:write").await?;
+    let actor = Caller::of(call)?;
+    actor.require(call, Scope::TicketsWrite).await?;
     let device = visible(call, &actor, id).await?;
     call.sql()?
         .run("UPDATE devices SET deleted_at = ?2 WHERE id = ?1", &[id.into(), time::now_rfc3339().into()])
@@ -307,8 +312,8 @@ struct Pending {
 
 /// `GET /api/v1/devices/:id/health`, cached in KV `device:health:{id}` for an hour.
 async fn health(call: &Call, id: &str) -> ApiResult<Response> {
-    let actor = Actor::of(call)?;
-    actor.require(call, "tickets:read").await?;
+    let actor = Caller::of(call)?;
+    actor.require(call, Scope::TicketsRead).await?;
     let device = visible(call, &actor, id).await?;
     let kv = call.cache()?;
     let cache_key = format!("device:health:{id}");
@@ -347,8 +352,8 @@ async fn health(call: &Call, id: &str) -> ApiResult<Response> {
 /// `POST /api/v1/devices/:id/scan`: 202 with the queued scan (the gateway holds each
 /// device to 10 an hour).
 async fn scan(call: &Call, id: &str) -> ApiResult<Response> {
-    let actor = Actor::of(call)?;
-    actor.require(call, "tickets:write").await?;
+    let actor = Caller::of(call)?;
+    actor.require(call, Scope::TicketsWrite).await?;
     let device = visible(call, &actor, id).await?;
     let scan_id = format!("scan_{}", random::id()?);
     let now = time::now_rfc3339();

@@ -15,7 +15,7 @@
 //! narrowed or revoked this way is not widened again when the creator regains rights.
 
 use base64::Engine;
-use noizylab_core::auth::{self, SCOPES};
+use noizylab_core::auth::{self, Scope};
 use noizylab_kit::db::{int, opt};
 use noizylab_kit::{gate, http, random, time, ApiError, ApiResult, Call};
 use serde::{Deserialize, Serialize};
@@ -93,10 +93,10 @@ fn validate(body: &NewKey, granter_scopes: &[String]) -> ApiResult<(String, Vec<
     }
     let mut scopes: Vec<String> = Vec::new();
     for scope in &body.scopes {
-        if !SCOPES.contains(&scope.as_str()) {
+        if Scope::parse(scope).is_none() {
             return Err(ApiError::invalid_field(
                 "scopes",
-                format!("unknown scope '{scope}'; known: {}", SCOPES.join(", ")),
+                format!("unknown scope '{scope}'; known: {}", Scope::names()),
             ));
         }
         if !granter_scopes.contains(scope) {

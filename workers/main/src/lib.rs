@@ -3,7 +3,6 @@
 //! (`RepairSession`), the audit chain, and, in development only, the platform probes.
 //! Every route is listed in the README; the table below sends each to its module.
 
-mod access;
 mod audit;
 mod auth;
 mod config;

@@ -16,7 +16,7 @@ use serde_json::Value;
 use worker::{Request, Response};
 
 use crate::audit;
-use crate::auth::signed_in;
+use noizylab_kit::caller::Caller;
 
 /// What the export holds: a section name and the query that fills it (`?1` = user id).
 /// Secrets (token and key hashes) are never selected.
@@ -66,7 +66,8 @@ const SECTIONS: &[(&str, &str)] = &[
 
 /// `GET /api/v1/users/me/export`: a JSON document to download.
 pub async fn export(call: &Call) -> ApiResult<Response> {
-    let (user, ws, _) = signed_in(call)?;
+    let who = Caller::signed_in(call).await?;
+    let (user, ws) = (who.id.as_str(), who.workspace.as_str());
     let db = call.sql()?;
     let mut doc = serde_json::Map::new();
     doc.insert("exported_at".into(), time::now_rfc3339().into());
@@ -103,7 +104,8 @@ struct Email {
 
 /// `DELETE /api/v1/users/me {confirm}`: 204, and every token of the account stops working.
 pub async fn erase(mut req: Request, call: &Call) -> ApiResult<Response> {
-    let (user, ws, _) = signed_in(call)?;
+    let who = Caller::signed_in(call).await?;
+    let (user, ws) = (who.id.as_str(), who.workspace.as_str());
     let body: Confirm = http::read_json(&mut req).await?;
     let db = call.sql()?;
     let me: Email = db

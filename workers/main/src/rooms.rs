@@ -15,16 +15,17 @@
 //! then `GET /api/v1/users/:id/live?ticket=…`); only its owner can enter it.
 
 use base64::Engine;
+use noizylab_core::auth::Scope;
 use noizylab_core::bindings;
-use noizylab_core::identity::PrincipalKind;
 use noizylab_kit::call::now_secs;
 use noizylab_kit::{http, random, ApiError, ApiResult, Call, OrInternal};
 use serde::Deserialize;
 use serde_json::json;
 use worker::{Request, Response, Stub};
 
-use crate::access::Actor;
 use crate::tickets;
+use noizylab_core::services;
+use noizylab_kit::caller::{self, Caller};
 
 /// A ticket id as it appears in a path: 1–64 characters of `[A-Za-z0-9_-]`.
 fn ticket_id(raw: &str) -> ApiResult<&str> {
@@ -49,10 +50,10 @@ struct Name {
 /// `POST /api/v1/tickets/:id/live/ticket`: 201 `{ticket, expires_in, path}`.
 pub async fn mint(call: &Call, raw_id: &str) -> ApiResult<Response> {
     let id = ticket_id(raw_id)?;
-    let actor = Actor::of(call)?;
-    actor.require(call, "tickets:read").await?;
+    let actor = Caller::of(call)?;
+    actor.require(call, Scope::TicketsRead).await?;
     tickets::visible(call, &actor, id).await?;
-    let user = actor.user()?;
+    let user = actor.person(call).await?;
     let token = mint_for(call, id, user, actor.is_staff()).await?;
     let path = format!("/api/v1/tickets/{id}/live?ticket={token}");
     http::created(&json!({ "ticket": token, "expires_in": noizylab_kit::room::TICKET_TTL_MS / 1000, "path": path }))
@@ -61,8 +62,8 @@ pub async fn mint(call: &Call, raw_id: &str) -> ApiResult<Response> {
 /// `POST /api/v1/users/me/live/ticket`: a room ticket into the caller's own inbox (in-app
 /// notices). 201 `{ticket, expires_in, path}`.
 pub async fn mint_inbox(call: &Call) -> ApiResult<Response> {
-    let actor = Actor::of(call)?;
-    let user = actor.user()?.to_owned();
+    let actor = Caller::of(call)?;
+    let user = actor.person(call).await?.to_owned();
     let token = mint_for(call, &format!("inbox:{user}"), &user, false).await?;
     let path = format!("/api/v1/users/{user}/live?ticket={token}");
     http::created(&json!({ "ticket": token, "expires_in": noizylab_kit::room::TICKET_TTL_MS / 1000, "path": path }))
@@ -101,10 +102,8 @@ pub async fn join(req: &Request, call: &Call, raw_id: &str) -> ApiResult<Respons
 
 /// `POST /internal/rooms/:id/publish {kind, visibility, data}`: the orchestrator only.
 pub async fn publish(mut req: Request, call: &Call, raw_id: &str) -> ApiResult<Response> {
-    let who = &call.identity;
-    if who.kind != PrincipalKind::Service || who.sub.as_deref() != Some("noizylab-workflow-orchestrator") {
-        return Err(ApiError::Forbidden("only the workflow orchestrator publishes into rooms".into()));
-    }
+    let why = "only the workflow orchestrator publishes into rooms";
+    caller::require_service(call, services::WORKFLOW_ORCHESTRATOR, why)?;
     let id = ticket_id(raw_id)?;
     let frame: noizylab_core::contracts::RoomFrame = http::read_json(&mut req).await?;
     if !matches!(frame.kind.as_str(), "status" | "progress" | "event") {

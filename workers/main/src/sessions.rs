@@ -13,6 +13,7 @@
 
 use base64::Engine;
 use noizylab_core::auth::sha256_hex;
+use noizylab_core::auth::Scope;
 use noizylab_core::bindings;
 use noizylab_core::events::{SessionAction, SessionEnded, SessionStarted};
 use noizylab_kit::call::now_secs;
@@ -24,9 +25,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use worker::{Headers, Method, Request, RequestInit, Response, Stub};
 
-use crate::access::Actor;
 use crate::devices;
 use noizylab_core::text::escape_html as esc;
+use noizylab_kit::caller::{Caller, Owned};
 
 /// `session:state:{id}` lives this long in KV (the seed's TTL), and so does an agent token.
 const STATE_TTL_SECS: u64 = 24 * 60 * 60;
@@ -89,7 +90,7 @@ fn plain_id(raw: &str) -> ApiResult<&str> {
 }
 
 /// The session if the actor may see it (staff of its workspace, or its customer).
-async fn visible(call: &Call, actor: &Actor, raw: &str) -> ApiResult<Session> {
+async fn visible(call: &Call, actor: &Caller, raw: &str) -> ApiResult<Session> {
     let id = plain_id(raw)?;
     let row: Option<Session> = call
         .sql()?
@@ -98,8 +99,13 @@ async fn visible(call: &Call, actor: &Actor, raw: &str) -> ApiResult<Session> {
             &[id.into(), actor.workspace.as_str().into()],
         )
         .await?;
-    row.filter(|s| actor.is_staff() || s.customer_id == actor.id)
-        .ok_or_else(|| ApiError::not_found(format!("session {id}")))
+    actor.visible(row, format_args!("session {id}"))
+}
+
+impl Owned for Session {
+    fn owner_id(&self) -> Option<&str> {
+        Some(&self.customer_id)
+    }
 }
 
 fn channel(call: &Call, id: &str) -> ApiResult<Stub> {
@@ -155,15 +161,15 @@ struct Start {
 /// also sessions:control): 201 with the session and the device agent's token (shown once)
 /// and path.
 async fn start(mut req: Request, call: &Call) -> ApiResult<Response> {
-    let actor = Actor::of(call)?;
-    actor.require(call, "tickets:write").await?;
+    let actor = Caller::of(call)?;
+    actor.require(call, Scope::TicketsWrite).await?;
     let body: Start = http::read_json(&mut req).await?;
     let device = devices::visible(call, &actor, &body.device_id)
         .await
         .map_err(|_| ApiError::invalid_field("device_id", "no such device of yours"))?;
     if device.owner_id != actor.id {
         // Opening a channel to someone else's device is remote control, not ticket work.
-        actor.require(call, "sessions:control").await?;
+        actor.require(call, Scope::SessionsControl).await?;
     }
     if let Some(t) = body.ticket_id.as_deref() {
         crate::tickets::visible(call, &actor, t)
@@ -240,8 +246,8 @@ struct HistoryQuery {
 
 /// `GET /api/v1/sessions/history[?device_id=&limit=]`: newest first.
 async fn history(req: &Request, call: &Call) -> ApiResult<Response> {
-    let actor = Actor::of(call)?;
-    actor.require(call, "tickets:read").await?;
+    let actor = Caller::of(call)?;
+    actor.require(call, Scope::TicketsRead).await?;
     let q: HistoryQuery = http::query(req)?;
     let limit = devices::page_limit(q.limit.as_deref())?;
     let customer = (!actor.is_staff()).then(|| actor.id.clone());
@@ -260,8 +266,8 @@ async fn history(req: &Request, call: &Call) -> ApiResult<Response> {
 
 /// `GET /api/v1/sessions/:id`: the record, the live state from KV, and the actions.
 async fn show(call: &Call, id: &str) -> ApiResult<Response> {
-    let actor = Actor::of(call)?;
-    actor.require(call, "tickets:read").await?;
+    let actor = Caller::of(call)?;
+    actor.require(call, Scope::TicketsRead).await?;
     let s = visible(call, &actor, id).await?;
     let state: Option<Value> =
         call.cache()?.get(&format!("session:state:{}", s.id)).json().await.or_internal("kv get")?;
@@ -292,7 +298,7 @@ struct NewAction {
 /// `POST /api/v1/sessions/:id/action {type, params}` (staff): recorded, then sent to the
 /// connected device agent. 409 if the agent is not connected or the session ended.
 async fn action(mut req: Request, call: &Call, id: &str) -> ApiResult<Response> {
-    let actor = Actor::staff_with(call, "sessions:control").await?;
+    let actor = Caller::staff_with(call, Scope::SessionsControl).await?;
     let body: NewAction = http::read_json(&mut req).await?;
     let mut s = visible(call, &actor, id).await?;
     if s.status == "ended" {
@@ -357,7 +363,7 @@ struct End {
 
 /// `POST /api/v1/sessions/:id/end {outcome, summary?}` (staff): the session, its report.
 async fn end(mut req: Request, call: &Call, id: &str) -> ApiResult<Response> {
-    let actor = Actor::staff_with(call, "sessions:control").await?;
+    let actor = Caller::staff_with(call, Scope::SessionsControl).await?;
     let body: End = http::read_json(&mut req).await?;
     let mut s = visible(call, &actor, id).await?;
     if s.status == "ended" {
@@ -459,8 +465,8 @@ fn report_page(r: &Value) -> String {
 
 /// `GET /api/v1/sessions/:id/report`: the HTML summary of an ended session.
 async fn report_html(call: &Call, id: &str) -> ApiResult<Response> {
-    let actor = Actor::of(call)?;
-    actor.require(call, "tickets:read").await?;
+    let actor = Caller::of(call)?;
+    actor.require(call, Scope::TicketsRead).await?;
     let s = visible(call, &actor, id).await?;
     let object = call
         .uploads()?
@@ -481,9 +487,9 @@ async fn report_html(call: &Call, id: &str) -> ApiResult<Response> {
 
 /// `POST /api/v1/sessions/:id/live/ticket`: a single-use ticket into the session's channel.
 async fn live_ticket(call: &Call, id: &str) -> ApiResult<Response> {
-    let actor = Actor::of(call)?;
-    actor.require(call, "tickets:read").await?;
-    let user = actor.user()?.to_owned();
+    let actor = Caller::of(call)?;
+    actor.require(call, Scope::TicketsRead).await?;
+    let user = actor.person(call).await?.to_owned();
     let s = visible(call, &actor, id).await?;
     if s.status == "ended" {
         return Err(ApiError::Conflict("this session has ended".into()));

@@ -7,12 +7,12 @@
 //! DIAGNOSTICS) come from `noizylab-pricing` through `/internal/tickets/…`.
 
 use noizylab_core::auth::Role;
+use noizylab_core::auth::Scope;
 use noizylab_core::contracts::{QuoteMove, QuoteStep, TicketFacts};
 use noizylab_core::events::{
     Payload, TicketAssigned, TicketAttachmentAdded, TicketCreated, TicketMessageAdded, TicketStatusChanged,
     TicketUpdated,
 };
-use noizylab_core::identity::PrincipalKind;
 use noizylab_core::tickets::{self, Priority, Status};
 use noizylab_kit::call::now_secs;
 use noizylab_kit::db::{int, opt};
@@ -22,8 +22,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use worker::{Headers, Method, Request, Response};
 
-use crate::access::Actor;
 use crate::{devices, idempotency};
+use noizylab_core::services;
+use noizylab_kit::caller::{self, Caller, Owned};
 
 /// Intake photos and documents: 10 MiB each (the gateway's body cap).
 const MAX_ATTACHMENT_BYTES: usize = 10 * 1024 * 1024;
@@ -57,10 +58,7 @@ pub async fn route(req: Request, call: &Call, rest: &[&str]) -> ApiResult<Respon
 
 /// `/internal/tickets/:id/…`: the quote flow, called by `noizylab-pricing` only.
 pub async fn internal(req: Request, call: &Call, rest: &[&str]) -> ApiResult<Response> {
-    let who = &call.identity;
-    if who.kind != PrincipalKind::Service || who.sub.as_deref() != Some("noizylab-pricing") {
-        return Err(ApiError::Forbidden("only the pricing service drives quote moves".into()));
-    }
+    caller::require_service(call, services::PRICING, "only the pricing service drives quote moves")?;
     match (req.method(), rest) {
         (Method::Get, [id]) => internal_view(call, id).await,
         (Method::Post, [id, "quote"]) => quote_event(req, call, id).await,
@@ -183,7 +181,7 @@ fn due(raw: &str) -> ApiResult<String> {
 
 /// The ticket if the actor may see it; 404 otherwise (never 403: a customer must not
 /// learn that another's ticket exists).
-pub async fn visible(call: &Call, actor: &Actor, id: &str) -> ApiResult<Ticket> {
+pub async fn visible(call: &Call, actor: &Caller, id: &str) -> ApiResult<Ticket> {
     let ticket: Option<Ticket> = call
         .sql()?
         .first(
@@ -191,9 +189,13 @@ pub async fn visible(call: &Call, actor: &Actor, id: &str) -> ApiResult<Ticket> 
             &[id.into(), actor.workspace.as_str().into()],
         )
         .await?;
-    ticket
-        .filter(|t| actor.is_staff() || t.customer_id == actor.id)
-        .ok_or_else(|| ApiError::not_found(format!("ticket {id}")))
+    actor.visible(ticket, format_args!("ticket {id}"))
+}
+
+impl Owned for Ticket {
+    fn owner_id(&self) -> Option<&str> {
+        Some(&self.customer_id)
+    }
 }
 
 async fn load(call: &Call, id: &str) -> ApiResult<Ticket> {
@@ -287,8 +289,8 @@ struct NewTicket {
 
 /// `POST /api/v1/tickets`: 201 with the ticket in INTAKE. Accepts `Idempotency-Key`.
 async fn open(mut req: Request, call: &Call) -> ApiResult<Response> {
-    let actor = Actor::of(call)?;
-    actor.require(call, "tickets:write").await?;
+    let actor = Caller::of(call)?;
+    actor.require(call, Scope::TicketsWrite).await?;
     let key = idempotency::key_of(&req)?;
     http::require_json(&req)?;
     let bytes = req.bytes().await.map_err(|_| ApiError::bad_request("the request body could not be read"))?;
@@ -297,7 +299,7 @@ async fn open(mut req: Request, call: &Call) -> ApiResult<Response> {
     idempotency::once(call, key, &actor.id, &[b"POST", path.as_bytes(), &bytes], || create(call, &actor, body)).await
 }
 
-async fn create(call: &Call, actor: &Actor, body: NewTicket) -> ApiResult<Response> {
+async fn create(call: &Call, actor: &Caller, body: NewTicket) -> ApiResult<Response> {
     let title = text("title", &body.title, MAX_TITLE_CHARS)?;
     let description = match body.description.as_deref().map(str::trim) {
         Some(d) if !d.is_empty() => text("description", d, MAX_TEXT_CHARS)?,
@@ -317,7 +319,7 @@ async fn create(call: &Call, actor: &Actor, body: NewTicket) -> ApiResult<Respon
             })?;
             c.to_owned()
         }
-        _ => actor.user()?.to_owned(),
+        _ => actor.person(call).await?.to_owned(),
     };
     if let Some(device) = body.device_id.as_deref() {
         let d = devices::visible(call, actor, device)
@@ -376,8 +378,8 @@ struct ListQuery {
 /// activity first. `assignee=me` and `assignee=none` work; `q` searches title and
 /// description.
 async fn list(req: &Request, call: &Call) -> ApiResult<Response> {
-    let actor = Actor::of(call)?;
-    actor.require(call, "tickets:read").await?;
+    let actor = Caller::of(call)?;
+    actor.require(call, Scope::TicketsRead).await?;
     let q: ListQuery = http::query(req)?;
     let limit = devices::page_limit(q.limit.as_deref())?;
     let statuses = match q.status.as_deref().filter(|s| !s.is_empty()) {
@@ -441,7 +443,7 @@ async fn list(req: &Request, call: &Call) -> ApiResult<Response> {
 
 /// `GET /api/v1/tickets/board`: the open tickets in one column per status (staff).
 async fn board(call: &Call) -> ApiResult<Response> {
-    let actor = Actor::staff_with(call, "tickets:read").await?;
+    let actor = Caller::staff_with(call, Scope::TicketsRead).await?;
     let rows: Vec<Ticket> = call
         .sql()?
         .all(
@@ -486,8 +488,8 @@ struct Attachment {
 /// `GET /api/v1/tickets/:id`: the ticket, its timeline and attachments (customer-visible
 /// ones only for customers), and for staff the bench time per technician.
 async fn show(call: &Call, id: &str) -> ApiResult<Response> {
-    let actor = Actor::of(call)?;
-    actor.require(call, "tickets:read").await?;
+    let actor = Caller::of(call)?;
+    actor.require(call, Scope::TicketsRead).await?;
     let ticket = visible(call, &actor, id).await?;
     let staff = actor.is_staff();
     let db = call.sql()?;
@@ -537,7 +539,7 @@ struct Move {
 /// `POST /api/v1/tickets/:id/status {to, note?}` (staff): 409 naming the allowed moves
 /// when the lifecycle does not allow it.
 async fn change_status(mut req: Request, call: &Call, id: &str) -> ApiResult<Response> {
-    let actor = Actor::staff_with(call, "tickets:write").await?;
+    let actor = Caller::staff_with(call, Scope::TicketsWrite).await?;
     let body: Move = http::read_json(&mut req).await?;
     let ticket = visible(call, &actor, id).await?;
     let to = Status::parse(&body.to).ok_or_else(|| {
@@ -636,7 +638,7 @@ mod double_option {
 /// `PATCH /api/v1/tickets/:id` (staff): title, description, priority, due date,
 /// assignment. Each change is a timeline entry.
 async fn update(mut req: Request, call: &Call, id: &str) -> ApiResult<Response> {
-    let actor = Actor::staff_with(call, "tickets:write").await?;
+    let actor = Caller::staff_with(call, Scope::TicketsWrite).await?;
     let body: Patch = http::read_json(&mut req).await?;
     let ticket = visible(call, &actor, id).await?;
     if !status_of(&ticket)?.is_open() {
@@ -716,8 +718,8 @@ struct NewNote {
 /// `POST …/notes {body}` (staff, internal) and `POST …/messages {body}` (customer-visible;
 /// the customer or staff).
 async fn add_entry(mut req: Request, call: &Call, id: &str, visibility: Visibility) -> ApiResult<Response> {
-    let actor = Actor::of(call)?;
-    actor.require(call, "tickets:write").await?;
+    let actor = Caller::of(call)?;
+    actor.require(call, Scope::TicketsWrite).await?;
     if visibility == Visibility::Internal {
         actor.require_staff(call).await?;
     }
@@ -732,8 +734,8 @@ async fn add_entry(mut req: Request, call: &Call, id: &str, visibility: Visibili
 
 /// `POST …/timer/start` and `…/timer/stop`: the calling technician's bench time.
 async fn timer(call: &Call, id: &str, start: bool) -> ApiResult<Response> {
-    let actor = Actor::staff_with(call, "tickets:write").await?;
-    let tech = actor.user()?;
+    let actor = Caller::staff_with(call, Scope::TicketsWrite).await?;
+    let tech = actor.person(call).await?;
     let ticket = visible(call, &actor, id).await?;
     let db = call.sql()?;
     let now = now_secs();
@@ -797,8 +799,8 @@ struct AttachQuery {
 /// WebP, HEIC or PDF as judged from the bytes, at most 10 MiB. Customers' uploads are
 /// customer-visible; staff choose (internal by default).
 async fn attach(mut req: Request, call: &Call, id: &str) -> ApiResult<Response> {
-    let actor = Actor::of(call)?;
-    actor.require(call, "tickets:write").await?;
+    let actor = Caller::of(call)?;
+    actor.require(call, Scope::TicketsWrite).await?;
     let q: AttachQuery = http::query(&req)?;
     let visibility = match (actor.is_staff(), q.visibility.as_deref()) {
         (false, _) | (true, Some("customer")) => Visibility::Customer,
@@ -876,8 +878,8 @@ struct StoredAttachment {
 /// `GET …/attachments/:id`: the file, served with its sniffed type and never rendered
 /// inline as anything else.
 async fn download(call: &Call, id: &str, attachment: &str) -> ApiResult<Response> {
-    let actor = Actor::of(call)?;
-    actor.require(call, "tickets:read").await?;
+    let actor = Caller::of(call)?;
+    actor.require(call, Scope::TicketsRead).await?;
     visible(call, &actor, id).await?;
     let row: Option<StoredAttachment> = call
         .sql()?

@@ -6,8 +6,8 @@ use noizylab_kit::{http, ApiError, ApiResult, Call, OrInternal};
 use serde::{Deserialize, Serialize};
 use worker::{Method, Request, Response};
 
-use crate::auth::signed_in;
 use crate::privacy;
+use noizylab_kit::caller::Caller;
 
 const MAX_NAME_CHARS: usize = 100;
 
@@ -44,7 +44,8 @@ async fn read_profile(call: &Call, user: &str) -> ApiResult<Profile> {
 }
 
 async fn profile(call: &Call) -> ApiResult<Response> {
-    let (user, _, _) = signed_in(call)?;
+    let who = Caller::signed_in(call).await?;
+    let user = who.id.as_str();
     http::ok(&read_profile(call, user).await?)
 }
 
@@ -66,7 +67,8 @@ fn e164(raw: &str) -> Option<String> {
 }
 
 async fn update_profile(mut req: Request, call: &Call) -> ApiResult<Response> {
-    let (user, _, _) = signed_in(call)?;
+    let who = Caller::signed_in(call).await?;
+    let user = who.id.as_str();
     let body: ProfileUpdate = http::read_json(&mut req).await?;
     let name = body.name.trim();
     if name.is_empty() || name.chars().count() > MAX_NAME_CHARS || name.chars().any(char::is_control) {
@@ -163,7 +165,8 @@ async fn load_preferences(call: &Call, user: &str) -> ApiResult<Preferences> {
 }
 
 async fn preferences(call: &Call) -> ApiResult<Response> {
-    let (user, _, _) = signed_in(call)?;
+    let who = Caller::signed_in(call).await?;
+    let user = who.id.as_str();
     http::ok(&load_preferences(call, user).await?)
 }
 
@@ -186,7 +189,8 @@ struct ChannelsUpdate {
 
 /// `PUT /api/v1/users/preferences`: a partial update; fields left out keep their value.
 async fn update_preferences(mut req: Request, call: &Call) -> ApiResult<Response> {
-    let (user, _, _) = signed_in(call)?;
+    let who = Caller::signed_in(call).await?;
+    let user = who.id.as_str();
     let body: PreferencesUpdate = http::read_json(&mut req).await?;
     let mut prefs = load_preferences(call, user).await?;
     if let Some(tz) = body.timezone {

@@ -2,7 +2,8 @@
 //! members (roles, disabling) and API keys. Only the workspace's own admins and owners
 //! see or change those; any other workspace answers 404, as if it did not exist.
 
-use noizylab_core::auth::Role;
+use noizylab_core::auth::{Role, Scope};
+use noizylab_kit::caller::Caller;
 use noizylab_kit::db::int;
 use noizylab_kit::{gate, http, random, time, ApiError, ApiResult, Call};
 use serde::{Deserialize, Serialize};
@@ -19,16 +20,16 @@ pub async fn route(req: Request, call: &Call, rest: &[&str]) -> ApiResult<Respon
         (Method::Post, [ws, "members", user, "disable"]) => set_disabled(call, ws, user, true).await,
         (Method::Post, [ws, "members", user, "enable"]) => set_disabled(call, ws, user, false).await,
         (Method::Get, [ws, "api-keys"]) => {
-            require_admin_of(call, ws).await?;
+            admin_of(call, ws).await?;
             keys::list(call, ws).await
         }
         (Method::Post, [ws, "api-keys"]) => {
-            let (actor, _) = require_admin_of(call, ws).await?;
-            keys::create(req, call, ws, &actor).await
+            let admin = admin_of(call, ws).await?;
+            keys::create(req, call, ws, &admin.id).await
         }
         (Method::Delete, [ws, "api-keys", id]) => {
-            let (actor, _) = require_admin_of(call, ws).await?;
-            keys::revoke(call, ws, &actor, id).await
+            let admin = admin_of(call, ws).await?;
+            keys::revoke(call, ws, &admin.id, id).await
         }
         (_, [] | [_, "api-keys"]) => Err(ApiError::MethodNotAllowed { allowed: vec!["GET", "POST"] }),
         (_, [_, "members"]) => Err(ApiError::MethodNotAllowed { allowed: vec!["GET"] }),
@@ -39,23 +40,16 @@ pub async fn route(req: Request, call: &Call, rest: &[&str]) -> ApiResult<Respon
     }
 }
 
-/// The caller must be signed in with the `admin` scope. A refusal is audited.
-pub async fn require_admin(call: &Call) -> ApiResult<(String, String, Role)> {
-    let (user, ws, role) = auth::signed_in(call)?;
-    if !call.identity.scopes.iter().any(|s| s == "admin") {
-        audit::record(call, "access.refused", Some(user), Some(ws), None, None, "{\"needs\":\"admin\"}").await?;
-        return Err(ApiError::Forbidden("this needs the admin scope".into()));
-    }
-    Ok((user.to_owned(), ws.to_owned(), role))
-}
-
-async fn require_admin_of(call: &Call, workspace: &str) -> ApiResult<(String, Role)> {
-    let (_, ws, _) = auth::signed_in(call)?;
-    if ws != workspace {
+/// The caller, if they are a signed-in person of `workspace` holding the `admin` scope
+/// (refusals audited); another workspace is answered as missing.
+async fn admin_of(call: &Call, workspace: &str) -> ApiResult<Caller> {
+    let who = Caller::of(call)?;
+    if who.workspace != workspace {
         return Err(ApiError::not_found(format!("workspace {workspace}")));
     }
-    let (user, _, role) = require_admin(call).await?;
-    Ok((user, role))
+    who.require(call, Scope::Admin).await?;
+    who.person(call).await?;
+    Ok(who)
 }
 
 #[derive(Serialize, Deserialize)]
@@ -69,7 +63,7 @@ struct Member {
 }
 
 async fn list(call: &Call, workspace: &str) -> ApiResult<Response> {
-    require_admin_of(call, workspace).await?;
+    admin_of(call, workspace).await?;
     let members: Vec<Member> = call
         .sql()?
         .all(
@@ -95,12 +89,13 @@ struct Epoch {
 /// `PUT /api/v1/workspaces/:ws/members/:user {role}`: effective on the member's next
 /// request (the epoch is raised at the gate), not at token expiry.
 async fn change_role(mut req: Request, call: &Call, workspace: &str, target: &str) -> ApiResult<Response> {
-    let (actor, actor_role) = require_admin_of(call, workspace).await?;
+    let admin = admin_of(call, workspace).await?;
+    let (actor, actor_role) = (admin.id.as_str(), admin.role);
     let body: RoleChange = http::read_json(&mut req).await?;
     let role = Role::parse(&body.role)
         .ok_or_else(|| ApiError::invalid_field("role", "role is one of owner, admin, technician, customer, guest"))?;
     let current = auth::role_in(call, workspace, target).await?.ok_or_else(|| ApiError::not_found("member"))?;
-    if (role == Role::Owner || current == Role::Owner) && actor_role != Role::Owner {
+    if (role == Role::Owner || current == Role::Owner) && actor_role != Some(Role::Owner) {
         return Err(ApiError::Forbidden("only an owner can grant or take the owner role".into()));
     }
     let db = call.sql()?;
@@ -115,10 +110,10 @@ async fn change_role(mut req: Request, call: &Call, workspace: &str, target: &st
     let epoch = epoch.map(|e| e.auth_epoch).unwrap_or(0);
     gate::post(&call.env, target, "epoch", &serde_json::json!({ "min_epoch": epoch })).await?;
     // Keys they made hold no more than they now do; their sockets reconnect with the new role.
-    keys::follow_creator(call, target, Some(workspace), &role.default_scopes()).await?;
+    keys::follow_creator(call, target, Some(workspace), &role.default_scope_names()).await?;
     crate::live::kick_user(call, target, "your role changed").await?;
     let detail = format!("{{\"from\":\"{}\",\"to\":\"{}\"}}", current.as_str(), role.as_str());
-    audit::record(call, "role.changed", Some(&actor), Some(workspace), Some(target), None, &detail).await?;
+    audit::record(call, "role.changed", Some(actor), Some(workspace), Some(target), None, &detail).await?;
     http::ok(&serde_json::json!({ "user_id": target, "workspace_id": workspace, "role": role }))
 }
 
@@ -131,7 +126,8 @@ struct MyWorkspace {
 
 /// `GET /api/v1/workspaces`: the workspaces the caller belongs to, with their role in each.
 async fn mine(call: &Call) -> ApiResult<Response> {
-    let (user, current, _) = auth::signed_in(call)?;
+    let who = Caller::signed_in(call).await?;
+    let (user, current) = (who.id.as_str(), who.workspace.as_str());
     let rows: Vec<MyWorkspace> = call
         .sql()?
         .all(
@@ -152,11 +148,12 @@ struct NewWorkspace {
 /// `POST /api/v1/workspaces {name}`: an owner opens another shop or location and owns it.
 /// Signing in with `workspace_id` enters it.
 async fn create(mut req: Request, call: &Call) -> ApiResult<Response> {
-    let (user, ws, role) = auth::signed_in(call)?;
-    if role != Role::Owner {
-        audit::record(call, "access.refused", Some(user), Some(ws), None, None, "{\"needs\":\"owner\"}").await?;
-        return Err(ApiError::Forbidden("only a workspace owner can open another workspace".into()));
+    let who = Caller::signed_in(call).await?;
+    if who.role != Some(Role::Owner) {
+        let why = "only a workspace owner can open another workspace";
+        return Err(who.refuse(call, why, serde_json::json!({ "needs": "owner" })).await);
     }
+    let user = who.id.as_str();
     let body: NewWorkspace = http::read_json(&mut req).await?;
     let name = body.name.trim();
     if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
@@ -190,12 +187,13 @@ struct SessionId {
 /// refuses their sign-ins and refreshes here, revokes or narrows the API keys they made
 /// here and closes their sockets; their access to other workspaces is untouched.
 async fn set_disabled(call: &Call, workspace: &str, target: &str, disable: bool) -> ApiResult<Response> {
-    let (actor, actor_role) = require_admin_of(call, workspace).await?;
+    let admin = admin_of(call, workspace).await?;
+    let (actor, actor_role) = (admin.id.as_str(), admin.role);
     let (current, _) = auth::membership(call, workspace, target).await?.ok_or_else(|| ApiError::not_found("member"))?;
     if target == actor {
         return Err(ApiError::Conflict("you cannot disable or enable yourself".into()));
     }
-    if current == Role::Owner && actor_role != Role::Owner {
+    if current == Role::Owner && actor_role != Some(Role::Owner) {
         return Err(ApiError::Forbidden("only an owner can disable or enable an owner".into()));
     }
     let db = call.sql()?;
@@ -225,6 +223,6 @@ async fn set_disabled(call: &Call, workspace: &str, target: &str, disable: bool)
         .await?;
     }
     let action = if disable { "user.disabled" } else { "user.enabled" };
-    audit::record(call, action, Some(&actor), Some(workspace), Some(target), None, "{}").await?;
+    audit::record(call, action, Some(actor), Some(workspace), Some(target), None, "{}").await?;
     http::ok(&serde_json::json!({ "user_id": target, "workspace_id": workspace, "disabled": disable }))
 }

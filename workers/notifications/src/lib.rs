@@ -16,6 +16,7 @@
 mod config;
 mod hub;
 
+use noizylab_core::auth::Scope;
 use noizylab_core::events::Envelope;
 use noizylab_kit::caller::Caller;
 use noizylab_kit::queue::{self, Delivery, Outcome};
@@ -60,10 +61,8 @@ async fn send_email(mut req: Request, call: &Call) -> ApiResult<Response> {
 
 /// The caller's workspace, if they hold `scope` (a person or an API key); a refusal is
 /// audited like every other worker's.
-async fn scoped(call: &Call, scope: &str) -> ApiResult<String> {
-    let who = Caller::of(call)?;
-    who.require(call, scope).await?;
-    Ok(who.workspace)
+async fn scoped(call: &Call, scope: Scope) -> ApiResult<String> {
+    Ok(Caller::with(call, scope).await?.workspace)
 }
 
 #[derive(Deserialize)]
@@ -77,7 +76,7 @@ struct Channels {
 
 /// `GET /api/v1/notifications/channels` (admin): the workspace's team webhooks.
 async fn channels(call: &Call) -> ApiResult<Response> {
-    let ws = scoped(call, "admin").await?;
+    let ws = scoped(call, Scope::Admin).await?;
     let rows: Vec<serde_json::Value> = call
         .sql()?
         .all(
@@ -91,7 +90,7 @@ async fn channels(call: &Call) -> ApiResult<Response> {
 /// `PUT /api/v1/notifications/channels {slack_webhook_url?, discord_webhook_url?}` (admin):
 /// an empty string removes one.
 async fn set_channels(mut req: Request, call: &Call) -> ApiResult<Response> {
-    let ws = scoped(call, "admin").await?;
+    let ws = scoped(call, Scope::Admin).await?;
     let body: Channels = http::read_json(&mut req).await?;
     let db = call.sql()?;
     for (kind, field, value) in [
@@ -138,8 +137,7 @@ fn push_key(call: &Call) -> ApiResult<Response> {
 
 /// The signed-in person (an API key is refused, audited).
 async fn signed_in_user(call: &Call) -> ApiResult<String> {
-    let who = Caller::of(call)?;
-    who.person(call).await.map(str::to_owned)
+    Ok(Caller::signed_in(call).await?.id)
 }
 
 /// Devices one person may have subscribed to web push at once.
@@ -246,12 +244,7 @@ async fn unsubscribe(mut req: Request, call: &Call) -> ApiResult<Response> {
 
 /// `GET /api/v1/notifications/deliveries?ticket_id=` (staff): what went out about a ticket.
 async fn deliveries(req: &Request, call: &Call) -> ApiResult<Response> {
-    let who = Caller::of(call)?;
-    who.require(call, "tickets:read").await?;
-    if !who.staff {
-        let why = "the delivery log is for the shop's staff";
-        return Err(who.refuse(call, why, serde_json::json!({ "needs": "staff" })).await);
-    }
+    let who = Caller::staff_with(call, Scope::TicketsRead).await?;
     let ws = who.workspace;
     let url = req.url().or_internal("url")?;
     let ticket = url

@@ -7,13 +7,14 @@
 //! customer approves (ticket → APPROVED; time, IP and user agent recorded) or declines
 //! with a reason (ticket → DIAGNOSTICS). Expired quotes cannot be approved.
 
+use noizylab_core::auth::Scope;
 use noizylab_core::contracts::{QuoteMove, QuoteStep, TicketFacts};
 use noizylab_core::error::ErrorBody;
 use noizylab_core::events::{QuoteApproved, QuoteDeclined, QuoteIssued};
 use noizylab_core::pricing::{self, Complexity, Inputs, Part, PriceList, Tier, Urgency};
 use noizylab_core::services::MAIN;
 use noizylab_kit::call::now_secs;
-use noizylab_kit::caller::Caller;
+use noizylab_kit::caller::{Caller, Owned};
 use noizylab_kit::db::{int, opt};
 use noizylab_kit::events::{self, About};
 use noizylab_kit::{http, random, serve, time, ApiError, ApiResult, Call, OrInternal};
@@ -64,14 +65,14 @@ async fn price_list(call: &Call, workspace: &str) -> ApiResult<PriceList> {
 /// `GET /api/v1/pricing/price-list`: the workspace's prices (defaults until set).
 async fn show_price_list(call: &Call) -> ApiResult<Response> {
     let who = Caller::of(call)?;
-    who.require(call, "pricing:read").await?;
+    who.require(call, Scope::PricingRead).await?;
     http::ok(&price_list(call, &who.workspace).await?)
 }
 
 /// `PUT /api/v1/pricing/price-list` (pricing:write): replaces the workspace's prices.
 async fn set_price_list(mut req: Request, call: &Call) -> ApiResult<Response> {
     let who = Caller::of(call)?;
-    who.require(call, "pricing:write").await?;
+    who.require(call, Scope::PricingWrite).await?;
     let list: PriceList = http::read_json(&mut req).await?;
     let checks: [(&str, bool, &str); 7] = [
         (
@@ -127,7 +128,7 @@ struct Package {
 /// `GET /api/v1/pricing/packages` (pricing:read): the workspace's fixed-price packages.
 async fn packages(call: &Call) -> ApiResult<Response> {
     let who = Caller::of(call)?;
-    who.require(call, "pricing:read").await?;
+    who.require(call, Scope::PricingRead).await?;
     let list = price_list(call, &who.workspace).await?;
     let rows: Vec<Package> = call
         .sql()?
@@ -207,7 +208,7 @@ const MAX_CENTS: i64 = 10_000_000;
 /// tickets:write) it is issued on the ticket, which then awaits the customer's approval.
 async fn estimate(mut req: Request, call: &Call) -> ApiResult<Response> {
     let who = Caller::of(call)?;
-    who.require(call, "pricing:read").await?;
+    who.require(call, Scope::PricingRead).await?;
     let body: EstimateRequest = http::read_json(&mut req).await?;
     if !(1..=10_000).contains(&body.estimated_minutes) {
         return Err(ApiError::invalid_field("estimated_minutes", "estimated_minutes is 1 to 10000"));
@@ -241,13 +242,13 @@ async fn estimate(mut req: Request, call: &Call) -> ApiResult<Response> {
     }
     let db = call.sql()?;
     let (ticket_id, customer) = match body.ticket_id.as_deref() {
-        None => (None, (!who.staff).then(|| who.id.clone())),
+        None => (None, who.only_own().map(str::to_owned)),
         Some(id) => {
-            if !who.staff {
+            if !who.is_staff() {
                 let why = "only the shop's staff issue quotes on tickets";
                 return Err(who.refuse(call, why, json!({ "ticket_id": id })).await);
             }
-            who.require(call, "tickets:write").await?;
+            who.require(call, Scope::TicketsWrite).await?;
             let t = ticket(call, id).await?;
             if t.workspace_id != who.workspace {
                 return Err(ApiError::invalid_field("ticket_id", "no such ticket"));
@@ -440,13 +441,18 @@ async fn visible_quote(call: &Call, who: &Caller, id: &str) -> ApiResult<QuoteRo
             &[id.into()],
         )
         .await?;
-    row.filter(|q| q.workspace_id == who.workspace && (who.staff || q.customer_id.as_deref() == Some(&who.id)))
-        .ok_or_else(|| ApiError::not_found(format!("quote {id}")))
+    who.visible(row.filter(|q| q.workspace_id == who.workspace), format_args!("quote {id}"))
+}
+
+impl Owned for QuoteRow {
+    fn owner_id(&self) -> Option<&str> {
+        self.customer_id.as_deref()
+    }
 }
 
 async fn show_quote(call: &Call, id: &str) -> ApiResult<Response> {
     let who = Caller::of(call)?;
-    who.require(call, "pricing:read").await?;
+    who.require(call, Scope::PricingRead).await?;
     http::ok(&visible_quote(call, &who, id).await?.view()?)
 }
 
@@ -460,7 +466,7 @@ struct Decision {
 /// `POST …/quotes/:id/approve` and `…/decline {reason}`: the ticket's customer decides.
 async fn decide(mut req: Request, call: &Call, id: &str, approve: bool) -> ApiResult<Response> {
     let who = Caller::of(call)?;
-    who.require(call, "tickets:write").await?;
+    who.require(call, Scope::TicketsWrite).await?;
     let body: Decision = if approve { Decision::default() } else { http::read_json(&mut req).await? };
     let quote = visible_quote(call, &who, id).await?;
     if quote.customer_id.as_deref() != Some(&who.id) {

@@ -7,6 +7,7 @@
 //! arrive with their issues. It also consumes every dead-letter queue, so each message that
 //! exhausted its retries is kept in `dead_letters` for an operator.
 
+use noizylab_core::auth::Scope;
 use noizylab_core::events::{self, Envelope};
 use noizylab_core::events::{
     ChatEscalated, DiagnosticsProgress, Payload, PaymentSucceeded, QuoteApproved, QuoteDeclined, QuoteIssued,
@@ -14,6 +15,7 @@ use noizylab_core::events::{
     TicketUpdated,
 };
 use noizylab_core::services::queues;
+use noizylab_kit::caller::Caller;
 use noizylab_kit::queue::{self, Delivery, Outcome};
 use noizylab_kit::{http, serve, time, ApiError, ApiResult, Call, OrInternal};
 use serde::{Deserialize, Serialize};
@@ -39,17 +41,15 @@ async fn route(req: Request, call: Call) -> ApiResult<Response> {
 /// Operator routes: the `admin` scope (a person or an API key), who sees their own
 /// workspace's messages; in development, anyone, everything. `Some(ws)` limits to one
 /// workspace.
-fn require_operator(call: &Call) -> ApiResult<Option<String>> {
-    let who = &call.identity;
-    if who.scopes.iter().any(|s| s == "admin") {
-        return Ok(who.workspace.clone());
-    }
-    if call.is_development() {
-        return Ok(None);
-    }
-    match who.kind {
-        noizylab_core::identity::PrincipalKind::Anonymous => Err(ApiError::Unauthenticated("sign in first".into())),
-        _ => Err(ApiError::Forbidden("operator routes need the admin scope".into())),
+async fn require_operator(call: &Call) -> ApiResult<Option<String>> {
+    match Caller::of(call) {
+        Ok(who) if who.has(Scope::Admin) => Ok(Some(who.workspace)),
+        _ if call.is_development() => Ok(None),
+        Ok(who) => {
+            let why = "operator routes need the admin scope";
+            Err(who.refuse(call, why, serde_json::json!({ "needs": Scope::Admin })).await)
+        }
+        Err(e) => Err(e),
     }
 }
 
@@ -67,7 +67,7 @@ struct EventRow {
 
 /// `GET /api/v1/workflows/events/:id`: one delivered event, as the log recorded it.
 async fn event_by_id(call: &Call, id: &str) -> ApiResult<Response> {
-    let only = require_operator(call)?;
+    let only = require_operator(call).await?;
     let row: Option<EventRow> = call
         .db()?
         .prepare("SELECT * FROM event_log WHERE id = ?1")
@@ -99,7 +99,7 @@ struct DeadLetter {
 
 /// `GET /api/v1/workflows/dead-letters[?queue=noizylab-events][&limit=50]`, newest first.
 async fn dead_letters(req: &Request, call: &Call) -> ApiResult<Response> {
-    let only = require_operator(call)?;
+    let only = require_operator(call).await?;
     let url = req.url().or_internal("url")?;
     let mut queue: Option<String> = None;
     let mut limit: u32 = 50;
@@ -138,7 +138,7 @@ async fn dead_letters(req: &Request, call: &Call) -> ApiResult<Response> {
 /// the queue it failed on (a bus event is handled again here at once), and notes when.
 /// Consumers are idempotent, so a replay never repeats what already succeeded.
 async fn replay(call: &Call, id: &str) -> ApiResult<Response> {
-    let only = require_operator(call)?;
+    let only = require_operator(call).await?;
     let row: Option<DeadLetter> = call
         .sql()?
         .first(
@@ -325,7 +325,7 @@ async fn feed_room(env: &Env, envelope: &Envelope) -> ApiResult<()> {
     let body = serde_json::to_string(&frame).map_err(|e| ApiError::internal(format!("room frame: {e}")))?;
     let main = env.service(noizylab_core::services::MAIN).or_internal("MAIN")?;
     let secret = noizylab_kit::call::internal_secret(env)?;
-    let me = noizylab_core::identity::Identity::service("noizylab-workflow-orchestrator");
+    let me = noizylab_core::identity::Identity::of_service(noizylab_core::services::WORKFLOW_ORCHESTRATOR);
     let path = format!("/internal/rooms/{ticket}/publish");
     let resp =
         noizylab_kit::call::forward_signed(&main, &secret, &me, &envelope.id, Method::Post, &path, Some(body)).await?;
