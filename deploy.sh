@@ -67,12 +67,45 @@ cmd_setup() {
       || die "could not install wasm-bindgen-cli $want_bg"
   fi
 
-  if [ ! -x node_modules/.bin/wrangler ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-    say "installing npm packages (wrangler, miniflare, workerd, binaryen)"
+  if [ ! -x node_modules/.bin/wrangler ] || [ ! -f node_modules/redoc/bundles/redoc.standalone.js ] \
+     || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+    say "installing npm packages (wrangler, miniflare, workerd, binaryen, redoc)"
     npm ci --no-audit --no-fund || die "npm ci failed"
   fi
   ensure_chromium
+  ensure_python_tools
   say "setup complete"
+}
+
+# Schemathesis and the OpenAPI validator, pinned in tests/requirements.txt, in .venv.
+ensure_python_tools() {
+  local stamp=.venv/.requirements
+  [ -x .venv/bin/schemathesis ] && [ -f "$stamp" ] && cmp -s tests/requirements.txt "$stamp" && return 0
+  have python3 || die "python3 is missing: install Python 3.10 or newer"
+  say "installing the Python test tools (schemathesis, openapi-spec-validator) into .venv"
+  if ! python3 -m venv .venv 2>/dev/null; then
+    have apt-get || die "python3 cannot make a venv: install python3-venv"
+    local sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3-venv \
+      || { $sudo apt-get update && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3-venv; } \
+      || die "could not install python3-venv"
+    rm -rf .venv && python3 -m venv .venv || die "python3 -m venv failed"
+  fi
+  .venv/bin/pip install --quiet --disable-pip-version-check -r tests/requirements.txt || die "pip install failed"
+  cp tests/requirements.txt "$stamp"
+}
+
+# The API description and the docs page's renderer, as the customer portal serves them
+# (its static assets: workers/customer-portal/static, built, not committed).
+build_docs() {
+  local static=workers/customer-portal/static
+  mkdir -p "$static/docs"
+  node scripts/openapi.mjs "$static/openapi.json" >&2 || die "docs/openapi/*.json do not assemble"
+  # The one thing the bundle fetches from elsewhere is Redocly's logo in its footer: an
+  # empty image instead, so the page loads nothing but this site (its CSP says so too).
+  [ -f node_modules/redoc/bundles/redoc.standalone.js ] || die "the docs renderer is missing: run ./deploy.sh setup"
+  sed 's#https://cdn.redoc.ly/redoc/logo-mini.svg#data:image/gif;base64,R0lGODlhAQABAAAAACH5BAEKAAEALAAAAAABAAEAAAICTAEAOw==#g' \
+    node_modules/redoc/bundles/redoc.standalone.js >"$static/docs/redoc.standalone.js"
 }
 
 # The browser tests drive Debian's Chromium (never a browser a test tool downloads).
@@ -88,7 +121,9 @@ ensure_chromium() {
 
 ensure_setup() {
   if [ ! -x "${NOIZYLAB_CHROMIUM:-/usr/bin/chromium}" ]; then ensure_chromium; fi
-  if [ ! -x node_modules/.bin/wrangler ] || ! have worker-build || ! have wasm-bindgen \
+  ensure_python_tools
+  if [ ! -x node_modules/.bin/wrangler ] || [ ! -f node_modules/redoc/bundles/redoc.standalone.js ] \
+     || ! have worker-build || ! have wasm-bindgen \
      || ! { rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; }; then
     cmd_setup
   fi
@@ -128,6 +163,7 @@ cmd_build() {
     [ -d "workers/$d" ] || die "no worker named '$d' (see workers/)"
     packages+=(-p "noizylab-$d")
   done
+  build_docs
   say "compiling ${#dirs[@]} worker(s) for wasm32 (release)"
   mkdir -p target
   cargo build --release --target wasm32-unknown-unknown "${packages[@]}" \

@@ -83,6 +83,8 @@ try {
     await ready();
     await shot(name);
   }
+  // The API reference is for the shop's staff: a customer's footer does not offer it.
+  if (await page.locator("#api-reference").isVisible()) throw new Error("a customer is offered the API reference");
   // Help: the customer chats about the repair; the assistant answers, then they ask for a person.
   await page.goto(`${BASE}/portal/tickets/${TICKET}`);
   await ready();
@@ -103,6 +105,7 @@ try {
     await signIn(bench, STAFF_EMAIL);
     await bench.goto(`${BASE}/portal/workbench`);
     await bench.waitForSelector("body[data-ready=true]");
+    if (!(await bench.locator("#api-reference").isVisible())) throw new Error("staff are not offered the API reference");
     await bench.click(`button[data-ticket="${TICKET}"]`);
     await bench.waitForSelector("#feed li");
     await bench.getByLabel("Write").fill("Fan bearing worn; replacing the assembly");
@@ -112,6 +115,7 @@ try {
     // The waiting chat: the technician joins and answers in the same conversation.
     await bench.reload();
     await bench.waitForSelector("body[data-ready=true]");
+    if (!(await bench.locator("#api-reference").isVisible())) throw new Error("staff are not offered the API reference");
     await bench.click("#chats button[data-chat]");
     await bench.waitForFunction(() => [...document.querySelectorAll("#feed li")].some((li) => li.textContent.includes("opening hours")));
     await bench.getByLabel("Write").fill("Hi, a technician here: we also open on Saturdays.");

@@ -16,6 +16,8 @@ use serde_json::{json, Value};
 use tungstenite::stream::MaybeTlsStream;
 use tungstenite::{Message, WebSocket};
 
+pub mod openapi;
+
 pub type Socket = WebSocket<MaybeTlsStream<TcpStream>>;
 
 /// The secret the harness gives the platform, so a test can sign an internal request
@@ -93,7 +95,11 @@ impl Platform {
     /// Starts the platform with extra environment for `scripts/platform.mjs` (provider
     /// base URLs and keys, e.g. `NOIZYLAB_STRIPE_BASE_URL`).
     pub fn start_with(state: &Path, env: &[(&str, &str)]) -> Platform {
+        // Miniflare's scratch folders go with the state, not into the machine's /tmp.
+        let scratch = state.join("tmp");
+        std::fs::create_dir_all(&scratch).expect("scratch folder");
         let mut child = Command::new("node")
+            .env("TMPDIR", &scratch)
             .arg(repo().join("scripts/platform.mjs"))
             .args(["--port", "0", "--exit-with-stdin", "--persist-to"])
             .arg(state)
@@ -214,6 +220,9 @@ impl Reply {
 fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
+        // Answers are seen as the platform gives them (a redirect is a 302, not its target),
+        // so that each can be held to its own operation in the API description.
+        .max_redirects(0)
         .timeout_global(Some(Duration::from_secs(60)))
         .build()
         .into()
@@ -242,7 +251,21 @@ pub fn request(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&
         Some(bytes) => agent.run(builder.body(bytes.to_vec()).expect("request")),
         None => agent.run(builder.body(()).expect("request")),
     };
-    read(result.unwrap_or_else(|e| panic!("{method} {url}: {e}")))
+    let reply = read(result.unwrap_or_else(|e| panic!("{method} {url}: {e}")));
+    let request_type = headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("content-type")).map(|(_, v)| *v);
+    let exchange = openapi::Exchange {
+        method,
+        url,
+        request_type,
+        request_body: body,
+        status: reply.status,
+        response_type: reply.header("content-type"),
+        response_body: &reply.body,
+    };
+    if let Err(why) = openapi::check(&exchange) {
+        panic!("{method} {url}: the API description (docs/openapi) is wrong or the answer is: {why}");
+    }
+    reply
 }
 
 pub fn get(url: &str) -> Reply {

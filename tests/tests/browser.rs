@@ -99,3 +99,22 @@ fn a_customer_approves_a_quote_and_sees_the_repair_move_live_in_chromium() {
         assert!(size > 1000, "screenshot {} was saved", file.display());
     }
 }
+
+#[test]
+fn the_api_reference_renders_every_operation_in_chromium_from_this_site_only() {
+    let p = Platform::fresh("browser-docs");
+    let shots = repo().join("target/screenshots/docs");
+    let _ = std::fs::remove_dir_all(&shots);
+    let out = Command::new("node")
+        .arg(repo().join("tests/browser/docs.mjs"))
+        .env("BASE", &p.base)
+        .env("SHOTS", &shots)
+        .output()
+        .expect("node tests/browser/docs.mjs");
+    p.stop();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{said}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(said.starts_with("rendered "), "{said}");
+    let size = std::fs::metadata(shots.join("api-reference.png")).map(|m| m.len()).unwrap_or(0);
+    assert!(size > 10_000, "the reference's screenshot was saved");
+}

@@ -10,6 +10,10 @@ pub const CACHE: &str = "CACHE";
 /// R2 `noizylab-uploads`: photos, schematics, audio, documents, models.
 pub const UPLOADS: &str = "UPLOADS";
 
+/// Workers Static Assets: files served as they are (the customer portal's API docs page
+/// renderer and the assembled OpenAPI document), read with `env.assets(ASSETS)`.
+pub const ASSETS: &str = "ASSETS";
+
 /// Queue producer bindings.
 pub const EVENTS: &str = "EVENTS";
 pub const JOBS: &str = "JOBS";

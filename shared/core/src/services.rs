@@ -18,6 +18,8 @@ pub enum BindingKind {
     DurableObject,
     /// A service binding to another worker.
     Service,
+    /// The worker's static assets (`[assets]` in its `wrangler.toml`).
+    Assets,
 }
 
 impl BindingKind {
@@ -29,6 +31,7 @@ impl BindingKind {
             BindingKind::Queue => "queue",
             BindingKind::DurableObject => "durable_object",
             BindingKind::Service => "service",
+            BindingKind::Assets => "assets",
         }
     }
 }
@@ -53,6 +56,9 @@ const fn queue(name: &'static str) -> Binding {
 }
 const fn object(name: &'static str) -> Binding {
     Binding { name, kind: BindingKind::DurableObject }
+}
+const fn assets(name: &'static str) -> Binding {
+    Binding { name, kind: BindingKind::Assets }
 }
 const fn service(name: &'static str) -> Binding {
     Binding { name, kind: BindingKind::Service }
@@ -277,7 +283,7 @@ pub static SERVICES: [ServiceSpec; 17] = [
         dir: "customer-portal",
         binding: CUSTOMER_PORTAL,
         role: "the customer web app: account, tickets, quotes, payments, loyalty",
-        bindings: &[d1(DB), kv(CACHE), queue(EVENTS), service(MAIN), service(PRICING)],
+        bindings: &[d1(DB), kv(CACHE), queue(EVENTS), service(MAIN), service(PRICING), assets(ASSETS)],
         consumes: &[],
         classes: &[],
     },

@@ -65,6 +65,14 @@ fn each_wrangler_config_declares_exactly_the_catalogued_bindings() {
             "{dir}: durable objects"
         );
         assert_eq!(names(&cfg, &["services"], "binding"), declared(dir, BindingKind::Service), "{dir}: services");
+        let assets: BTreeSet<String> = cfg
+            .get("assets")
+            .and_then(|a| a.get("binding"))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .into_iter()
+            .collect();
+        assert_eq!(assets, declared(dir, BindingKind::Assets), "{dir}: static assets");
         let consumers = names(&cfg, &["queues", "consumers"], "queue");
         let expected: BTreeSet<String> = spec.consumes.iter().map(|q| (*q).to_owned()).collect();
         assert_eq!(consumers, expected, "{dir}: queue consumers");

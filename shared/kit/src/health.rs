@@ -59,6 +59,9 @@ async fn check(call: &Call, binding: Binding, deep: bool) -> Check {
             call.env.queue(binding.name).map(|_| (CheckStatus::Bound, None)).map_err(|e| e.to_string())
         }
         BindingKind::DurableObject => probe_object(call, binding.name).await,
+        BindingKind::Assets => {
+            call.env.assets(binding.name).map(|_| (CheckStatus::Bound, None)).map_err(|e| e.to_string())
+        }
         BindingKind::Service if !deep => Ok((CheckStatus::Skipped, Some("probed directly by the caller".into()))),
         BindingKind::Service => match call.internal(binding.name, Method::Get, "/health/ping", None).await {
             Ok(resp) if resp.status_code() == 200 => Ok((CheckStatus::Ok, None)),

@@ -75,6 +75,7 @@ fn throughput(url: &str, threads: usize, secs: u64, want: u16) -> f64 {
 }
 
 fn main() {
+    noizylab_tests::openapi::stop_checking();
     let args: Vec<String> = std::env::args().collect();
     let quick = args.iter().any(|a| a == "--quick");
     let clients: usize = args

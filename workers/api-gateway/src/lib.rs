@@ -78,6 +78,15 @@ async fn route(
             let owner = services::CUSTOMER_PORTAL;
             forward::to_service(req, body, env, owner, &secret, &who, request_id).await
         }
+        // The API reference: the OpenAPI document and its rendered page, from the portal's
+        // static assets. Public, held per address like the portal's pages.
+        (Method::Get, ["api", "v1", "openapi.json"] | ["docs"] | ["docs", "redoc.standalone.js"]) => {
+            limit_by_address(&req, env, config, rate).await?;
+            let secret = internal_secret(env)?;
+            let who = Identity::anonymous();
+            forward::to_service(req, body, env, services::CUSTOMER_PORTAL, &secret, &who, request_id).await
+        }
+        (_, ["api", "v1", "openapi.json"] | ["docs"]) => Err(ApiError::MethodNotAllowed { allowed: vec!["GET"] }),
         (Method::Get, [".well-known", "jwks.json"]) => {
             let secret = internal_secret(env)?;
             let who = Identity::anonymous();

@@ -448,7 +448,7 @@ document.addEventListener("DOMContentLoaded", async () => {
   if (out) out.addEventListener("click", async () => { try { await api("POST", "/api/v1/auth/logout"); } finally { signOut(); } });
   if (page !== "signin" && !session()) return location.assign("/portal/");
   const staff = ["owner", "admin", "technician"].includes(session()?.role);
-  for (const a of document.querySelectorAll('a[href="/portal/workbench"]')) a.hidden = !staff;
+  for (const a of document.querySelectorAll('a[href="/portal/workbench"], a[href="/docs"]')) a.hidden = !staff;
   try { await pages[page]?.(); } catch (err) { if (err.message !== "signed out") notice(err.message, true); }
   // In-app notices: whatever the hub sends this person while a page is open.
   if (page !== "signin") {

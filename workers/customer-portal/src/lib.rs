@@ -8,6 +8,7 @@
 //! paid and awards the points → `payment.succeeded` goes on the bus.
 
 mod config;
+mod docs;
 mod pages;
 mod stripe;
 
@@ -46,6 +47,9 @@ async fn route(req: Request, call: Call) -> ApiResult<Response> {
         (Method::Get, ["portal", "workbench"]) => pages::workbench(),
         (Method::Get, ["portal", "chat"]) => pages::chat(),
         (Method::Get, ["portal", "assets", name]) => pages::asset(name),
+        (Method::Get, ["docs"]) => docs::page(),
+        (Method::Get, ["docs", "redoc.standalone.js"]) => docs::asset(&call, "redoc.standalone.js").await,
+        (Method::Get, ["api", "v1", "openapi.json"]) => docs::asset(&call, "openapi.json").await,
         (Method::Get, ["api", "v1", "invoices"]) => invoices(&call).await,
         (Method::Get, ["api", "v1", "loyalty"]) => loyalty(&call).await,
         (Method::Post, ["api", "v1", "payments", "checkout"]) => checkout(req, &call).await,
@@ -53,7 +57,7 @@ async fn route(req: Request, call: Call) -> ApiResult<Response> {
         (_, ["api", "v1", "payments", "checkout"] | ["api", "v1", "webhooks", "stripe"]) => {
             Err(ApiError::MethodNotAllowed { allowed: vec!["POST"] })
         }
-        (_, ["portal", ..] | ["api", "v1", "invoices" | "loyalty"]) => {
+        (_, ["portal", ..] | ["api", "v1", "invoices" | "loyalty" | "openapi.json"] | ["docs", ..]) => {
             Err(ApiError::MethodNotAllowed { allowed: vec!["GET"] })
         }
         _ => Err(http::no_route(&req)),

@@ -57,6 +57,7 @@ fn page(id: &str, title: &str, data: &str, body: &str) -> ApiResult<Response> {
          <body data-page=\"{id}\"{data}><a class=\"skip\" href=\"#main\">Skip to content</a>\
          <header><div class=\"bar\"><a class=\"brand\" href=\"/portal/tickets\">NoizyLab</a>{nav}</div></header>\
          <main id=\"main\"><div id=\"notice\" class=\"notice\" role=\"status\" tabindex=\"-1\" hidden></div>{body}</main>\
+         <footer><a href=\"/docs\" id=\"api-reference\" hidden>API reference</a></footer>\
          </body></html>",
         title = esc(title),
     );
