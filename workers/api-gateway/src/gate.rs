@@ -5,7 +5,8 @@
 //!   disabled; tokens minted in an older epoch are refused at once, not at expiry;
 //! - **revoked sessions**: sign-out and refresh-token reuse revoke a session id (`sid`)
 //!   here, kept until every access token of that session has expired;
-//! - the exact **sliding-window rate limit** (`noizylab_core::ratelimit`).
+//! - the exact **sliding-window rate limit** (`noizylab_core::ratelimit`), kept in memory:
+//!   a check writes nothing; only a change to the epoch, revocations or a key is stored.
 //!
 //! The same class, named `key:<id>`, is an API key's gate: the key's hash, workspace,
 //! scopes, limit and revocation (main keeps it in step with D1), and its window; named
@@ -24,6 +25,8 @@ use noizylab_kit::health::{object_ok, OBJECT_HEALTH_PATH};
 use serde::{Deserialize, Serialize};
 use worker::{durable_object, DurableObject, Env, Method, Request, Response, State};
 
+/// What must survive the object: who may still come in. Written only when it changes
+/// (an epoch raised, a session revoked, a key put or revoked), never by a check.
 #[derive(Default, Serialize, Deserialize)]
 struct GateState {
     #[serde(default)]
@@ -31,8 +34,6 @@ struct GateState {
     /// (session id, revoked until, unix ms)
     #[serde(default)]
     revoked: Vec<(String, u64)>,
-    #[serde(default)]
-    hits: Vec<u64>,
     /// Set in a `key:<id>` gate only.
     #[serde(default)]
     key: Option<KeyRecord>,
@@ -114,62 +115,85 @@ struct RevokeRequest {
 
 const KEY: &str = "gate";
 
+/// The rate window lives in memory only: the object is the single place a user's (or a
+/// key's) requests are counted, so the limit is exact while it lives, and no request waits
+/// for a storage write. If the object is evicted (idle for a while) the window starts
+/// empty, which can only admit a caller who was quiet anyway. The durable part
+/// ([`GateState`]) is read once per object and written only when it changes.
 #[durable_object]
 pub struct Gate {
     state: State,
-    cached: RefCell<Option<GateState>>,
+    durable: RefCell<Option<GateState>>,
+    hits: RefCell<Vec<u64>>,
 }
 
 impl Gate {
-    async fn load(&self) -> worker::Result<GateState> {
-        if let Some(s) = self.cached.borrow_mut().take() {
-            return Ok(s);
+    /// The durable state, read from storage the first time.
+    async fn load(&self) -> worker::Result<()> {
+        if self.durable.borrow().is_none() {
+            let stored = self.state.storage().get::<GateState>(KEY).await?.unwrap_or_default();
+            let mut slot = self.durable.borrow_mut();
+            if slot.is_none() {
+                *slot = Some(stored);
+            }
         }
-        Ok(self.state.storage().get::<GateState>(KEY).await?.unwrap_or_default())
-    }
-
-    async fn save(&self, s: GateState) -> worker::Result<()> {
-        self.state.storage().put(KEY, &s).await?;
-        *self.cached.borrow_mut() = Some(s);
         Ok(())
     }
 
-    async fn check(&self, req: CheckRequest) -> worker::Result<CheckAnswer> {
-        let now = worker::Date::now().as_millis();
-        let mut s = self.load().await?;
-        s.revoked.retain(|(_, until)| *until > now);
-        let answer = if req.epoch < s.min_epoch {
-            CheckAnswer::refused("stale_epoch", req.limit)
-        } else if s.revoked.iter().any(|(sid, _)| *sid == req.sid) {
-            CheckAnswer::refused("revoked", req.limit)
-        } else {
-            CheckAnswer::admit(&mut s.hits, now, req.limit, req.window_ms)
+    /// Changes the durable state and writes it.
+    async fn change(&self, f: impl FnOnce(&mut GateState)) -> worker::Result<()> {
+        self.load().await?;
+        let snapshot = {
+            let mut slot = self.durable.borrow_mut();
+            let s = slot.get_or_insert_with(GateState::default);
+            f(s);
+            serde_json::to_value(&*s).map_err(|e| worker::Error::RustError(e.to_string()))?
         };
-        self.save(s).await?;
-        Ok(answer)
+        self.state.storage().put(KEY, &snapshot).await
     }
 
-    async fn limit(&self, req: LimitRequest) -> worker::Result<CheckAnswer> {
-        let mut s = self.load().await?;
-        let answer = CheckAnswer::admit(&mut s.hits, worker::Date::now().as_millis(), req.limit, req.window_ms);
-        self.save(s).await?;
-        Ok(answer)
+    fn admit(&self, limit: u32, window_ms: u64) -> CheckAnswer {
+        CheckAnswer::admit(&mut self.hits.borrow_mut(), worker::Date::now().as_millis(), limit, window_ms)
+    }
+
+    async fn check(&self, req: CheckRequest) -> worker::Result<CheckAnswer> {
+        self.load().await?;
+        let now = worker::Date::now().as_millis();
+        let refusal = {
+            let mut slot = self.durable.borrow_mut();
+            let s = slot.get_or_insert_with(GateState::default);
+            // Expired revocations are dropped here in memory; the next write stores that.
+            s.revoked.retain(|(_, until)| *until > now);
+            if req.epoch < s.min_epoch {
+                Some("stale_epoch")
+            } else if s.revoked.iter().any(|(sid, _)| *sid == req.sid) {
+                Some("revoked")
+            } else {
+                None
+            }
+        };
+        Ok(match refusal {
+            Some(reason) => CheckAnswer::refused(reason, req.limit),
+            None => self.admit(req.limit, req.window_ms),
+        })
     }
 
     /// An unknown, revoked, expired or mismatched key is refused alike (`invalid_key`):
     /// the answer never tells which.
     async fn key_check(&self, req: KeyCheck) -> worker::Result<KeyAnswer> {
-        let mut s = self.load().await?;
-        let valid = s.key.as_ref().filter(|k| {
-            !k.revoked
-                && k.expires_at.is_none_or(|at| at > req.now_secs)
-                && auth::constant_time_eq(k.hash.as_bytes(), req.hash.as_bytes())
-        });
-        let Some(key) = valid.cloned() else {
+        self.load().await?;
+        let valid = {
+            let slot = self.durable.borrow();
+            slot.as_ref().and_then(|s| s.key.as_ref()).cloned().filter(|k| {
+                !k.revoked
+                    && k.expires_at.is_none_or(|at| at > req.now_secs)
+                    && auth::constant_time_eq(k.hash.as_bytes(), req.hash.as_bytes())
+            })
+        };
+        let Some(key) = valid else {
             return Ok(KeyAnswer { check: CheckAnswer::refused("invalid_key", 0), grant: None });
         };
-        let check = CheckAnswer::admit(&mut s.hits, worker::Date::now().as_millis(), key.limit, req.window_ms);
-        self.save(s).await?;
+        let check = self.admit(key.limit, req.window_ms);
         Ok(KeyAnswer { check, grant: Some(KeyGrant { workspace_id: key.workspace_id, scopes: key.scopes }) })
     }
 }
@@ -201,7 +225,7 @@ impl CheckAnswer {
 
 impl DurableObject for Gate {
     fn new(state: State, _env: Env) -> Self {
-        Gate { state, cached: RefCell::new(None) }
+        Gate { state, durable: RefCell::new(None), hits: RefCell::new(Vec::new()) }
     }
 
     async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
@@ -214,36 +238,34 @@ impl DurableObject for Gate {
             }
             (Method::Post, "/epoch") => {
                 let body: EpochRequest = req.json().await?;
-                let mut s = self.load().await?;
-                s.min_epoch = s.min_epoch.max(body.min_epoch);
-                self.save(s).await?;
+                self.change(|s| s.min_epoch = s.min_epoch.max(body.min_epoch)).await?;
                 Response::empty()
             }
             (Method::Post, "/revoke") => {
                 let body: RevokeRequest = req.json().await?;
-                let mut s = self.load().await?;
-                s.revoked.retain(|(sid, _)| *sid != body.sid);
-                s.revoked.push((body.sid, body.until_ms));
-                self.save(s).await?;
+                self.change(|s| {
+                    s.revoked.retain(|(sid, _)| *sid != body.sid);
+                    s.revoked.push((body.sid, body.until_ms));
+                })
+                .await?;
                 Response::empty()
             }
             (Method::Post, "/limit") => {
                 let body: LimitRequest = req.json().await?;
-                Response::from_json(&self.limit(body).await?)
+                Response::from_json(&self.admit(body.limit, body.window_ms))
             }
             (Method::Post, "/key/put") => {
                 let body: KeyPut = req.json().await?;
-                let mut s = self.load().await?;
-                s.key = Some(body.key);
-                self.save(s).await?;
+                self.change(|s| s.key = Some(body.key)).await?;
                 Response::empty()
             }
             (Method::Post, "/key/revoke") => {
-                let mut s = self.load().await?;
-                if let Some(k) = s.key.as_mut() {
-                    k.revoked = true;
-                }
-                self.save(s).await?;
+                self.change(|s| {
+                    if let Some(k) = s.key.as_mut() {
+                        k.revoked = true;
+                    }
+                })
+                .await?;
                 Response::empty()
             }
             (Method::Post, "/key/check") => {
