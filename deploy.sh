@@ -7,7 +7,7 @@
 #   ./deploy.sh test               formatting, lints, unit, SQL and end-to-end tests, dry-run deploy
 #   ./deploy.sh migrate [--remote] apply D1 migrations (local state by default)
 #   ./deploy.sh deploy [--dry-run] create resources, migrate, deploy in dependency order
-#   ./deploy.sh bench [--quick]    measure the local stack (see docs/benchmarks.md)
+#   ./deploy.sh bench [--quick] [--peer]  measure the local stack; --peer: against the TypeScript peer
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -265,7 +265,24 @@ check_no_leftovers() {
 
 cmd_bench() {
   cmd_build
+  local arg
+  for arg in "$@"; do
+    [ "$arg" = --peer ] && build_peer
+  done
   cargo run --release -p noizylab-tests --bin bench -- "$@"
+}
+
+# The TypeScript performance peer (../shared/bench/peer-ts, or NOIZYLAB_PEER): its npm
+# packages and its two bundled workers.
+build_peer() {
+  local peer="${NOIZYLAB_PEER:-$ROOT/../shared/bench/peer-ts}"
+  [ -f "$peer/run.mjs" ] || die "no performance peer at $peer (set NOIZYLAB_PEER)"
+  say "building the TypeScript peer in $peer"
+  ( cd "$peer" \
+    && { [ -d node_modules ] || npm ci --no-audit --no-fund; } \
+    && for f in gateway main; do
+         node_modules/.bin/esbuild "src/$f.ts" --bundle --format=esm --platform=neutral --outfile="dist/$f.js" --log-level=warning
+       done ) || die "could not build the peer"
 }
 
 # --- deploy --------------------------------------------------------------------------

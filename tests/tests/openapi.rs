@@ -111,10 +111,15 @@ fn routes_of(worker: &str, src: &std::path::Path, source: &str, prefix: &[Option
                 else {
                     continue;
                 };
-                let file = [format!("{module}.rs"), format!("api/{module}.rs"), format!("{module}/mod.rs")]
-                    .into_iter()
-                    .map(|f| src.join(f))
-                    .find(|f| f.exists());
+                let file = [
+                    format!("{module}.rs"),
+                    format!("{module}/mod.rs"),
+                    format!("api/{module}.rs"),
+                    format!("api/{module}/mod.rs"),
+                ]
+                .into_iter()
+                .map(|f| src.join(f))
+                .find(|f| f.exists());
                 let (Some(file), true) = (file, !function.contains("::")) else { continue };
                 let text = std::fs::read_to_string(&file).unwrap_or_default();
                 let Some(body) = function_body(&text, function) else { continue };

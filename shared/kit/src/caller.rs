@@ -80,6 +80,18 @@ impl Caller {
         Ok(who)
     }
 
+    /// The caller, if they are a signed-in person of `workspace` holding the `admin` scope
+    /// (refusals audited); another workspace is answered as missing.
+    pub async fn admin_of(call: &Call, workspace: &str) -> ApiResult<Caller> {
+        let who = Caller::of(call)?;
+        if who.workspace != workspace {
+            return Err(ApiError::not_found(format!("workspace {workspace}")));
+        }
+        who.require(call, Scope::Admin).await?;
+        who.person(call).await?;
+        Ok(who)
+    }
+
     pub fn has(&self, scope: Scope) -> bool {
         self.scopes.contains(&scope)
     }

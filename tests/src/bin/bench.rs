@@ -3,7 +3,8 @@
 //! measured in the same run — absolute numbers on a shared 2-core machine are noisy,
 //! ratios much less so.
 //!
-//! Options: `--quick` (fewer samples), `--clients N` for the broadcast fan-out (default 100).
+//! Options: `--quick` (fewer samples), `--clients N` for the broadcast fan-out (default 100),
+//! `--peer`: the authenticated device list against the TypeScript peer, side by side.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
@@ -78,6 +79,9 @@ fn main() {
     noizylab_tests::openapi::stop_checking();
     let args: Vec<String> = std::env::args().collect();
     let quick = args.iter().any(|a| a == "--quick");
+    if args.iter().any(|a| a == "--peer") {
+        return peer_comparison(quick);
+    }
     let clients: usize = args
         .iter()
         .position(|a| a == "--clients")
@@ -222,4 +226,118 @@ fn main() {
         authed_read.pct(50.0) / hop.pct(50.0)
     );
     println!("\ntargets: API p95 < 100 ms, p99 < 200 ms; WS connect < 100 ms; broadcast p99 < 50 ms");
+}
+
+/// One round of load: `clients` threads, each on its own kept-alive connection, sending
+/// `GET url` with `token` for `secs`. Requests per second and every request's latency.
+fn load(url: &str, token: &str, clients: usize, secs: u64) -> (f64, Stats) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let handles: Vec<_> = (0..clients)
+        .map(|_| {
+            let (url, auth, stop) = (url.to_owned(), format!("Bearer {token}"), stop.clone());
+            std::thread::spawn(move || {
+                let agent: ureq::Agent = ureq::Agent::config_builder()
+                    .http_status_as_error(false)
+                    .timeout_global(Some(Duration::from_secs(30)))
+                    .build()
+                    .into();
+                let mut samples = Vec::new();
+                let mut failed = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    let start = Instant::now();
+                    match agent.get(&url).header("authorization", &auth).call() {
+                        Ok(mut r) if r.status() == 200 => {
+                            let _ = r.body_mut().read_to_vec();
+                            samples.push(start.elapsed().as_secs_f64() * 1000.0);
+                        }
+                        _ => failed += 1,
+                    }
+                }
+                (samples, failed)
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs(secs));
+    stop.store(true, Ordering::Relaxed);
+    let mut all = Vec::new();
+    let mut failed = 0;
+    for h in handles {
+        if let Ok((s, f)) = h.join() {
+            all.extend(s);
+            failed += f;
+        }
+    }
+    assert_eq!(failed, 0, "{failed} requests to {url} failed or were refused");
+    (all.len() as f64 / secs as f64, Stats { name: url.to_owned(), samples: all })
+}
+
+/// `./deploy.sh bench --peer`: the same authenticated route, `GET /api/v1/devices` for a
+/// customer with 20 devices, on the TypeScript peer (`../shared/bench/peer-ts`, or
+/// `NOIZYLAB_PEER`) and on the project, in alternating rounds with one load generator.
+fn peer_comparison(quick: bool) {
+    use std::io::BufRead;
+    let dir = std::env::var("NOIZYLAB_PEER")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| noizylab_tests::repo().join("../shared/bench/peer-ts"));
+    let port =
+        std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(8811);
+    eprintln!("starting the TypeScript peer ({}) on :{port}…", dir.display());
+    let mut peer = std::process::Command::new("node")
+        .arg("run.mjs")
+        .current_dir(&dir)
+        .env("PORT", port.to_string())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start the peer (node run.mjs): build it first, see ../shared/bench/README.md");
+    let mut peer_url = String::new();
+    let mut peer_token = String::new();
+    let out = std::io::BufReader::new(peer.stdout.take().expect("peer stdout"));
+    for line in out.lines().map_while(Result::ok) {
+        if let Some(url) = line.strip_prefix("READY ") {
+            peer_url = url.trim().to_owned();
+        }
+        if let Some(token) = line.strip_prefix("TOKEN ") {
+            peer_token = token.trim().to_owned();
+            break;
+        }
+    }
+    assert!(!peer_url.is_empty() && !peer_token.is_empty(), "the peer did not say READY and TOKEN");
+
+    eprintln!("starting the project (fresh state)…");
+    let p = Platform::fresh_with("bench-peer", &[("NOIZYLAB_USER_RATE_LIMIT", "100000000")]);
+    let customer = access(&sign_in(&p, &noizylab_tests::unique_email("bench-peer")));
+    for i in 0..20 {
+        let body = json!({ "name": format!("MacBook {i}"), "type": "laptop", "os": "macOS 14.1" });
+        let r = authed(&p, "POST", "/api/v1/devices/register", &customer, Some(&body));
+        expect(r.status, 201, "device");
+    }
+    let ours = p.url("/api/v1/devices");
+    let (clients, secs, rounds) = if quick { (16, 3, 1) } else { (16, 10, 3) };
+    // Warm both up: compile the wasm, fill the caches the way a steady state has them.
+    let _ = load(&peer_url, &peer_token, clients, 2);
+    let _ = load(&ours, &customer, clients, 2);
+    println!("\nGET /api/v1/devices, customer with 20 devices, {clients} connections, {secs} s rounds, alternating\n");
+    println!("{:<10} {:<8} {:>10} {:>9} {:>9}", "round", "side", "req/s", "p50 ms", "p99 ms");
+    let (mut peer_rps, mut our_rps, mut peer_p50, mut our_p50) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for round in 1..=rounds {
+        let (rps, lat) = load(&peer_url, &peer_token, clients, secs);
+        println!("{:<10} {:<8} {:>10.0} {:>9.2} {:>9.2}", round, "peer", rps, lat.pct(50.0), lat.pct(99.0));
+        peer_rps.push(rps);
+        peer_p50.push(lat.pct(50.0));
+        let (rps, lat) = load(&ours, &customer, clients, secs);
+        println!("{:<10} {:<8} {:>10.0} {:>9.2} {:>9.2}", round, "project", rps, lat.pct(50.0), lat.pct(99.0));
+        our_rps.push(rps);
+        our_p50.push(lat.pct(50.0));
+    }
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    println!(
+        "\nthroughput project/peer: {:.2}× (rounds: {})",
+        mean(&our_rps) / mean(&peer_rps),
+        our_rps.iter().zip(&peer_rps).map(|(o, p)| format!("{:.2}", o / p)).collect::<Vec<_>>().join(", ")
+    );
+    println!("p50 project/peer: {:.2}× (lower is better)", mean(&our_p50) / mean(&peer_p50));
+    let _ = peer.kill();
+    let _ = peer.wait();
+    p.stop();
 }

@@ -1,29 +1,26 @@
 //! `noizylab-main`: the core worker: sign-in and sessions, users, workspaces and API keys,
 //! devices, tickets, the live ticket rooms (`TicketRoom`) and remote repair sessions
-//! (`RepairSession`), the audit chain, and, in development only, the platform probes.
-//! Every route is listed in the README; the table below sends each to its module.
+//! (`RepairSession`), the audit chain (`AuditLog`), and, in development only, the platform
+//! probes.
+//!
+//! Layout (AGENTS.md): this file is the route table; `api/` holds the handlers, one module
+//! per resource, which never import each other; `store` the queries several handlers share;
+//! `audit_log`, `idempotency`, `live` and `objects` what handlers build on. The domain
+//! (ticket lifecycle, roles, scopes, pricing) is `noizylab_core`, shared with other workers.
 
-mod audit;
-mod auth;
+mod api;
+mod audit_log;
 mod config;
-mod dev;
-mod devices;
 mod idempotency;
-mod keys;
 mod live;
 mod objects;
-mod privacy;
-mod replies;
-mod rooms;
-mod sessions;
-mod tickets;
-mod users;
-mod workspaces;
+mod store;
 
-use noizylab_kit::{http, serve, ApiResult, Call};
+use noizylab_kit::{http, serve, ApiError, ApiResult, Call};
 use worker::{event, Context, Env, Method, Request, Response};
 
-pub use audit::AuditLog;
+use api::{audit, auth, dev, devices, keys, privacy, rooms, sessions, tickets, users, workspaces};
+pub use audit_log::AuditLog;
 pub use objects::{RepairSession, TicketRoom};
 
 const DIR: &str = "main";
@@ -38,9 +35,22 @@ async fn route(req: Request, call: Call) -> ApiResult<Response> {
     match (req.method(), http::segments(&path).as_slice()) {
         (Method::Get, [".well-known", "jwks.json"]) => auth::jwks(&call),
         (_, ["api", "v1", "auth", rest @ ..]) => auth::route(req, &call, rest).await,
+        (Method::Get, ["api", "v1", "workspaces", ws, "api-keys"]) => keys::list(&call, ws).await,
+        (Method::Post, ["api", "v1", "workspaces", ws, "api-keys"]) => keys::create(req, &call, ws).await,
+        (Method::Delete, ["api", "v1", "workspaces", ws, "api-keys", id]) => keys::revoke(&call, ws, id).await,
+        (_, ["api", "v1", "workspaces", _, "api-keys"]) => {
+            Err(ApiError::MethodNotAllowed { allowed: vec!["GET", "POST"] })
+        }
+        (_, ["api", "v1", "workspaces", _, "api-keys", _]) => {
+            Err(ApiError::MethodNotAllowed { allowed: vec!["DELETE"] })
+        }
         (_, ["api", "v1", "workspaces", rest @ ..]) => workspaces::route(req, &call, rest).await,
         (Method::Post, ["api", "v1", "users", "me", "live", "ticket"]) => rooms::mint_inbox(&call).await,
         (Method::Get, ["api", "v1", "users", id, "live"]) => rooms::join_inbox(&req, &call, id).await,
+        (Method::Get, ["api", "v1", "users", "me", "export"]) => privacy::export(&call).await,
+        (Method::Delete, ["api", "v1", "users", "me"]) => privacy::erase(req, &call).await,
+        (_, ["api", "v1", "users", "me", "export"]) => Err(ApiError::MethodNotAllowed { allowed: vec!["GET"] }),
+        (_, ["api", "v1", "users", "me"]) => Err(ApiError::MethodNotAllowed { allowed: vec!["DELETE"] }),
         (_, ["api", "v1", "users", rest @ ..]) => users::route(req, &call, rest).await,
         (_, ["api", "v1", "devices", rest @ ..]) => devices::route(req, &call, rest).await,
         (Method::Get, ["api", "v1", "audit", "verify"]) => audit::verify(&req, &call).await,
@@ -48,7 +58,7 @@ async fn route(req: Request, call: Call) -> ApiResult<Response> {
         (Method::Get, ["api", "v1", "tickets", id, "live"]) => rooms::join(&req, &call, id).await,
         (Method::Post, ["api", "v1", "tickets", id, "live", "ticket"]) => rooms::mint(&call, id).await,
         (Method::Post, ["internal", "rooms", id, "publish"]) => rooms::publish(req, &call, id).await,
-        (Method::Post, ["api", "v1", "tickets", "email-replies"]) => replies::inbound(req, &call).await,
+        (Method::Post, ["api", "v1", "tickets", "email-replies"]) => tickets::replies::inbound(req, &call).await,
         (_, ["api", "v1", "tickets", rest @ ..]) => tickets::route(req, &call, rest).await,
         (_, ["api", "v1", "sessions", rest @ ..]) => sessions::route(req, &call, rest).await,
         (_, ["internal", "tickets", rest @ ..]) => tickets::internal(req, &call, rest).await,

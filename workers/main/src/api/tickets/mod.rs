@@ -22,9 +22,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use worker::{Headers, Method, Request, Response};
 
-use crate::{devices, idempotency};
+use crate::idempotency;
+use crate::store::{self, load_ticket as load, Ticket, TICKET_COLUMNS as COLUMNS};
 use noizylab_core::services;
-use noizylab_kit::caller::{self, Caller, Owned};
+use noizylab_kit::caller::{self, Caller};
+
+pub mod replies;
 
 /// Intake photos and documents: 10 MiB each (the gateway's body cap).
 const MAX_ATTACHMENT_BYTES: usize = 10 * 1024 * 1024;
@@ -127,27 +130,6 @@ impl Visibility {
     }
 }
 
-#[derive(Clone, Serialize, Deserialize)]
-pub struct Ticket {
-    pub id: String,
-    pub workspace_id: String,
-    pub number: i64,
-    pub customer_id: String,
-    pub device_id: Option<String>,
-    pub title: String,
-    pub description: String,
-    pub status: String,
-    pub priority: String,
-    pub assignee_id: Option<String>,
-    pub due_at: Option<String>,
-    pub quote_id: Option<String>,
-    pub created_at: String,
-    pub updated_at: String,
-}
-
-const COLUMNS: &str = "id, workspace_id, number, customer_id, device_id, title, description, status, priority, \
-                       assignee_id, due_at, quote_id, created_at, updated_at";
-
 #[derive(Serialize, Deserialize)]
 struct Entry {
     seq: i64,
@@ -177,32 +159,6 @@ fn text(field: &str, raw: &str, max: usize) -> ApiResult<String> {
 fn due(raw: &str) -> ApiResult<String> {
     noizylab_core::tickets::parse_due(raw)
         .ok_or_else(|| ApiError::invalid_field("due_at", "due_at is a date (2026-12-01) or an RFC 3339 time"))
-}
-
-/// The ticket if the actor may see it; 404 otherwise (never 403: a customer must not
-/// learn that another's ticket exists).
-pub async fn visible(call: &Call, actor: &Caller, id: &str) -> ApiResult<Ticket> {
-    let ticket: Option<Ticket> = call
-        .sql()?
-        .first(
-            &format!("SELECT {COLUMNS} FROM tickets WHERE id = ?1 AND workspace_id = ?2"),
-            &[id.into(), actor.workspace.as_str().into()],
-        )
-        .await?;
-    actor.visible(ticket, format_args!("ticket {id}"))
-}
-
-impl Owned for Ticket {
-    fn owner_id(&self) -> Option<&str> {
-        Some(&self.customer_id)
-    }
-}
-
-async fn load(call: &Call, id: &str) -> ApiResult<Ticket> {
-    call.sql()?
-        .first(&format!("SELECT {COLUMNS} FROM tickets WHERE id = ?1"), &[id.into()])
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("ticket {id}")))
 }
 
 struct NewEntry<'a> {
@@ -314,7 +270,7 @@ async fn create(call: &Call, actor: &Caller, body: NewTicket) -> ApiResult<Respo
     let customer = match body.customer_id.as_deref() {
         Some(c) if c != actor.id => {
             actor.require_staff(call).await?;
-            crate::auth::role_in(call, &actor.workspace, c).await?.ok_or_else(|| {
+            store::role_in(call, &actor.workspace, c).await?.ok_or_else(|| {
                 ApiError::invalid_field("customer_id", "customer_id is not a member of this workspace")
             })?;
             c.to_owned()
@@ -322,7 +278,7 @@ async fn create(call: &Call, actor: &Caller, body: NewTicket) -> ApiResult<Respo
         _ => actor.person(call).await?.to_owned(),
     };
     if let Some(device) = body.device_id.as_deref() {
-        let d = devices::visible(call, actor, device)
+        let d = store::visible_device(call, actor, device)
             .await
             .map_err(|_| ApiError::invalid_field("device_id", "no such device of yours"))?;
         if d.owner_id != customer {
@@ -381,7 +337,7 @@ async fn list(req: &Request, call: &Call) -> ApiResult<Response> {
     let actor = Caller::of(call)?;
     actor.require(call, Scope::TicketsRead).await?;
     let q: ListQuery = http::query(req)?;
-    let limit = devices::page_limit(q.limit.as_deref())?;
+    let limit = store::page_limit(q.limit.as_deref())?;
     let statuses = match q.status.as_deref().filter(|s| !s.is_empty()) {
         None => None,
         Some(list) => {
@@ -490,7 +446,7 @@ struct Attachment {
 async fn show(call: &Call, id: &str) -> ApiResult<Response> {
     let actor = Caller::of(call)?;
     actor.require(call, Scope::TicketsRead).await?;
-    let ticket = visible(call, &actor, id).await?;
+    let ticket = store::visible_ticket(call, &actor, id).await?;
     let staff = actor.is_staff();
     let db = call.sql()?;
     let timeline: Vec<Entry> = db
@@ -541,7 +497,7 @@ struct Move {
 async fn change_status(mut req: Request, call: &Call, id: &str) -> ApiResult<Response> {
     let actor = Caller::staff_with(call, Scope::TicketsWrite).await?;
     let body: Move = http::read_json(&mut req).await?;
-    let ticket = visible(call, &actor, id).await?;
+    let ticket = store::visible_ticket(call, &actor, id).await?;
     let to = Status::parse(&body.to).ok_or_else(|| {
         let names: Vec<&str> = tickets::ALL.iter().map(|s| s.as_str()).collect();
         ApiError::invalid_field("to", format!("to is one of {}", names.join(", ")))
@@ -640,7 +596,7 @@ mod double_option {
 async fn update(mut req: Request, call: &Call, id: &str) -> ApiResult<Response> {
     let actor = Caller::staff_with(call, Scope::TicketsWrite).await?;
     let body: Patch = http::read_json(&mut req).await?;
-    let ticket = visible(call, &actor, id).await?;
+    let ticket = store::visible_ticket(call, &actor, id).await?;
     if !status_of(&ticket)?.is_open() {
         return Err(ApiError::Conflict(format!("a {} ticket can no longer be edited", ticket.status)));
     }
@@ -659,7 +615,7 @@ async fn update(mut req: Request, call: &Call, id: &str) -> ApiResult<Response> 
         other => other.clone(),
     };
     if let Some(Some(assignee)) = &body.assignee_id {
-        let role = crate::auth::role_in(call, &actor.workspace, assignee).await?;
+        let role = store::role_in(call, &actor.workspace, assignee).await?;
         if !role.is_some_and(Role::is_staff) {
             return Err(ApiError::invalid_field("assignee_id", "assign the ticket to a technician of this workspace"));
         }
@@ -724,7 +680,7 @@ async fn add_entry(mut req: Request, call: &Call, id: &str, visibility: Visibili
         actor.require_staff(call).await?;
     }
     let body: NewNote = http::read_json(&mut req).await?;
-    let ticket = visible(call, &actor, id).await?;
+    let ticket = store::visible_ticket(call, &actor, id).await?;
     let note = text("body", &body.body, MAX_TEXT_CHARS)?;
     let now = time::now_rfc3339();
     let kind = if visibility == Visibility::Internal { "note" } else { "message" };
@@ -736,7 +692,7 @@ async fn add_entry(mut req: Request, call: &Call, id: &str, visibility: Visibili
 async fn timer(call: &Call, id: &str, start: bool) -> ApiResult<Response> {
     let actor = Caller::staff_with(call, Scope::TicketsWrite).await?;
     let tech = actor.person(call).await?;
-    let ticket = visible(call, &actor, id).await?;
+    let ticket = store::visible_ticket(call, &actor, id).await?;
     let db = call.sql()?;
     let now = now_secs();
     if start {
@@ -807,7 +763,7 @@ async fn attach(mut req: Request, call: &Call, id: &str) -> ApiResult<Response> 
         (true, None | Some("internal")) => Visibility::Internal,
         (true, Some(_)) => return Err(ApiError::invalid_field("visibility", "visibility is internal or customer")),
     };
-    let ticket = visible(call, &actor, id).await?;
+    let ticket = store::visible_ticket(call, &actor, id).await?;
     let bytes = req.bytes().await.map_err(|_| ApiError::bad_request("the upload could not be read"))?;
     if bytes.is_empty() {
         return Err(ApiError::bad_request("send the file's bytes as the request body"));
@@ -880,7 +836,7 @@ struct StoredAttachment {
 async fn download(call: &Call, id: &str, attachment: &str) -> ApiResult<Response> {
     let actor = Caller::of(call)?;
     actor.require(call, Scope::TicketsRead).await?;
-    visible(call, &actor, id).await?;
+    store::visible_ticket(call, &actor, id).await?;
     let row: Option<StoredAttachment> = call
         .sql()?
         .first(

@@ -23,7 +23,6 @@ use serde::Deserialize;
 use serde_json::json;
 use worker::{Request, Response, Stub};
 
-use crate::tickets;
 use noizylab_core::services;
 use noizylab_kit::caller::{self, Caller};
 
@@ -52,7 +51,7 @@ pub async fn mint(call: &Call, raw_id: &str) -> ApiResult<Response> {
     let id = ticket_id(raw_id)?;
     let actor = Caller::of(call)?;
     actor.require(call, Scope::TicketsRead).await?;
-    tickets::visible(call, &actor, id).await?;
+    crate::store::visible_ticket(call, &actor, id).await?;
     let user = actor.person(call).await?;
     let token = mint_for(call, id, user, actor.is_staff()).await?;
     let path = format!("/api/v1/tickets/{id}/live?ticket={token}");

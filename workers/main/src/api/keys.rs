@@ -21,7 +21,8 @@ use noizylab_kit::{gate, http, random, time, ApiError, ApiResult, Call};
 use serde::{Deserialize, Serialize};
 use worker::{Request, Response};
 
-use crate::audit;
+use crate::audit_log as audit;
+use noizylab_kit::caller::Caller;
 
 /// Requests per minute for a key created without `rate_limit`.
 const DEFAULT_LIMIT: u32 = 100;
@@ -118,7 +119,9 @@ fn validate(body: &NewKey, granter_scopes: &[String]) -> ApiResult<(String, Vec<
 
 /// `POST …/api-keys {name, scopes, rate_limit?, expires_in_days?}` → 201 with the key,
 /// the only time it is ever shown.
-pub async fn create(mut req: Request, call: &Call, workspace: &str, actor: &str) -> ApiResult<Response> {
+pub async fn create(mut req: Request, call: &Call, workspace: &str) -> ApiResult<Response> {
+    let admin = Caller::admin_of(call, workspace).await?;
+    let actor = admin.id.as_str();
     let body: NewKey = http::read_json(&mut req).await?;
     let (name, scopes, limit) = validate(&body, &call.identity.scopes)?;
     let id: String = random::bytes::<8>()?.iter().map(|b| format!("{b:02x}")).collect();
@@ -172,6 +175,7 @@ pub async fn create(mut req: Request, call: &Call, workspace: &str, actor: &str)
 
 /// `GET …/api-keys`: every key of the workspace, newest first, without secrets.
 pub async fn list(call: &Call, workspace: &str) -> ApiResult<Response> {
+    Caller::admin_of(call, workspace).await?;
     let rows: Vec<KeyRow> = call
         .sql()?
         .all(
@@ -186,7 +190,9 @@ pub async fn list(call: &Call, workspace: &str) -> ApiResult<Response> {
 
 /// `DELETE …/api-keys/:id`: refused by the gateway from the next request on. Revoking a
 /// revoked key again changes nothing and answers the same.
-pub async fn revoke(call: &Call, workspace: &str, actor: &str, id: &str) -> ApiResult<Response> {
+pub async fn revoke(call: &Call, workspace: &str, id: &str) -> ApiResult<Response> {
+    let admin = Caller::admin_of(call, workspace).await?;
+    let actor = admin.id.as_str();
     let db = call.sql()?;
     let exists: Option<KeyRow> = db
         .first(
@@ -206,64 +212,4 @@ pub async fn revoke(call: &Call, workspace: &str, actor: &str, id: &str) -> ApiR
         audit::record(call, "api_key.revoked", Some(actor), Some(workspace), Some(id), None, "{}").await?;
     }
     Ok(Response::empty().map_err(|e| ApiError::internal(format!("response: {e}")))?.with_status(204))
-}
-
-#[derive(Deserialize)]
-struct CreatedKey {
-    id: String,
-    workspace_id: String,
-    key_hash: String,
-    scopes: String,
-    rate_limit: i64,
-    expires_at: Option<i64>,
-}
-
-/// A key never holds more than its creator does now. When a creator's rights shrink —
-/// demoted (`keep` = the scopes of the new role), disabled in the workspace or erased
-/// (`keep` empty) — each of their live keys there is cut down to the scopes the creator
-/// still holds, or revoked when none is left; at the key's gate first, so the very next
-/// request with it already sees the change. `workspace` `None`: every workspace.
-pub async fn follow_creator(call: &Call, creator: &str, workspace: Option<&str>, keep: &[String]) -> ApiResult<()> {
-    let keys: Vec<CreatedKey> = call
-        .sql()?
-        .all(
-            "SELECT id, workspace_id, key_hash, scopes, rate_limit, expires_at FROM api_keys
-             WHERE created_by = ?1 AND revoked_at IS NULL AND (?2 IS NULL OR workspace_id = ?2)",
-            &[creator.into(), opt(workspace)],
-        )
-        .await?;
-    for key in keys {
-        let scopes: Vec<String> = serde_json::from_str(&key.scopes).unwrap_or_default();
-        let left: Vec<String> = scopes.iter().filter(|s| keep.contains(s)).cloned().collect();
-        if left.len() == scopes.len() {
-            continue;
-        }
-        let gate_name = format!("key:{}", key.id);
-        if left.is_empty() {
-            gate::post_to(&call.env, &gate_name, "key/revoke", &serde_json::json!({})).await?;
-            call.sql()?
-                .run(
-                    "UPDATE api_keys SET revoked_at = ?2, revoked_by = ?3 WHERE id = ?1 AND revoked_at IS NULL",
-                    &[key.id.as_str().into(), time::now_rfc3339().into(), "creator-rights".into()],
-                )
-                .await?;
-            let detail = r#"{"reason":"its creator no longer holds any of its scopes"}"#;
-            audit::record(call, "api_key.revoked", Some(creator), Some(&key.workspace_id), Some(&key.id), None, detail)
-                .await?;
-            continue;
-        }
-        let record = serde_json::json!({ "key": {
-            "hash": key.key_hash, "workspace_id": key.workspace_id, "scopes": left,
-            "limit": key.rate_limit, "expires_at": key.expires_at, "revoked": false,
-        }});
-        gate::post_to(&call.env, &gate_name, "key/put", &record).await?;
-        let left_json = serde_json::to_string(&left).unwrap_or_else(|_| "[]".into());
-        call.sql()?
-            .run("UPDATE api_keys SET scopes = ?2 WHERE id = ?1", &[key.id.as_str().into(), left_json.as_str().into()])
-            .await?;
-        let detail = serde_json::json!({ "reason": "its creator's rights shrank", "scopes": left }).to_string();
-        audit::record(call, "api_key.narrowed", Some(creator), Some(&key.workspace_id), Some(&key.id), None, &detail)
-            .await?;
-    }
-    Ok(())
 }

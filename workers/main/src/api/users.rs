@@ -6,7 +6,6 @@ use noizylab_kit::{http, ApiError, ApiResult, Call, OrInternal};
 use serde::{Deserialize, Serialize};
 use worker::{Method, Request, Response};
 
-use crate::privacy;
 use noizylab_kit::caller::Caller;
 
 const MAX_NAME_CHARS: usize = 100;
@@ -17,11 +16,7 @@ pub async fn route(req: Request, call: &Call, rest: &[&str]) -> ApiResult<Respon
         (Method::Put, ["profile"]) => update_profile(req, call).await,
         (Method::Get, ["preferences"]) => preferences(call).await,
         (Method::Put, ["preferences"]) => update_preferences(req, call).await,
-        (Method::Get, ["me", "export"]) => privacy::export(call).await,
-        (Method::Delete, ["me"]) => privacy::erase(req, call).await,
         (_, ["profile" | "preferences"]) => Err(ApiError::MethodNotAllowed { allowed: vec!["GET", "PUT"] }),
-        (_, ["me", "export"]) => Err(ApiError::MethodNotAllowed { allowed: vec!["GET"] }),
-        (_, ["me"]) => Err(ApiError::MethodNotAllowed { allowed: vec!["DELETE"] }),
         _ => Err(http::no_route(&req)),
     }
 }

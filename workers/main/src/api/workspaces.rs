@@ -2,14 +2,15 @@
 //! members (roles, disabling) and API keys. Only the workspace's own admins and owners
 //! see or change those; any other workspace answers 404, as if it did not exist.
 
-use noizylab_core::auth::{Role, Scope};
+use noizylab_core::auth::Role;
 use noizylab_kit::caller::Caller;
 use noizylab_kit::db::int;
 use noizylab_kit::{gate, http, random, time, ApiError, ApiResult, Call};
 use serde::{Deserialize, Serialize};
 use worker::{Method, Request, Response};
 
-use crate::{audit, auth, keys};
+use crate::audit_log as audit;
+use crate::store;
 
 pub async fn route(req: Request, call: &Call, rest: &[&str]) -> ApiResult<Response> {
     match (req.method(), rest) {
@@ -19,37 +20,12 @@ pub async fn route(req: Request, call: &Call, rest: &[&str]) -> ApiResult<Respon
         (Method::Put, [ws, "members", user]) => change_role(req, call, ws, user).await,
         (Method::Post, [ws, "members", user, "disable"]) => set_disabled(call, ws, user, true).await,
         (Method::Post, [ws, "members", user, "enable"]) => set_disabled(call, ws, user, false).await,
-        (Method::Get, [ws, "api-keys"]) => {
-            admin_of(call, ws).await?;
-            keys::list(call, ws).await
-        }
-        (Method::Post, [ws, "api-keys"]) => {
-            let admin = admin_of(call, ws).await?;
-            keys::create(req, call, ws, &admin.id).await
-        }
-        (Method::Delete, [ws, "api-keys", id]) => {
-            let admin = admin_of(call, ws).await?;
-            keys::revoke(call, ws, &admin.id, id).await
-        }
-        (_, [] | [_, "api-keys"]) => Err(ApiError::MethodNotAllowed { allowed: vec!["GET", "POST"] }),
+        (_, []) => Err(ApiError::MethodNotAllowed { allowed: vec!["GET", "POST"] }),
         (_, [_, "members"]) => Err(ApiError::MethodNotAllowed { allowed: vec!["GET"] }),
         (_, [_, "members", _]) => Err(ApiError::MethodNotAllowed { allowed: vec!["PUT"] }),
         (_, [_, "members", _, "disable" | "enable"]) => Err(ApiError::MethodNotAllowed { allowed: vec!["POST"] }),
-        (_, [_, "api-keys", _]) => Err(ApiError::MethodNotAllowed { allowed: vec!["DELETE"] }),
         _ => Err(http::no_route(&req)),
     }
-}
-
-/// The caller, if they are a signed-in person of `workspace` holding the `admin` scope
-/// (refusals audited); another workspace is answered as missing.
-async fn admin_of(call: &Call, workspace: &str) -> ApiResult<Caller> {
-    let who = Caller::of(call)?;
-    if who.workspace != workspace {
-        return Err(ApiError::not_found(format!("workspace {workspace}")));
-    }
-    who.require(call, Scope::Admin).await?;
-    who.person(call).await?;
-    Ok(who)
 }
 
 #[derive(Serialize, Deserialize)]
@@ -63,7 +39,7 @@ struct Member {
 }
 
 async fn list(call: &Call, workspace: &str) -> ApiResult<Response> {
-    admin_of(call, workspace).await?;
+    Caller::admin_of(call, workspace).await?;
     let members: Vec<Member> = call
         .sql()?
         .all(
@@ -89,12 +65,12 @@ struct Epoch {
 /// `PUT /api/v1/workspaces/:ws/members/:user {role}`: effective on the member's next
 /// request (the epoch is raised at the gate), not at token expiry.
 async fn change_role(mut req: Request, call: &Call, workspace: &str, target: &str) -> ApiResult<Response> {
-    let admin = admin_of(call, workspace).await?;
+    let admin = Caller::admin_of(call, workspace).await?;
     let (actor, actor_role) = (admin.id.as_str(), admin.role);
     let body: RoleChange = http::read_json(&mut req).await?;
     let role = Role::parse(&body.role)
         .ok_or_else(|| ApiError::invalid_field("role", "role is one of owner, admin, technician, customer, guest"))?;
-    let current = auth::role_in(call, workspace, target).await?.ok_or_else(|| ApiError::not_found("member"))?;
+    let current = store::role_in(call, workspace, target).await?.ok_or_else(|| ApiError::not_found("member"))?;
     if (role == Role::Owner || current == Role::Owner) && actor_role != Some(Role::Owner) {
         return Err(ApiError::Forbidden("only an owner can grant or take the owner role".into()));
     }
@@ -110,7 +86,7 @@ async fn change_role(mut req: Request, call: &Call, workspace: &str, target: &st
     let epoch = epoch.map(|e| e.auth_epoch).unwrap_or(0);
     gate::post(&call.env, target, "epoch", &serde_json::json!({ "min_epoch": epoch })).await?;
     // Keys they made hold no more than they now do; their sockets reconnect with the new role.
-    keys::follow_creator(call, target, Some(workspace), &role.default_scope_names()).await?;
+    store::follow_creator(call, target, Some(workspace), &role.default_scope_names()).await?;
     crate::live::kick_user(call, target, "your role changed").await?;
     let detail = format!("{{\"from\":\"{}\",\"to\":\"{}\"}}", current.as_str(), role.as_str());
     audit::record(call, "role.changed", Some(actor), Some(workspace), Some(target), None, &detail).await?;
@@ -187,9 +163,10 @@ struct SessionId {
 /// refuses their sign-ins and refreshes here, revokes or narrows the API keys they made
 /// here and closes their sockets; their access to other workspaces is untouched.
 async fn set_disabled(call: &Call, workspace: &str, target: &str, disable: bool) -> ApiResult<Response> {
-    let admin = admin_of(call, workspace).await?;
+    let admin = Caller::admin_of(call, workspace).await?;
     let (actor, actor_role) = (admin.id.as_str(), admin.role);
-    let (current, _) = auth::membership(call, workspace, target).await?.ok_or_else(|| ApiError::not_found("member"))?;
+    let (current, _) =
+        store::membership(call, workspace, target).await?.ok_or_else(|| ApiError::not_found("member"))?;
     if target == actor {
         return Err(ApiError::Conflict("you cannot disable or enable yourself".into()));
     }
@@ -211,9 +188,9 @@ async fn set_disabled(call: &Call, workspace: &str, target: &str, disable: bool)
             )
             .await?;
         for s in &sessions {
-            auth::revoke_session(call, target, &s.id, "disabled").await?;
+            store::revoke_session(call, target, &s.id, "disabled").await?;
         }
-        keys::follow_creator(call, target, Some(workspace), &[]).await?;
+        store::follow_creator(call, target, Some(workspace), &[]).await?;
         crate::live::kick_user(call, target, "your access changed").await?;
     } else {
         db.run(

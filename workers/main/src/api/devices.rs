@@ -13,13 +13,12 @@ use serde::{Deserialize, Serialize};
 use worker::{Request, Response};
 
 use crate::idempotency;
-use noizylab_kit::caller::{Caller, Owned};
+use crate::store::{self, page_limit, Device, DEVICE_COLUMNS as COLUMNS};
+use noizylab_kit::caller::Caller;
 
 const TYPES: [&str; 8] = ["laptop", "desktop", "phone", "tablet", "console", "audio", "wearable", "other"];
 /// `device:health:{id}` lives this long in KV (the seed's TTL).
 const HEALTH_TTL_SECS: u64 = 60 * 60;
-const PAGE: u32 = 50;
-const MAX_PAGE: u32 = 200;
 
 pub async fn route(req: Request, call: &Call, rest: &[&str]) -> ApiResult<Response> {
     use worker::Method::{Delete, Get, Post};
@@ -60,43 +59,6 @@ struct NewDevice {
     owner_id: Option<String>,
 }
 
-#[derive(Serialize, Deserialize)]
-pub struct Device {
-    pub id: String,
-    pub workspace_id: String,
-    pub owner_id: String,
-    pub name: String,
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub make: Option<String>,
-    pub model: Option<String>,
-    pub serial: Option<String>,
-    pub imei: Option<String>,
-    pub os: Option<String>,
-    #[serde(with = "json_text")]
-    pub specs: serde_json::Value,
-    pub health_score: Option<i64>,
-    pub last_scan_at: Option<String>,
-    pub created_at: String,
-}
-
-/// `specs` is JSON text in D1 and a JSON object on the wire.
-mod json_text {
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(v: &serde_json::Value, s: S) -> Result<S::Ok, S::Error> {
-        serde::Serialize::serialize(v, s)
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<serde_json::Value, D::Error> {
-        let text = String::deserialize(d)?;
-        serde_json::from_str(&text).map_err(serde::de::Error::custom)
-    }
-}
-
-const COLUMNS: &str = "id, workspace_id, owner_id, name, type, make, model, serial, imei, os, specs, \
-                       health_score, last_scan_at, created_at";
-
 /// A text field: trimmed, at most `max` printable characters; empty becomes `None`.
 fn text(field: &str, value: Option<&str>, max: usize) -> ApiResult<Option<String>> {
     let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) else {
@@ -125,24 +87,6 @@ fn imei(value: Option<&str>) -> ApiResult<Option<String>> {
     Ok(Some(v))
 }
 
-/// The device if the actor may see it; 404 otherwise.
-pub async fn visible(call: &Call, actor: &Caller, id: &str) -> ApiResult<Device> {
-    let device: Option<Device> = call
-        .sql()?
-        .first(
-            &format!("SELECT {COLUMNS} FROM devices WHERE id = ?1 AND workspace_id = ?2 AND deleted_at IS NULL"),
-            &[id.into(), actor.workspace.as_str().into()],
-        )
-        .await?;
-    actor.visible(device, format_args!("device {id}"))
-}
-
-impl Owned for Device {
-    fn owner_id(&self) -> Option<&str> {
-        Some(&self.owner_id)
-    }
-}
-
 /// `POST /api/v1/devices/register`: 201 with the device. Accepts `Idempotency-Key`.
 async fn register(mut req: Request, call: &Call) -> ApiResult<Response> {
     let actor = Caller::of(call)?;
@@ -165,7 +109,7 @@ async fn create(call: &Call, actor: &Caller, body: NewDevice) -> ApiResult<Respo
     let owner = match body.owner_id.as_deref() {
         Some(owner) if owner != actor.id => {
             actor.require_staff(call).await?;
-            crate::auth::role_in(call, &actor.workspace, owner)
+            store::role_in(call, &actor.workspace, owner)
                 .await?
                 .ok_or_else(|| ApiError::invalid_field("owner_id", "owner_id is not a member of this workspace"))?;
             owner.to_owned()
@@ -228,15 +172,6 @@ struct ListQuery {
     cursor: Option<String>,
 }
 
-/// A page size from `?limit=`: 1 to 200, 50 when absent.
-pub fn page_limit(raw: Option<&str>) -> ApiResult<u32> {
-    match raw.map(str::parse::<u32>) {
-        None => Ok(PAGE),
-        Some(Ok(n)) if (1..=MAX_PAGE).contains(&n) => Ok(n),
-        Some(_) => Err(ApiError::invalid_field("limit", "limit is a number from 1 to 200")),
-    }
-}
-
 /// `GET /api/v1/devices[?owner_id=&limit=&cursor=]`: newest first, paginated by cursor.
 async fn list(req: &Request, call: &Call) -> ApiResult<Response> {
     let actor = Caller::of(call)?;
@@ -278,14 +213,14 @@ async fn list(req: &Request, call: &Call) -> ApiResult<Response> {
 async fn get(call: &Call, id: &str) -> ApiResult<Response> {
     let actor = Caller::of(call)?;
     actor.require(call, Scope::TicketsRead).await?;
-    http::ok(&visible(call, &actor, id).await?)
+    http::ok(&store::visible_device(call, &actor, id).await?)
 }
 
 /// `DELETE /api/v1/devices/:id`: 204; the device leaves every list.
 async fn remove(call: &Call, id: &str) -> ApiResult<Response> {
     let actor = Caller::of(call)?;
     actor.require(call, Scope::TicketsWrite).await?;
-    let device = visible(call, &actor, id).await?;
+    let device = store::visible_device(call, &actor, id).await?;
     call.sql()?
         .run("UPDATE devices SET deleted_at = ?2 WHERE id = ?1", &[id.into(), time::now_rfc3339().into()])
         .await?;
@@ -314,7 +249,7 @@ struct Pending {
 async fn health(call: &Call, id: &str) -> ApiResult<Response> {
     let actor = Caller::of(call)?;
     actor.require(call, Scope::TicketsRead).await?;
-    let device = visible(call, &actor, id).await?;
+    let device = store::visible_device(call, &actor, id).await?;
     let kv = call.cache()?;
     let cache_key = format!("device:health:{id}");
     if let Some(cached) = kv.get(&cache_key).json::<Health>().await.or_internal("kv get")? {
@@ -354,7 +289,7 @@ async fn health(call: &Call, id: &str) -> ApiResult<Response> {
 async fn scan(call: &Call, id: &str) -> ApiResult<Response> {
     let actor = Caller::of(call)?;
     actor.require(call, Scope::TicketsWrite).await?;
-    let device = visible(call, &actor, id).await?;
+    let device = store::visible_device(call, &actor, id).await?;
     let scan_id = format!("scan_{}", random::id()?);
     let now = time::now_rfc3339();
     call.sql()?

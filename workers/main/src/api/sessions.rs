@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use worker::{Headers, Method, Request, RequestInit, Response, Stub};
 
-use crate::devices;
+use crate::store;
 use noizylab_core::text::escape_html as esc;
 use noizylab_kit::caller::{Caller, Owned};
 
@@ -164,7 +164,7 @@ async fn start(mut req: Request, call: &Call) -> ApiResult<Response> {
     let actor = Caller::of(call)?;
     actor.require(call, Scope::TicketsWrite).await?;
     let body: Start = http::read_json(&mut req).await?;
-    let device = devices::visible(call, &actor, &body.device_id)
+    let device = store::visible_device(call, &actor, &body.device_id)
         .await
         .map_err(|_| ApiError::invalid_field("device_id", "no such device of yours"))?;
     if device.owner_id != actor.id {
@@ -172,7 +172,7 @@ async fn start(mut req: Request, call: &Call) -> ApiResult<Response> {
         actor.require(call, Scope::SessionsControl).await?;
     }
     if let Some(t) = body.ticket_id.as_deref() {
-        crate::tickets::visible(call, &actor, t)
+        store::visible_ticket(call, &actor, t)
             .await
             .map_err(|_| ApiError::invalid_field("ticket_id", "no such ticket"))?;
     }
@@ -249,7 +249,7 @@ async fn history(req: &Request, call: &Call) -> ApiResult<Response> {
     let actor = Caller::of(call)?;
     actor.require(call, Scope::TicketsRead).await?;
     let q: HistoryQuery = http::query(req)?;
-    let limit = devices::page_limit(q.limit.as_deref())?;
+    let limit = store::page_limit(q.limit.as_deref())?;
     let customer = (!actor.is_staff()).then(|| actor.id.clone());
     let rows: Vec<Session> = call
         .sql()?

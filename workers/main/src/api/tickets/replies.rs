@@ -20,7 +20,6 @@ use serde_json::{json, Value};
 use worker::{Request, Response};
 
 use crate::config::Config;
-use crate::tickets;
 
 /// A crude but safe text from an HTML-only mail: tags dropped, common entities decoded.
 fn html_text(html: &str) -> String {
@@ -104,7 +103,7 @@ pub async fn inbound(mut req: Request, call: &Call) -> ApiResult<Response> {
             return http::ok(&json!({ "ticket_id": ticket, "duplicate": true }));
         }
     }
-    let outcome = tickets::email_reply(call, &ticket, &sender, &text).await;
+    let outcome = super::email_reply(call, &ticket, &sender, &text).await;
     let (status, detail) = match &outcome {
         Ok(_) => ("added", None),
         Err(e) if !e.is_server_error() => ("refused", Some(e.public_message())),

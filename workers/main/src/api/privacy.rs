@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use worker::{Request, Response};
 
-use crate::audit;
+use crate::audit_log as audit;
 use noizylab_kit::caller::Caller;
 
 /// What the export holds: a section name and the query that fills it (`?1` = user id).
@@ -166,7 +166,7 @@ pub async fn erase(mut req: Request, call: &Call) -> ApiResult<Response> {
     .await?;
     gate::post(&call.env, user, "epoch", &serde_json::json!({ "min_epoch": epoch })).await?;
     // Their keys go with them, and every socket they still hold closes now.
-    crate::keys::follow_creator(call, user, None, &[]).await?;
+    crate::store::follow_creator(call, user, None, &[]).await?;
     crate::live::kick_user(call, user, "account deleted").await?;
     call.cache()?.delete(&format!("user:prefs:{user}")).await.or_internal("kv delete")?;
     audit::record(call, "user.deleted", Some(user), Some(ws), Some(user), None, "{}").await?;

@@ -13,12 +13,13 @@ use noizylab_core::auth::{self, AccessClaims, Role, SigningKey};
 use noizylab_core::contracts::Email;
 use noizylab_kit::call::now_secs;
 use noizylab_kit::caller::Caller;
-use noizylab_kit::{gate, http, random, time, ApiError, ApiResult, Call, OrInternal};
+use noizylab_kit::{http, random, time, ApiError, ApiResult, Call, OrInternal};
 use serde::{Deserialize, Serialize};
 use worker::{Method, Request, Response};
 
-use crate::audit;
+use crate::audit_log as audit;
 use crate::config::Config;
+use crate::store::{membership, revoke_session};
 
 const LINK_TTL_SECS: i64 = 10 * 60;
 const SESSION_TTL_SECS: i64 = 24 * 60 * 60;
@@ -312,11 +313,6 @@ struct UserRow {
     disabled_at: Option<String>,
 }
 
-#[derive(Deserialize)]
-struct RoleRow {
-    role: String,
-}
-
 /// Which column a user is looked up by.
 enum UserKey<'a> {
     Email(&'a str),
@@ -329,35 +325,6 @@ async fn find_user(call: &Call, key: UserKey<'_>) -> ApiResult<Option<UserRow>> 
         UserKey::Id(v) => ("SELECT id, email, name, auth_epoch, disabled_at FROM users WHERE id = ?1", v),
     };
     call.db()?.prepare(sql).bind(&[value.into()]).or_internal("bind")?.first(None).await.or_internal("user read")
-}
-
-pub async fn role_in(call: &Call, workspace: &str, user: &str) -> ApiResult<Option<Role>> {
-    let row: Option<RoleRow> = call
-        .sql()?
-        .first(
-            "SELECT role FROM memberships WHERE workspace_id = ?1 AND user_id = ?2",
-            &[workspace.into(), user.into()],
-        )
-        .await?;
-    Ok(row.and_then(|r| Role::parse(&r.role)))
-}
-
-#[derive(Deserialize)]
-struct MemberRow {
-    role: String,
-    disabled_at: Option<String>,
-}
-
-/// A member's role in a workspace and whether that workspace disabled them.
-pub async fn membership(call: &Call, workspace: &str, user: &str) -> ApiResult<Option<(Role, bool)>> {
-    let row: Option<MemberRow> = call
-        .sql()?
-        .first(
-            "SELECT role, disabled_at FROM memberships WHERE workspace_id = ?1 AND user_id = ?2",
-            &[workspace.into(), user.into()],
-        )
-        .await?;
-    Ok(row.and_then(|r| Role::parse(&r.role).map(|role| (role, r.disabled_at.is_some()))))
 }
 
 /// Whether the bootstrap owner may still be made: only while `ws-default` has no owner, so
@@ -499,21 +466,6 @@ struct RefreshRow {
     workspace_id: String,
     expires_at: f64,
     revoked_at: Option<f64>,
-}
-
-/// Revokes a session everywhere: in D1 (no more refreshes) and at the gate (its access
-/// tokens stop working now, not at expiry).
-pub async fn revoke_session(call: &Call, user: &str, session: &str, reason: &str) -> ApiResult<()> {
-    let now = now_secs();
-    call.sql()?
-        .run(
-            "UPDATE sessions SET revoked_at = ?2, revoked_reason = ?3 WHERE id = ?1 AND revoked_at IS NULL",
-            &[session.into(), (now as f64).into(), reason.into()],
-        )
-        .await?;
-    let until_ms = ((now + auth::ACCESS_TTL_SECS + 60) * 1000) as u64;
-    gate::post(&call.env, user, "revoke", &serde_json::json!({ "sid": session, "until_ms": until_ms })).await?;
-    Ok(())
 }
 
 async fn refresh(mut req: Request, call: &Call) -> ApiResult<Response> {
