@@ -24,8 +24,37 @@ use crate::gate::{CheckAnswer, KeyAnswer};
 const RING_TTL_MS: u64 = 5 * 60 * 1000;
 const WINDOW_MS: u64 = 60_000;
 
+/// Verified tokens kept per isolate, at most this many.
+const VERIFIED_CAP: usize = 4096;
+
 thread_local! {
     static RING: RefCell<Option<(PublicRing, u64)>> = const { RefCell::new(None) };
+    /// Tokens whose signature and claims were verified here, until they expire: a client
+    /// sends the same token for up to 15 minutes, and re-verifying an Ed25519 signature
+    /// each time is most of what a request costs the gateway. Everything that can end a
+    /// token early (sign-out, refresh reuse, role change, disabling) is the `Gate`'s, asked
+    /// on every request all the same. Emptied whenever the key ring is fetched again, so a
+    /// key taken out of the ring stops its tokens within the ring's lifetime.
+    static VERIFIED: RefCell<std::collections::HashMap<String, auth::Verified>> =
+        RefCell::new(std::collections::HashMap::new());
+}
+
+/// The claims of `token` if it was verified here and has not expired.
+fn remembered(token: &str, now: i64) -> Option<auth::AccessClaims> {
+    VERIFIED.with(|v| v.borrow().get(token).filter(|t| t.expires_at > now).map(|t| t.claims.clone()))
+}
+
+fn remember(token: &str, verified: &auth::Verified, now: i64) {
+    VERIFIED.with(|v| {
+        let mut v = v.borrow_mut();
+        if v.len() >= VERIFIED_CAP {
+            v.retain(|_, t| t.expires_at > now);
+            if v.len() >= VERIFIED_CAP {
+                v.clear();
+            }
+        }
+        v.insert(token.to_owned(), verified.clone());
+    });
 }
 
 async fn ring(env: &Env, secret: &str, request_id: &str, force: bool) -> ApiResult<PublicRing> {
@@ -47,6 +76,7 @@ async fn ring(env: &Env, secret: &str, request_id: &str, force: bool) -> ApiResu
     let jwks: serde_json::Value = resp.json().await.or_internal("jwks")?;
     let ring = auth::public_ring_from_jwks(&jwks);
     RING.with(|r| *r.borrow_mut() = Some((ring.clone(), now)));
+    VERIFIED.with(|v| v.borrow_mut().clear());
     Ok(ring)
 }
 
@@ -148,12 +178,18 @@ async fn bearer(
 ) -> ApiResult<Identity> {
     let now = now_secs();
     let keys = ring(env, secret, request_id, false).await?;
-    let verified = match auth::verify(&keys, token, now) {
-        Err(TokenError::UnknownKey) => auth::verify(&ring(env, secret, request_id, true).await?, token, now),
-        other => other,
-    }
-    .map_err(|e| ApiError::Unauthenticated(e.message().into()))?;
-    let claims = verified.claims;
+    let claims = match remembered(token, now) {
+        Some(claims) => claims,
+        None => {
+            let verified = match auth::verify(&keys, token, now) {
+                Err(TokenError::UnknownKey) => auth::verify(&ring(env, secret, request_id, true).await?, token, now),
+                other => other,
+            }
+            .map_err(|e| ApiError::Unauthenticated(e.message().into()))?;
+            remember(token, &verified, now);
+            verified.claims
+        }
+    };
 
     let body = serde_json::json!({ "epoch": claims.epoch, "sid": claims.sid, "limit": limit, "window_ms": WINDOW_MS });
     let mut resp = gate::post(env, &claims.sub, "check", &body).await?;
