@@ -3,7 +3,7 @@
 // local D1, KV, R2, Queues and Durable Objects persisted under one folder.
 //
 //   node scripts/platform.mjs [--port 8787] [--host 127.0.0.1] [--persist-to .state]
-//                             [--verbose] [--exit-with-stdin]
+//                             [--verbose] [--quiet] [--exit-with-stdin]
 //
 // Each worker's bindings come from its own workers/<dir>/wrangler.toml (read by wrangler's
 // own config reader), so the local platform and a deployment share one description. The
@@ -44,6 +44,7 @@ function parseArgs(argv) {
     else if (arg === "--host") opts.host = value();
     else if (arg === "--persist-to") opts.persistTo = path.resolve(value());
     else if (arg === "--verbose") opts.verbose = true;
+    else if (arg === "--quiet") opts.quiet = true;
     else if (arg === "--exit-with-stdin") opts.exitWithStdin = true;
     else throw new Error(`unknown option ${arg}`);
   }
@@ -158,6 +159,11 @@ export async function start(opts) {
     host: opts.host,
     port: opts.port,
     log: new Log(opts.verbose ? LogLevel.DEBUG : LogLevel.INFO),
+    // A line per request is for a person watching `./deploy.sh up`; under tests and the
+    // bench it is a loopback call per request that nobody reads.
+    logRequests: !opts.quiet,
+    // NOIZYLAB_INSPECTOR_PORT: V8's inspector for every worker (CPU profiles; see docs/benchmarks.md).
+    inspectorPort: process.env.NOIZYLAB_INSPECTOR_PORT ? Number(process.env.NOIZYLAB_INSPECTOR_PORT) : undefined,
     // A fixed request.cf: otherwise Miniflare fetches one from the internet at every start.
     cf: { colo: "DEV", country: "CA", city: "Local", timezone: "UTC", asn: 0, clientTcpRtt: 0 },
     workers: WORKERS.map((dir) => workerOptions(dir, secret, EXTRA[dir]?.() ?? {})),

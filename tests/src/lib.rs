@@ -101,7 +101,7 @@ impl Platform {
         let mut child = Command::new("node")
             .env("TMPDIR", &scratch)
             .arg(repo().join("scripts/platform.mjs"))
-            .args(["--port", "0", "--exit-with-stdin", "--persist-to"])
+            .args(["--port", "0", "--quiet", "--exit-with-stdin", "--persist-to"])
             .arg(state)
             .current_dir(repo())
             .env("NOIZYLAB_INTERNAL_SECRET", TEST_SECRET)

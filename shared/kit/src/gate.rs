@@ -28,3 +28,16 @@ pub async fn post_to<T: Serialize>(env: &Env, name: &str, action: &str, body: &T
     }
     Ok(resp)
 }
+
+/// `GET https://gate/<action>?<query>` to the gate named `name`: the per-request checks,
+/// with nothing to build or parse but the URL (they run on every API request).
+pub async fn ask(env: &Env, name: &str, action: &str, query: &[(&str, &str)]) -> ApiResult<Response> {
+    let ns = env.durable_object(bindings::GATE).or_internal("GATE")?;
+    let stub = ns.id_from_name(name).and_then(|id| id.get_stub()).or_internal("gate stub")?;
+    let url = format!("https://gate/{action}?{}", crate::http::form_urlencode(query));
+    let resp = stub.fetch_with_str(&url).await.or_internal("gate")?;
+    if resp.status_code() >= 400 {
+        return Err(crate::ApiError::internal(format!("gate {action} answered {}", resp.status_code())));
+    }
+    Ok(resp)
+}

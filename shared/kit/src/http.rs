@@ -18,6 +18,13 @@ pub fn json<T: Serialize>(status: u16, value: &T) -> ApiResult<Response> {
     Ok(Response::from_bytes(body).or_internal("response")?.with_status(status).with_headers(headers))
 }
 
+/// A JSON answer whose text is already written (by the database, say).
+pub fn json_text(status: u16, body: String) -> ApiResult<Response> {
+    let headers = Headers::new();
+    headers.set("content-type", "application/json; charset=utf-8").or_internal("header")?;
+    Ok(Response::from_bytes(body.into_bytes()).or_internal("response")?.with_status(status).with_headers(headers))
+}
+
 pub fn ok<T: Serialize>(value: &T) -> ApiResult<Response> {
     json(200, value)
 }
@@ -35,6 +42,30 @@ pub async fn read_json<T: DeserializeOwned>(req: &mut Request) -> ApiResult<T> {
         return Err(ApiError::PayloadTooLarge { limit: JSON_LIMIT as u64 });
     }
     parse_json(&bytes)
+}
+
+/// A response's body as text, read by the runtime in one piece. (`worker::Response::text`
+/// pulls a fetched body through wasm chunk by chunk, taking and releasing a stream reader
+/// for each: several times the cost, on every internal call that reads an answer.)
+pub async fn answer_text(resp: &Response) -> ApiResult<String> {
+    use worker::ResponseBody;
+    match resp.body() {
+        ResponseBody::Empty => Ok(String::new()),
+        ResponseBody::Body(bytes) => String::from_utf8(bytes.clone()).or_internal("answer is not UTF-8"),
+        ResponseBody::Stream(stream) => {
+            let unreadable = |e: worker::wasm_bindgen::JsValue| ApiError::internal(format!("answer body: {e:?}"));
+            let whole = worker::web_sys::Response::new_with_opt_readable_stream(Some(stream)).map_err(unreadable)?;
+            let text = worker::wasm_bindgen_futures::JsFuture::from(whole.text().map_err(unreadable)?)
+                .await
+                .map_err(unreadable)?;
+            text.as_string().ok_or_else(|| ApiError::internal("answer body is not text"))
+        }
+    }
+}
+
+/// A response's JSON body as `T` (see [`answer_text`]).
+pub async fn answer_json<T: DeserializeOwned>(resp: &Response) -> ApiResult<T> {
+    serde_json::from_str(&answer_text(resp).await?).or_internal("answer body")
 }
 
 /// 415 unless the body is declared `application/json`.

@@ -3,9 +3,10 @@
 //! measured in the same run — absolute numbers on a shared 2-core machine are noisy,
 //! ratios much less so.
 //!
-//! Options: `--quick` (fewer samples), `--clients N` for the broadcast fan-out (default 100),
+//! Options: `--quick` (fewer samples), `--clients N` for the broadcast fan-out (default 1,000),
 //! `--peer`: the authenticated device list against the TypeScript peer, side by side.
 
+use std::os::unix::process::CommandExt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
@@ -87,7 +88,7 @@ fn main() {
         .position(|a| a == "--clients")
         .and_then(|i| args.get(i + 1))
         .and_then(|v| v.parse().ok())
-        .unwrap_or(100);
+        .unwrap_or(1000);
     let n = if quick { 100 } else { 400 };
 
     eprintln!("starting the platform (fresh state)…");
@@ -161,8 +162,9 @@ fn main() {
             s
         })
         .collect();
-    // Drain the presence frames the joins caused, so that each round reads its own note.
-    std::thread::sleep(Duration::from_millis(500));
+    // Drain the presence frames the joins caused (each join is told to every socket
+    // already in), so that each round reads its own note.
+    std::thread::sleep(Duration::from_millis(500 + 5 * clients as u64));
     for s in sockets.iter_mut() {
         noizylab_tests::drain(s);
     }
@@ -185,16 +187,17 @@ fn main() {
         .collect();
     let others = clients - 1;
     let mut fan = Vec::with_capacity(rounds);
+    let mut missing = 0usize;
     for round in 0..rounds {
         readers.wait();
         let start = Instant::now();
         send_frame(&mut sender, &json!({ "type": "note", "text": format!("round {round}") }));
         while next_json(&mut sender)["type"] != "note" {}
-        for _ in 0..others {
-            let _ = rx.recv_timeout(Duration::from_secs(10));
-        }
+        let received = (0..others).filter(|_| rx.recv_timeout(Duration::from_secs(10)).is_ok()).count();
+        missing += others - received;
         fan.push(start.elapsed().as_secs_f64() * 1000.0);
     }
+    assert_eq!(missing, 0, "{missing} notes never reached their socket");
     for h in handles {
         let _ = h.join();
     }
@@ -226,15 +229,54 @@ fn main() {
         authed_read.pct(50.0) / hop.pct(50.0)
     );
     println!("\ntargets: API p95 < 100 ms, p99 < 200 ms; WS connect < 100 ms; broadcast p99 < 50 ms");
+    p.stop();
+    cold_starts(if quick { 3 } else { 5 });
+}
+
+/// Each worker's cold start in workerd (`scripts/coldstart.mjs`): wasm compile,
+/// instantiation and glue evaluation, over an empty worker's start. The seed's target is
+/// 50 ms; a worker over it is named.
+fn cold_starts(runs: u32) {
+    use std::io::BufRead;
+    println!("\ncold start in workerd (median of {runs}, over an empty JS worker's start)\n");
+    let mut child = std::process::Command::new("node")
+        .arg(noizylab_tests::repo().join("scripts/coldstart.mjs"))
+        .args(["--runs", &runs.to_string()])
+        .current_dir(noizylab_tests::repo())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("node scripts/coldstart.mjs");
+    let out = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+    let mut over = Vec::new();
+    for line in out.lines().map_while(Result::ok) {
+        let Ok(row) = serde_json::from_str::<serde_json::Value>(&line) else { continue };
+        let (worker, ms) = (row["worker"].as_str().unwrap_or("?").to_owned(), row["ms"].as_f64().unwrap_or(f64::NAN));
+        println!("{worker:<36} {ms:>7.1} ms");
+        if ms.is_nan() || ms >= 50.0 {
+            over.push(worker);
+        }
+    }
+    let _ = child.wait();
+    if over.is_empty() {
+        println!("every worker under the 50 ms target");
+    } else {
+        println!("over the 50 ms target: {}", over.join(", "));
+    }
 }
 
 /// One round of load: `clients` threads, each on its own kept-alive connection, sending
 /// `GET url` with `token` for `secs`. Requests per second and every request's latency.
 fn load(url: &str, token: &str, clients: usize, secs: u64) -> (f64, Stats) {
+    load_with(url, token, clients, secs, None, 200)
+}
+
+/// [`load`] with a JSON body to `POST` (each request the same) and the status expected.
+fn load_with(url: &str, token: &str, clients: usize, secs: u64, post: Option<&str>, want: u16) -> (f64, Stats) {
     let stop = Arc::new(AtomicBool::new(false));
     let handles: Vec<_> = (0..clients)
         .map(|_| {
             let (url, auth, stop) = (url.to_owned(), format!("Bearer {token}"), stop.clone());
+            let post = post.map(str::to_owned);
             std::thread::spawn(move || {
                 let agent: ureq::Agent = ureq::Agent::config_builder()
                     .http_status_as_error(false)
@@ -243,17 +285,33 @@ fn load(url: &str, token: &str, clients: usize, secs: u64) -> (f64, Stats) {
                     .into();
                 let mut samples = Vec::new();
                 let mut failed = 0u64;
+                let mut first_failure: Option<String> = None;
                 while !stop.load(Ordering::Relaxed) {
                     let start = Instant::now();
-                    match agent.get(&url).header("authorization", &auth).call() {
-                        Ok(mut r) if r.status() == 200 => {
+                    let answer = match &post {
+                        None => agent.get(&url).header("authorization", &auth).call(),
+                        Some(body) => agent
+                            .post(&url)
+                            .header("authorization", &auth)
+                            .header("content-type", "application/json")
+                            .send(body.as_bytes()),
+                    };
+                    match answer {
+                        Ok(mut r) if r.status() == want => {
                             let _ = r.body_mut().read_to_vec();
                             samples.push(start.elapsed().as_secs_f64() * 1000.0);
                         }
-                        _ => failed += 1,
+                        Ok(r) => {
+                            failed += 1;
+                            first_failure.get_or_insert_with(|| format!("answered {}", r.status()));
+                        }
+                        Err(e) => {
+                            failed += 1;
+                            first_failure.get_or_insert_with(|| e.to_string());
+                        }
                     }
                 }
-                (samples, failed)
+                (samples, failed, first_failure)
             })
         })
         .collect();
@@ -261,13 +319,15 @@ fn load(url: &str, token: &str, clients: usize, secs: u64) -> (f64, Stats) {
     stop.store(true, Ordering::Relaxed);
     let mut all = Vec::new();
     let mut failed = 0;
+    let mut why = None;
     for h in handles {
-        if let Ok((s, f)) = h.join() {
+        if let Ok((s, f, w)) = h.join() {
             all.extend(s);
             failed += f;
+            why = why.or(w);
         }
     }
-    assert_eq!(failed, 0, "{failed} requests to {url} failed or were refused");
+    assert_eq!(failed, 0, "{failed} requests to {url} failed or were refused, the first: {why:?}");
     (all.len() as f64 / secs as f64, Stats { name: url.to_owned(), samples: all })
 }
 
@@ -282,7 +342,9 @@ fn peer_comparison(quick: bool) {
     let port =
         std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(8811);
     eprintln!("starting the TypeScript peer ({}) on :{port}…", dir.display());
+    // Its own process group: stopping the peer must stop the workerd its Miniflare started.
     let mut peer = std::process::Command::new("node")
+        .process_group(0)
         .arg("run.mjs")
         .current_dir(&dir)
         .env("PORT", port.to_string())
@@ -290,6 +352,14 @@ fn peer_comparison(quick: bool) {
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("start the peer (node run.mjs): build it first, see ../shared/bench/README.md");
+    /// Stops the peer's whole process group (node and the workerd it started), even on a panic.
+    struct Stop(u32);
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("kill").args(["-TERM", "--", &format!("-{}", self.0)]).status();
+        }
+    }
+    let _stop = Stop(peer.id());
     let mut peer_url = String::new();
     let mut peer_token = String::new();
     let out = std::io::BufReader::new(peer.stdout.take().expect("peer stdout"));
@@ -337,7 +407,25 @@ fn peer_comparison(quick: bool) {
         our_rps.iter().zip(&peer_rps).map(|(o, p)| format!("{:.2}", o / p)).collect::<Vec<_>>().join(", ")
     );
     println!("p50 project/peer: {:.2}× (lower is better)", mean(&our_p50) / mean(&peer_p50));
-    let _ = peer.kill();
+
+    // The project's other authenticated routes, for scale (the peer has only the list).
+    let opened = authed(&p, "POST", "/api/v1/tickets", &customer, Some(&json!({ "title": "Bench" })));
+    expect(opened.status, 201, "ticket");
+    let ticket = opened.json()["id"].as_str().unwrap_or_default().to_owned();
+    let new_ticket = json!({ "title": "Screen flickers" }).to_string();
+    println!("\nother authenticated routes, project only, {clients} connections, one {secs} s round each\n");
+    println!("{:<40} {:>8} {:>9} {:>9}", "route", "req/s", "p50 ms", "p99 ms");
+    let routes: [(&str, String, Option<&str>, u16); 4] = [
+        ("GET /api/v1/devices", ours.clone(), None, 200),
+        ("GET /api/v1/tickets/:id", p.url(&format!("/api/v1/tickets/{ticket}")), None, 200),
+        ("GET /api/v1/tickets", p.url("/api/v1/tickets"), None, 200),
+        ("POST /api/v1/tickets (write)", p.url("/api/v1/tickets"), Some(&new_ticket), 201),
+    ];
+    for (name, url, post, want) in routes {
+        let (rps, lat) = load_with(&url, &customer, clients, secs, post, want);
+        println!("{:<40} {:>8.0} {:>9.2} {:>9.2}", name, rps, lat.pct(50.0), lat.pct(99.0));
+    }
+    drop(_stop);
     let _ = peer.wait();
     p.stop();
 }

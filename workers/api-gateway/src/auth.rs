@@ -68,12 +68,11 @@ async fn ring(env: &Env, secret: &str, request_id: &str, force: bool) -> ApiResu
     }
     let fetcher = env.service(MAIN).or_internal("MAIN")?;
     let me = Identity::of_service(noizylab_core::services::API_GATEWAY);
-    let mut resp =
-        forward_signed(&fetcher, secret, &me, request_id, Method::Get, "/.well-known/jwks.json", None).await?;
+    let resp = forward_signed(&fetcher, secret, &me, request_id, Method::Get, "/.well-known/jwks.json", None).await?;
     if resp.status_code() != 200 {
         return Err(ApiError::Unavailable("token keys are not available; try again shortly".into()));
     }
-    let jwks: serde_json::Value = resp.json().await.or_internal("jwks")?;
+    let jwks: serde_json::Value = noizylab_kit::http::answer_json(&resp).await?;
     let ring = auth::public_ring_from_jwks(&jwks);
     RING.with(|r| *r.borrow_mut() = Some((ring.clone(), now)));
     VERIFIED.with(|v| v.borrow_mut().clear());
@@ -134,8 +133,8 @@ async fn api_key(key: &str, env: &Env, rate: &mut Option<CheckAnswer>) -> ApiRes
     let body = serde_json::json!({
         "hash": auth::sha256_hex(key.as_bytes()), "now_secs": now_secs(), "window_ms": WINDOW_MS,
     });
-    let mut resp = gate::post_to(env, &format!("key:{id}"), "key/check", &body).await?;
-    let answer: KeyAnswer = resp.json().await.or_internal("key gate answer")?;
+    let resp = gate::post_to(env, &format!("key:{id}"), "key/check", &body).await?;
+    let answer: KeyAnswer = noizylab_kit::http::answer_json(&resp).await?;
     let Some(grant) = answer.grant else {
         return Err(invalid());
     };
@@ -157,9 +156,9 @@ async fn api_key(key: &str, env: &Env, rate: &mut Option<CheckAnswer>) -> ApiRes
 
 /// At most `limit` requests per `window_ms` against the gate named `name`; 429 beyond.
 pub async fn limit(env: &Env, name: &str, limit: u32, window_ms: u64, rate: &mut Option<CheckAnswer>) -> ApiResult<()> {
-    let body = serde_json::json!({ "limit": limit, "window_ms": window_ms });
-    let mut resp = gate::post_to(env, name, "limit", &body).await?;
-    let answer: CheckAnswer = resp.json().await.or_internal("gate answer")?;
+    let (limit_text, window) = (limit.to_string(), window_ms.to_string());
+    let resp = gate::ask(env, name, "limit", &[("limit", &limit_text), ("window_ms", &window)]).await?;
+    let answer: CheckAnswer = noizylab_kit::http::answer_json(&resp).await?;
     if answer.allowed {
         return Ok(());
     }
@@ -191,9 +190,10 @@ async fn bearer(
         }
     };
 
-    let body = serde_json::json!({ "epoch": claims.epoch, "sid": claims.sid, "limit": limit, "window_ms": WINDOW_MS });
-    let mut resp = gate::post(env, &claims.sub, "check", &body).await?;
-    let answer: CheckAnswer = resp.json().await.or_internal("gate answer")?;
+    let (epoch, limit, window) = (claims.epoch.to_string(), limit.to_string(), WINDOW_MS.to_string());
+    let query = [("epoch", epoch.as_str()), ("sid", &claims.sid), ("limit", &limit), ("window_ms", &window)];
+    let resp = gate::ask(env, &format!("user:{}", claims.sub), "check", &query).await?;
+    let answer: CheckAnswer = noizylab_kit::http::answer_json(&resp).await?;
     let allowed = answer.allowed;
     let reason = answer.reason.clone();
     let retry_after = answer.retry_after_secs;

@@ -1,4 +1,5 @@
-//! The gateway's configuration, read from vars once per request (vars are plain reads).
+//! The gateway's configuration, read from vars once per isolate (vars cannot change
+//! under a running isolate: a new deployment is a new isolate).
 
 use noizylab_core::config as names;
 use noizylab_kit::config::{positive, var};
@@ -24,8 +25,17 @@ pub struct Config {
     pub user_per_minute: u32,
 }
 
+thread_local! {
+    static CONFIG: std::cell::OnceCell<std::rc::Rc<Config>> = const { std::cell::OnceCell::new() };
+}
+
 impl Config {
-    pub fn from_env(env: &Env) -> Self {
+    /// The configuration, read from `env` the first time.
+    pub fn of(env: &Env) -> std::rc::Rc<Config> {
+        CONFIG.with(|c| c.get_or_init(|| std::rc::Rc::new(Config::from_env(env))).clone())
+    }
+
+    fn from_env(env: &Env) -> Self {
         let origins = var(env, names::PORTAL_ORIGIN)
             .map(|v| {
                 v.split(',').map(|o| o.trim().trim_end_matches('/').to_owned()).filter(|o| !o.is_empty()).collect()

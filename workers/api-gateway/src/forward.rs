@@ -73,6 +73,9 @@ pub async fn read_body(req: &mut Request, max_body: u64) -> ApiResult<Option<JsV
             let buffer = req.inner().array_buffer().map_err(|_| unreadable())?;
             Ok(Some(wasm_bindgen_futures::JsFuture::from(buffer).await.map_err(|_| unreadable())?))
         }
+        // A GET or HEAD with neither a length nor chunked framing has no body (RFC 9112
+        // §6.3); its (empty) stream is not worth reading chunk by chunk through wasm.
+        None if !has_body(&req.method()) && req.headers().get("transfer-encoding").ok().flatten().is_none() => Ok(None),
         None if req.inner().body().is_none() => Ok(None),
         None => {
             let bytes = read_capped(req, max_body).await?;
@@ -101,11 +104,10 @@ pub async fn to_service(
     let header =
         identity::sign(secret.as_bytes(), who, signed, now_secs()).map_err(|e| ApiError::internal(e.message()))?;
 
-    let headers = Headers::new();
-    for (name, value) in req.headers().entries() {
-        if !NOT_FORWARDED.contains(&name.as_str()) {
-            headers.append(&name, &value).or_internal("header")?;
-        }
+    // A copy made by the runtime, not header by header across the wasm boundary.
+    let headers = req.headers().clone();
+    for name in NOT_FORWARDED {
+        headers.delete(name).or_internal("header")?;
     }
     headers.set(identity::HEADER, &header).or_internal("header")?;
     headers.set(request_id::HEADER, request_id).or_internal("header")?;
@@ -153,10 +155,7 @@ pub fn decorate(resp: Response, request_id: &str, origin: Option<&str>, rate: Op
         return resp;
     }
     let status = resp.status_code();
-    let headers = Headers::new();
-    for (name, value) in resp.headers().entries() {
-        let _ = headers.append(&name, &value);
-    }
+    let headers = resp.headers().clone();
     let _ = headers.set(request_id::HEADER, request_id);
     // IETF draft-ietf-httpapi-ratelimit-headers, as the seed's clients expect.
     if let Some(rate) = rate.filter(|r| r.reason.as_deref().is_none_or(|r| r == "rate_limited")) {

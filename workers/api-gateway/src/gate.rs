@@ -12,10 +12,11 @@
 //! scopes, limit and revocation (main keeps it in step with D1), and its window; named
 //! `device:<id>`, it holds a device's scan window.
 //!
-//! Protocol (JSON over the object's fetch): `POST /check {epoch, sid, limit, window_ms}`
+//! Protocol (over the object's fetch): `GET /check?epoch=&sid=&limit=&window_ms=`
 //! → `{allowed, reason, limit, remaining, reset_secs, retry_after_secs}`;
-//! `POST /epoch {min_epoch}`; `POST /revoke {sid, until_ms}`; `POST /limit {limit,
-//! window_ms}` → the same answer; `POST /key/put {key}`; `POST /key/revoke`;
+//! `GET /limit?limit=&window_ms=` → the same answer (the two asked on every request
+//! carry their arguments in the URL: nothing to build or parse but it);
+//! `POST /epoch {min_epoch}`; `POST /revoke {sid, until_ms}`; `POST /key/put {key}`; `POST /key/revoke`;
 //! `POST /key/check {hash, now_secs, window_ms}` → the answer plus `grant`.
 
 use std::cell::RefCell;
@@ -77,13 +78,27 @@ struct KeyPut {
     key: KeyRecord,
 }
 
-#[derive(Deserialize)]
-struct LimitRequest {
-    limit: u32,
-    window_ms: u64,
+/// The arguments of a `GET` to the object.
+struct Query(Vec<(String, String)>);
+
+impl Query {
+    fn of(req: &Request) -> worker::Result<Query> {
+        Ok(Query(req.url()?.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect()))
+    }
+
+    fn text(&self, name: &str) -> worker::Result<String> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .ok_or_else(|| worker::Error::RustError(format!("gate: no {name}")))
+    }
+
+    fn number<T: std::str::FromStr>(&self, name: &str) -> worker::Result<T> {
+        self.text(name)?.parse().map_err(|_| worker::Error::RustError(format!("gate: {name} is not a number")))
+    }
 }
 
-#[derive(Deserialize)]
 pub struct CheckRequest {
     pub epoch: u64,
     pub sid: String,
@@ -232,8 +247,14 @@ impl DurableObject for Gate {
         let path = req.path();
         match (req.method(), path.as_str()) {
             (_, OBJECT_HEALTH_PATH) => object_ok("Gate"),
-            (Method::Post, "/check") => {
-                let body: CheckRequest = req.json().await?;
+            (Method::Get, "/check") => {
+                let q = Query::of(&req)?;
+                let body = CheckRequest {
+                    epoch: q.number("epoch")?,
+                    sid: q.text("sid")?,
+                    limit: q.number("limit")?,
+                    window_ms: q.number("window_ms")?,
+                };
                 Response::from_json(&self.check(body).await?)
             }
             (Method::Post, "/epoch") => {
@@ -250,9 +271,9 @@ impl DurableObject for Gate {
                 .await?;
                 Response::empty()
             }
-            (Method::Post, "/limit") => {
-                let body: LimitRequest = req.json().await?;
-                Response::from_json(&self.admit(body.limit, body.window_ms))
+            (Method::Get, "/limit") => {
+                let q = Query::of(&req)?;
+                Response::from_json(&self.admit(q.number("limit")?, q.number("window_ms")?))
             }
             (Method::Post, "/key/put") => {
                 let body: KeyPut = req.json().await?;

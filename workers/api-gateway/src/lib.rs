@@ -33,7 +33,7 @@ const DIR: &str = "api-gateway";
 async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
     console_error_panic_hook::set_once();
     let request_id = request_id_of(&req);
-    let config = Config::from_env(&env);
+    let config = Config::of(&env);
     let origin = req.headers().get("origin").ok().flatten();
     let allowed_origin = origin.filter(|o| config.allows_origin(o));
     let mut rate = None;
@@ -238,7 +238,7 @@ async fn service_report(call: &Call, spec: &'static ServiceSpec) -> Report {
         }
     };
     match call.internal(spec.binding, Method::Get, "/health?scope=local", None).await {
-        Ok(mut resp) => match resp.json::<Report>().await {
+        Ok(resp) => match http::answer_json::<Report>(&resp).await {
             Ok(report) => report,
             Err(e) => unreachable(format!("answered {} with an unreadable body: {e}", resp.status_code())),
         },

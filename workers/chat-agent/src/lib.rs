@@ -330,8 +330,8 @@ async fn escalate(mut req: Request, call: &Call, id: &str) -> ApiResult<Response
         return Err(ApiError::Conflict("this conversation is closed; open a new one".into()));
     }
     let reason = reason.unwrap_or_else(|| "the customer asked for a person".into());
-    let mut resp = to_session(call, &c.id, "escalate", &json!({ "reason": reason })).await?;
-    let answer: Value = resp.json().await.or_internal("escalate answer")?;
+    let resp = to_session(call, &c.id, "escalate", &json!({ "reason": reason })).await?;
+    let answer: Value = noizylab_kit::http::answer_json(&resp).await?;
     http::ok(&answer)
 }
 

@@ -376,8 +376,8 @@ async fn in_app(env: &Env, e: &Envelope, p: &Planned) -> ApiResult<String> {
         "data": { "event": e.event, "event_id": e.id, "title": p.message.subject, "text": p.message.text,
                   "ticket_id": e.ticket_id, "url": url },
     });
-    let mut resp = noizylab_kit::room::post(&stub, "publish", &body).await?;
-    let seq: Value = resp.json().await.or_internal("inbox answer")?;
+    let resp = noizylab_kit::room::post(&stub, "publish", &body).await?;
+    let seq: Value = noizylab_kit::http::answer_json(&resp).await?;
     Ok(format!("inbox seq {}", seq["seq"]))
 }
 

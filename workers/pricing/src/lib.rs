@@ -189,9 +189,9 @@ struct TierRow {
 }
 
 async fn ticket(call: &Call, id: &str) -> ApiResult<TicketFacts> {
-    let mut resp = call.as_service(MAIN, Method::Get, &format!("/internal/tickets/{id}"), None).await?;
+    let resp = call.as_service(MAIN, Method::Get, &format!("/internal/tickets/{id}"), None).await?;
     match resp.status_code() {
-        200 => resp.json().await.or_internal("ticket view"),
+        200 => noizylab_kit::http::answer_json(&resp).await,
         404 => Err(ApiError::invalid_field("ticket_id", "no such ticket")),
         s => Err(ApiError::BadGateway(format!("main answered {s} for ticket {id}"))),
     }
@@ -377,12 +377,11 @@ async fn tell_ticket(
     let body =
         QuoteMove { event, quote_id: quote.to_owned(), actor_id: actor.to_owned(), note: note.map(str::to_owned) };
     let body = serde_json::to_string(&body).or_internal("quote move")?;
-    let mut resp =
-        call.as_service(MAIN, Method::Post, &format!("/internal/tickets/{ticket}/quote"), Some(body)).await?;
+    let resp = call.as_service(MAIN, Method::Post, &format!("/internal/tickets/{ticket}/quote"), Some(body)).await?;
     match resp.status_code() {
         200 => Ok(()),
         409 => {
-            let message = match resp.json::<ErrorBody>().await {
+            let message = match noizylab_kit::http::answer_json::<ErrorBody>(&resp).await {
                 Ok(body) => body.error.message,
                 Err(_) => "the ticket cannot take this quote now".to_owned(),
             };

@@ -112,7 +112,7 @@ pub async fn publish(mut req: Request, call: &Call, raw_id: &str) -> ApiResult<R
         return Err(ApiError::invalid_field("visibility", "visibility is internal or customer"));
     }
     let body = json!({ "kind": frame.kind, "visibility": frame.visibility, "from": "NoizyLab", "data": frame.data });
-    let mut resp = post_to_room(call, id, "publish", &body).await?;
-    let seq: serde_json::Value = resp.json().await.or_internal("room answer")?;
+    let resp = post_to_room(call, id, "publish", &body).await?;
+    let seq: serde_json::Value = noizylab_kit::http::answer_json(&resp).await?;
     http::ok(&seq)
 }

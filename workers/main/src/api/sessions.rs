@@ -313,11 +313,11 @@ async fn action(mut req: Request, call: &Call, id: &str) -> ApiResult<Response> 
     }
     let action_id = format!("act_{}", &random::id()?[..20]);
     let frame = json!({ "action_id": action_id, "action": body.kind, "params": params, "by": actor.id });
-    let mut resp = to_channel(call, &s.id, "action", &frame).await?;
+    let resp = to_channel(call, &s.id, "action", &frame).await?;
     if resp.status_code() == 409 {
         return Err(ApiError::Conflict("the device agent is not connected; ask the customer to start it".into()));
     }
-    let sent: Value = resp.json().await.or_internal("session answer")?;
+    let sent: Value = noizylab_kit::http::answer_json(&resp).await?;
     let now = time::now_rfc3339();
     let db = call.sql()?;
     db.run(
