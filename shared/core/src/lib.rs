@@ -9,6 +9,7 @@ pub mod bindings;
 pub mod chat;
 pub mod config;
 pub mod contracts;
+pub mod diagnostics;
 pub mod error;
 pub mod events;
 pub mod health;
