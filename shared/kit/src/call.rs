@@ -147,6 +147,13 @@ pub fn is_development(env: &Env) -> bool {
 
 /// The shared internal secret, or a 503 explaining it is not configured.
 pub fn internal_secret(env: &Env) -> ApiResult<String> {
+    thread_local! {
+        /// Secrets cannot change under a running isolate: read once.
+        static SECRET: std::cell::OnceCell<String> = const { std::cell::OnceCell::new() };
+    }
+    if let Some(secret) = SECRET.with(|s| s.get().cloned()) {
+        return Ok(secret);
+    }
     let secret = env
         .secret(bindings::INTERNAL_SECRET)
         .map(|s| s.to_string())
@@ -154,6 +161,9 @@ pub fn internal_secret(env: &Env) -> ApiResult<String> {
     if secret.len() < identity::MIN_SECRET_LEN {
         return Err(ApiError::Unavailable("INTERNAL_SECRET is shorter than 32 bytes".into()));
     }
+    SECRET.with(|s| {
+        let _ = s.set(secret.clone());
+    });
     Ok(secret)
 }
 

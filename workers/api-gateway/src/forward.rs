@@ -118,9 +118,10 @@ pub async fn to_service(
         Some(q) => format!("https://internal{path}?{q}"),
         None => format!("https://internal{path}"),
     };
-    let forward = Request::new_with_init(&target, &init).or_internal("forward request")?;
+    // Handed to the runtime as URL and init: no `worker::Request` is built (and read back
+    // field by field) for a request that only passes through.
     let fetcher = env.service(binding).or_internal(binding)?;
-    fetcher.fetch_request(forward).await.map_err(|e| ApiError::BadGateway(format!("{binding}: {e}")))
+    fetcher.fetch(target, Some(init)).await.map_err(|e| ApiError::BadGateway(format!("{binding}: {e}")))
 }
 
 /// Reads a body of undeclared length (chunked) chunk by chunk, counting as it streams in,
