@@ -74,8 +74,15 @@ pub async fn read_body(req: &mut Request, max_body: u64) -> ApiResult<Option<JsV
             Ok(Some(wasm_bindgen_futures::JsFuture::from(buffer).await.map_err(|_| unreadable())?))
         }
         // A GET or HEAD with neither a length nor chunked framing has no body (RFC 9112
-        // §6.3); its (empty) stream is not worth reading chunk by chunk through wasm.
-        None if !has_body(&req.method()) && req.headers().get("transfer-encoding").ok().flatten().is_none() => Ok(None),
+        // §6.3), but the runtime may still hand it an (empty) stream: drained by the
+        // runtime in one piece, not chunk by chunk through wasm.
+        None if !has_body(&req.method()) && req.headers().get("transfer-encoding").ok().flatten().is_none() => {
+            if req.inner().body().is_some() {
+                let buffer = req.inner().array_buffer().map_err(|_| unreadable())?;
+                wasm_bindgen_futures::JsFuture::from(buffer).await.map_err(|_| unreadable())?;
+            }
+            Ok(None)
+        }
         None if req.inner().body().is_none() => Ok(None),
         None => {
             let bytes = read_capped(req, max_body).await?;

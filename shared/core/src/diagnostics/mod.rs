@@ -5,6 +5,7 @@
 //! Pure: no I/O, no clock (the caller passes the time), so `brain` runs it and tests hold
 //! it to real data.
 
+pub mod foresight;
 pub mod logs;
 pub mod smart;
 
@@ -91,6 +92,16 @@ pub struct Battery {
     pub cycle_count: Option<u32>,
     pub design_capacity_mah: Option<f64>,
     pub full_charge_capacity_mah: Option<f64>,
+}
+
+impl Battery {
+    /// Full-charge capacity over design capacity, in %.
+    pub fn health(&self) -> Option<f64> {
+        match (self.design_capacity_mah, self.full_charge_capacity_mah) {
+            (Some(design), Some(full)) if design > 0.0 => Some(100.0 * full / design),
+            _ => None,
+        }
+    }
 }
 
 /// Temperatures in °C.
@@ -225,21 +236,14 @@ pub struct Factor {
     pub detail: String,
 }
 
-/// A component the scan expects to fail (the foresight engine refines this across scans).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct PredictedFailure {
-    pub component: &'static str,
-    pub reason: String,
-    pub urgency: &'static str,
-}
-
 /// The seed's output, plus how the score was made and the drive that was read.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Diagnosis {
     pub health_score: u32,
     pub issues: Vec<Finding>,
     pub recommendations: Vec<String>,
-    pub predicted_failures: Vec<PredictedFailure>,
+    /// The foresight engine's predictions from this scan alone (see [`foresight`]).
+    pub predicted_failures: Vec<foresight::Prediction>,
     pub timestamp: String,
     pub score_factors: Vec<Factor>,
     pub os_family: Os,
@@ -331,20 +335,17 @@ pub fn diagnose(input: &ScanInput, now: &str) -> Result<Diagnosis, BadInput> {
             recommendations.push(r.to_owned());
         }
     }
-    let predicted_failures = issues
-        .iter()
-        .filter(|f| f.severity == Severity::Critical && matches!(f.category, Category::Storage | Category::Battery))
-        .map(|f| PredictedFailure {
-            component: if f.category == Category::Battery { "battery" } else { "storage" },
-            reason: f.title.clone(),
-            urgency: "high",
-        })
-        .fold(Vec::new(), |mut all: Vec<PredictedFailure>, p| {
-            if !all.iter().any(|x| x.component == p.component) {
-                all.push(p);
-            }
-            all
-        });
+    let at = chrono::DateTime::parse_from_rfc3339(now).map(|t| t.timestamp()).unwrap_or(0);
+    let observation = foresight::Observation {
+        at,
+        counters: drive
+            .as_ref()
+            .map(|d| d.counters.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect())
+            .unwrap_or_default(),
+        drive_temperature_c: drive.as_ref().and_then(|d| d.temperature_c).map(|t| t as f64),
+        battery_health: input.battery.as_ref().and_then(Battery::health),
+    };
+    let predicted_failures = foresight::forecast(std::slice::from_ref(&observation), at).predictions;
     Ok(Diagnosis {
         health_score,
         issues,
