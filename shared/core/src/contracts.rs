@@ -11,6 +11,9 @@ pub struct Email {
     pub to: String,
     pub subject: String,
     pub text: String,
+    /// An HTML part beside the text (reports); mail clients show it when they can.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub html: Option<String>,
 }
 
 /// `POST /internal/audit` on `main`: a refusal another service saw (the gateway's refused
@@ -86,4 +89,37 @@ pub struct AuditAppend {
     pub ip: Option<String>,
     pub request_id: Option<String>,
     pub detail: String,
+}
+
+/// A message on `noizylab-jobs`: work queued for `brain` (as JSON text, tagged by `kind`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Job {
+    /// Run the queued scan `scan_id` (a row of `device_scans` with its input).
+    DiagnosticScan { scan_id: String },
+}
+
+/// A device's health as `GET /api/v1/devices/:id/health` answers it and KV
+/// `device:health:{id}` keeps it for an hour: `main` fills it on a miss, `brain` after a scan.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DeviceHealth {
+    pub device_id: String,
+    /// 0–100 from the latest completed scan; `null` until one has run.
+    pub health_score: Option<i64>,
+    /// `good` (80+), `fair` (50+), `poor`, or `unknown` before the first scan.
+    pub status: String,
+    pub last_scan_at: Option<String>,
+    pub scans_pending: i64,
+}
+
+impl DeviceHealth {
+    /// The status word for a score.
+    pub fn status_of(score: Option<i64>) -> &'static str {
+        match score {
+            None => "unknown",
+            Some(s) if s >= 80 => "good",
+            Some(s) if s >= 50 => "fair",
+            Some(_) => "poor",
+        }
+    }
 }

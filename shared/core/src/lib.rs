@@ -18,6 +18,7 @@ pub mod names;
 pub mod pricing;
 pub mod ratelimit;
 pub mod replies;
+pub mod reports;
 pub mod request_id;
 pub mod services;
 pub mod stripe;

@@ -185,7 +185,18 @@ pub static SERVICES: [ServiceSpec; 17] = [
         dir: "brain",
         binding: BRAIN,
         role: "AI diagnostics, failure prediction, repair plans, reports",
-        bindings: &[d1(DB), kv(CACHE), queue(EVENTS), service(VISION)],
+        // JOBS: scans it starts run on its own queue; MAIN: refusals to the audit chain and
+        // fixes through remote sessions; NOTIFICATIONS: reports by email.
+        bindings: &[
+            d1(DB),
+            kv(CACHE),
+            r2(UPLOADS),
+            queue(EVENTS),
+            queue(JOBS),
+            service(VISION),
+            service(MAIN),
+            service(NOTIFICATIONS),
+        ],
         consumes: &[queues::JOBS],
         classes: &[],
     },

@@ -19,6 +19,7 @@ pub mod log;
 pub mod queue;
 pub mod random;
 pub mod room;
+pub mod scans;
 pub mod time;
 
 pub use call::{serve, Call};

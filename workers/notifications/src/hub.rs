@@ -89,6 +89,29 @@ pub fn template(e: &Envelope, channel: &str) -> Option<Message> {
             text: format!("A customer asks for a remote session: {}", p.issue),
         });
     }
+    if let Some(p) = e.payload::<DiagnosticsComplete>() {
+        let Some(score) = p.health_score else {
+            return (!team).then(|| Message {
+                subject: "Your device scan could not finish".into(),
+                text: "The scan of your device could not finish: the shop will look into it.".into(),
+            });
+        };
+        let critical = match p.critical_issues {
+            0 => String::new(),
+            n => format!(" ({n} critical)"),
+        };
+        return (!team).then(|| Message {
+            subject: format!("Your device scan is complete: health {score}/100"),
+            text: format!(
+                "Your device scored {score}/100 with {} issue(s) found{critical}. Open the portal for the details and what to do.",
+                p.issues_found
+            ),
+        });
+    }
+    if let Some(p) = e.payload::<AlertCritical>() {
+        return team
+            .then(|| Message { subject: "Critical finding".into(), text: format!("{} ({})", p.message, p.source) });
+    }
     if let Some(p) = e.payload::<ChatEscalated>() {
         let about = p.number.map(|n| format!(" about ticket #{n}")).unwrap_or_default();
         return team.then(|| Message {
@@ -115,6 +138,8 @@ fn customer_of(e: &Envelope) -> Option<String> {
     } else if let Some(p) = e.payload::<PaymentSucceeded>() {
         (p.customer_id, None)
     } else if let Some(p) = e.payload::<ChatEscalated>() {
+        (p.customer_id, None)
+    } else if let Some(p) = e.payload::<DiagnosticsComplete>() {
         (p.customer_id, None)
     } else {
         return None;
@@ -396,7 +421,7 @@ async fn send(env: &Env, db: &Db, e: &Envelope, p: &Planned) -> ApiResult<String
                 Some(t) => reply_address(env, t)?,
                 None => None,
             };
-            email(env, db, &p.to, &p.message, reply_to.as_deref()).await
+            email(env, db, &p.to, &p.message, None, reply_to.as_deref()).await
         }
         "sms" => sms(env, db, &p.to, &p.message).await,
         "in_app" => in_app(env, e, p).await,
@@ -499,8 +524,16 @@ async fn to_outbox(db: &Db, to: &str, m: &Message) -> ApiResult<String> {
     Ok("dev outbox".into())
 }
 
-/// SendGrid v3 `POST /v3/mail/send`; the dev outbox in development without a key.
-pub async fn email(env: &Env, db: &Db, to: &str, m: &Message, reply_to: Option<&str>) -> ApiResult<String> {
+/// SendGrid v3 `POST /v3/mail/send` (with an HTML part when given); the dev outbox (text
+/// only) in development without a key.
+pub async fn email(
+    env: &Env,
+    db: &Db,
+    to: &str,
+    m: &Message,
+    html: Option<&str>,
+    reply_to: Option<&str>,
+) -> ApiResult<String> {
     let config = Config::from_env(env);
     let Some(key) = config.sendgrid_key else {
         return if config.development {
@@ -516,6 +549,10 @@ pub async fn email(env: &Env, db: &Db, to: &str, m: &Message, reply_to: Option<&
         "subject": m.subject,
         "content": [{ "type": "text/plain", "value": m.text }],
     });
+    if let (Some(html), Some(content)) = (html, body["content"].as_array_mut()) {
+        // SendGrid wants text/plain first, then text/html.
+        content.push(json!({ "type": "text/html", "value": html }));
+    }
     if let Some(r) = reply_to {
         body["reply_to"] = json!({ "email": r });
     }

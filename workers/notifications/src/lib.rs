@@ -55,7 +55,7 @@ async fn send_email(mut req: Request, call: &Call) -> ApiResult<Response> {
         return Err(ApiError::invalid_field("to", "not an email address"));
     }
     let message = hub::Message { subject: mail.subject, text: mail.text };
-    let via = hub::email(&call.env, &call.sql()?, &mail.to, &message, None).await?;
+    let via = hub::email(&call.env, &call.sql()?, &mail.to, &message, mail.html.as_deref(), None).await?;
     http::json(202, &serde_json::json!({ "delivered_to": via }))
 }
 

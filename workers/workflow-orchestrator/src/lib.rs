@@ -10,9 +10,9 @@
 use noizylab_core::auth::Scope;
 use noizylab_core::events::{self, Envelope};
 use noizylab_core::events::{
-    ChatEscalated, DiagnosticsProgress, Payload, PaymentSucceeded, QuoteApproved, QuoteDeclined, QuoteIssued,
-    SessionStarted, TicketAssigned, TicketAttachmentAdded, TicketCreated, TicketMessageAdded, TicketStatusChanged,
-    TicketUpdated,
+    AlertCritical, ChatEscalated, DiagnosticsComplete, DiagnosticsProgress, Payload, PaymentSucceeded, QuoteApproved,
+    QuoteDeclined, QuoteIssued, SessionStarted, TicketAssigned, TicketAttachmentAdded, TicketCreated,
+    TicketMessageAdded, TicketStatusChanged, TicketUpdated,
 };
 use noizylab_core::services::queues;
 use noizylab_kit::caller::Caller;
@@ -265,7 +265,7 @@ async fn record_dead_letter(env: &Env, delivery: &Delivery, failed_on: &str, rea
 }
 
 /// Events the notifications hub hears about (it decides who hears what, once).
-const NOTIFIED: [&str; 8] = [
+const NOTIFIED: [&str; 10] = [
     TicketCreated::NAME,
     TicketStatusChanged::NAME,
     TicketMessageAdded::NAME,
@@ -274,6 +274,8 @@ const NOTIFIED: [&str; 8] = [
     PaymentSucceeded::NAME,
     SessionStarted::NAME,
     ChatEscalated::NAME,
+    DiagnosticsComplete::NAME,
+    AlertCritical::NAME,
 ];
 
 /// What of an event a ticket's live room shows: (frame kind, visibility). `None`: nothing.

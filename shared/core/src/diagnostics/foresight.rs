@@ -15,7 +15,7 @@
 //!   drive's rated endurance.
 //! - Laptop makers' battery warranties: a battery is worn below 80 % of its design capacity.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A drive's yearly failure rate with nothing known about it.
 const BASE_YEARLY_FAILURE: f64 = 0.02;
@@ -32,7 +32,7 @@ const PREDICTORS: &[(&str, f64, f64)] = &[
 const HOT_DRIVE_C: f64 = 45.0;
 
 /// What one scan measured, when.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Observation {
     /// Unix seconds.
     pub at: i64,
@@ -48,19 +48,19 @@ impl Observation {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Prediction {
-    pub component: &'static str,
+    pub component: String,
     pub failure_probability: f64,
     pub timeline_days: u32,
     pub confidence: f64,
     pub recommendation: String,
-    pub urgency: &'static str,
+    pub urgency: String,
     /// What the prediction rests on.
     pub basis: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Forecast {
     pub predictions: Vec<Prediction>,
     pub overall_risk_score: u32,
@@ -116,7 +116,7 @@ pub fn forecast(history: &[Observation], now: i64) -> Forecast {
     }
     let survive: f64 = predictions.iter().map(|p| 1.0 - p.failure_probability).product();
     let overall_risk_score = (100.0 * (1.0 - survive)).round().clamp(0.0, 100.0) as u32;
-    let days_to_next = match predictions.iter().map(|p| p.urgency).max_by_key(|u| match *u {
+    let days_to_next = match predictions.iter().map(|p| p.urgency.as_str()).max_by_key(|u| match *u {
         "high" => 2,
         "medium" => 1,
         _ => 0,
@@ -179,7 +179,7 @@ fn storage(history: &[Observation], last: &Observation) -> Option<Prediction> {
     let timeline_days = days.round() as u32;
     let urgency = urgency(p, timeline_days);
     Some(Prediction {
-        component: "storage",
+        component: "storage".into(),
         failure_probability: (p * 100.0).round() / 100.0,
         timeline_days,
         confidence: confidence(history.len()),
@@ -188,7 +188,7 @@ fn storage(history: &[Observation], last: &Observation) -> Option<Prediction> {
         } else {
             "Keep backups current and scan again soon.".into()
         },
-        urgency,
+        urgency: urgency.into(),
         basis,
     })
 }
@@ -208,14 +208,14 @@ fn wear(history: &[Observation], last: &Observation) -> Option<Prediction> {
     let timeline_days = days as u32;
     let p: f64 = if used >= 100.0 { 0.8 } else { (used / 100.0).powi(4).clamp(0.05, 0.8) };
     Some(Prediction {
-        component: "ssd_endurance",
+        component: "ssd_endurance".into(),
         failure_probability: (p * 100.0).round() / 100.0,
         timeline_days,
         confidence: confidence(history.len()),
         recommendation: format!(
             "The SSD reaches its rated endurance in about {timeline_days} days: plan a replacement."
         ),
-        urgency: urgency(p, timeline_days),
+        urgency: urgency(p, timeline_days).into(),
         basis: vec![match rate {
             Some(r) => format!("percentage_used {used:.0}, rising {r:.3} a day"),
             None => format!("percentage_used {used:.0}"),
@@ -247,7 +247,7 @@ fn battery(history: &[Observation], last: &Observation) -> Option<Prediction> {
         0.3
     };
     Some(Prediction {
-        component: "battery",
+        component: "battery".into(),
         failure_probability: p,
         timeline_days,
         confidence: confidence(history.len()),
@@ -256,7 +256,7 @@ fn battery(history: &[Observation], last: &Observation) -> Option<Prediction> {
         } else {
             format!("The battery wears below 80 % in about {timeline_days} days.")
         },
-        urgency: urgency(p, timeline_days),
+        urgency: urgency(p, timeline_days).into(),
         basis: vec![format!("battery at {health:.0} % of its design capacity")],
     })
 }

@@ -67,6 +67,7 @@ const SIGNATURES: &[Signature] = &[
             "xfs_corruption",
             "corruption of in-memory data detected",
             "btrfs: error",
+            "btrfs error (device",
             "the file system structure on the disk is corrupt",
             "filesystem needs repair",
             "fsck_apfs",
@@ -156,7 +157,7 @@ pub fn scan(text: &str) -> Vec<Finding> {
         .map(|(i, lines)| {
             let sig = &SIGNATURES[i];
             let n = lines.len();
-            Finding::new(sig.severity, sig.category, format!("{n} {} in the logs", sig.title), sig.description)
+            Finding::new(sig.severity, sig.category, titled(sig.title, n), sig.description)
                 .minutes(sig.fix_minutes)
                 .with_lines(&lines)
         })
@@ -212,6 +213,13 @@ impl Finding {
     }
 }
 
+/// `disk read/write errors`, 1 → `Disk read/write errors in the logs (1 line)`.
+fn titled(title: &str, lines: usize) -> String {
+    let mut chars = title.chars();
+    let head: String = chars.next().map(|c| c.to_uppercase().collect()).unwrap_or_default();
+    format!("{head}{} in the logs ({lines} {})", chars.as_str(), if lines == 1 { "line" } else { "lines" })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -232,12 +240,12 @@ mod tests {
 [ 2201.000110] CPU1: Package temperature above threshold, cpu clock throttled (total events = 1)";
         let found = scan(dmesg);
         let titles: Vec<&str> = found.iter().map(|f| f.title.as_str()).collect();
-        assert!(titles.contains(&"2 disk read/write errors in the logs"), "{titles:?}");
-        assert!(titles.contains(&"1 file system corruption in the logs"), "{titles:?}");
-        assert!(titles.contains(&"2 thermal throttling in the logs"), "{titles:?}");
-        let io = found.iter().find(|f| f.title.contains("disk")).map(|f| f.evidence.clone()).unwrap_or_default();
+        assert!(titles.contains(&"Disk read/write errors in the logs (2 lines)"), "{titles:?}");
+        assert!(titles.contains(&"File system corruption in the logs (1 line)"), "{titles:?}");
+        assert!(titles.contains(&"Thermal throttling in the logs (2 lines)"), "{titles:?}");
+        let io = found.iter().find(|f| f.title.contains("Disk")).map(|f| f.evidence.clone()).unwrap_or_default();
         assert!(io[1].contains("dev sda, sector 123456"));
-        assert_eq!(found.iter().find(|f| f.title.contains("disk")).map(|f| f.severity), Some(Severity::Critical));
+        assert_eq!(found.iter().find(|f| f.title.contains("Disk")).map(|f| f.severity), Some(Severity::Critical));
     }
 
     #[test]
@@ -249,8 +257,8 @@ mod tests {
 2025-11-30 10:05:00.000 ReportCrash[501]: Saved crash report for Photoshop[2240] version 25.1 to /Library/Logs/DiagnosticReports
 2025-11-30 10:09:00.000 ReportCrash[501]: Saved crash report for Photoshop[2251] version 25.1 to /Library/Logs/DiagnosticReports";
         let titles = kinds(log);
-        assert!(titles.contains(&"1 kernel panics in the logs".to_owned()), "{titles:?}");
-        assert!(titles.contains(&"1 graphics processor resets in the logs".to_owned()), "{titles:?}");
+        assert!(titles.contains(&"Kernel panics in the logs (1 line)".to_owned()), "{titles:?}");
+        assert!(titles.contains(&"Graphics processor resets in the logs (1 line)".to_owned()), "{titles:?}");
         assert!(titles.contains(&"Photoshop crashed 3 times".to_owned()), "{titles:?}");
     }
 
@@ -265,10 +273,10 @@ Faulting application name: chrome.exe, version: 120.0.6099.130
 Faulting application name: chrome.exe, version: 120.0.6099.130
 <Event><System><Provider Name='Microsoft-Windows-WindowsUpdateClient'/><EventID>20</EventID></System><EventData>Installation Failure: Windows failed to install the following update with error 0x80070643</EventData></Event>";
         let titles = kinds(text);
-        assert!(titles.iter().any(|t| t.ends_with("kernel panics in the logs")), "{titles:?}");
-        assert!(titles.contains(&"1 disk read/write errors in the logs".to_owned()), "{titles:?}");
+        assert!(titles.iter().any(|t| t.starts_with("Kernel panics in the logs")), "{titles:?}");
+        assert!(titles.contains(&"Disk read/write errors in the logs (1 line)".to_owned()), "{titles:?}");
         assert!(titles.contains(&"chrome.exe crashed 3 times".to_owned()), "{titles:?}");
-        assert!(titles.contains(&"1 failed updates in the logs".to_owned()), "{titles:?}");
+        assert!(titles.contains(&"Failed updates in the logs (1 line)".to_owned()), "{titles:?}");
     }
 
     #[test]
@@ -276,7 +284,7 @@ Faulting application name: chrome.exe, version: 120.0.6099.130
         assert!(scan("Nov 30 10:00:00 host systemd[1]: Started Daily apt upgrade.\n").is_empty());
         let flood = "blk_update_request: I/O error, dev sdb\n".repeat(50);
         let found = scan(&flood);
-        assert_eq!(found[0].title, "50 disk read/write errors in the logs");
+        assert_eq!(found[0].title, "Disk read/write errors in the logs (50 lines)");
         assert_eq!(found[0].evidence.len(), EVIDENCE_LINES);
     }
 
@@ -287,5 +295,17 @@ Nov 30 10:00:01 host systemd[1]: myapp.service: Main process exited, code=dumped
 Nov 30 10:00:03 host systemd[1]: myapp.service: Main process exited, code=dumped, status=11/SEGV
 Nov 30 10:00:05 host systemd[1]: myapp.service: Main process exited, code=dumped, status=11/SEGV";
         assert_eq!(kinds(journal), vec!["myapp.service crashed 3 times".to_owned()]);
+    }
+
+    /// A real journal excerpt (Linux Mint forums; see tests/data/logs/README.md).
+    #[test]
+    fn a_real_journal_with_a_failing_raid_disk_shows_io_errors_and_corruption() {
+        let text = include_str!("../../tests/data/logs/linux-journal-io-errors.log");
+        let found = scan(text);
+        let io = found.iter().find(|f| f.title.starts_with("Disk read/write errors"));
+        let io = io.unwrap_or_else(|| panic!("no I/O finding in {found:?}"));
+        assert_eq!(io.severity, Severity::Critical);
+        assert!(io.evidence.iter().any(|e| e.contains("sector 337736")), "{:?}", io.evidence);
+        assert!(found.iter().any(|f| f.title.starts_with("File system corruption")), "{found:?}");
     }
 }

@@ -12,9 +12,10 @@ pub mod smart;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// Logs larger than this are refused (413 at the route): a day of a busy machine's
+/// Logs larger than this are refused (a 400 naming `logs`; the whole body is held to
+/// 1 MiB): a day of a busy machine's
 /// kernel and system log fits.
-pub const MAX_LOG_BYTES: usize = 2 * 1024 * 1024;
+pub const MAX_LOG_BYTES: usize = 768 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -86,7 +87,7 @@ impl Finding {
 }
 
 /// A battery as the OS reports it.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Battery {
     pub cycle_count: Option<u32>,
@@ -105,7 +106,7 @@ impl Battery {
 }
 
 /// Temperatures in °C.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Temperatures {
     pub cpu_c: Option<f64>,
@@ -113,7 +114,7 @@ pub struct Temperatures {
 }
 
 /// A scan's input: the seed's fields, and what else a device agent can tell.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScanInput {
     pub device_id: String,
@@ -134,6 +135,9 @@ pub struct ScanInput {
     pub temperatures: Option<Temperatures>,
     #[serde(default)]
     pub battery: Option<Battery>,
+    /// Seconds from power on to a usable desktop, when the agent measured it.
+    #[serde(default)]
+    pub startup_seconds: Option<f64>,
 }
 
 /// Input that cannot be diagnosed: the field and what to do about it.
@@ -148,7 +152,7 @@ fn bad(field: &'static str, message: impl Into<String>) -> BadInput {
 }
 
 /// The operating system family an `os` names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Os {
     Macos,
@@ -180,6 +184,86 @@ pub fn os_family(os: &str) -> Option<Os> {
 }
 
 impl ScanInput {
+    /// The input for a scan of `device_id`: the caller's fields, completed from what the
+    /// device's record knows (its `os` and the `cpu_cores`, `ram_gb`, `storage_gb` of its
+    /// specs), then checked. A field of the wrong type or missing from both is named.
+    pub fn for_device(
+        given: Option<serde_json::Map<String, Value>>,
+        device_id: &str,
+        device_os: Option<&str>,
+        device_specs: &Value,
+    ) -> Result<ScanInput, BadInput> {
+        let mut fields = given.unwrap_or_default();
+        match fields.get("device_id") {
+            None | Some(Value::Null) => {}
+            Some(Value::String(id)) if id == device_id => {}
+            Some(_) => {
+                return Err(bad("device_id", format!("this scan is of device {device_id}: leave device_id out")))
+            }
+        }
+        fields.insert("device_id".into(), device_id.into());
+        if fields.get("os").is_none_or(Value::is_null) {
+            match device_os {
+                Some(os) if !os.trim().is_empty() => {
+                    fields.insert("os".into(), os.into());
+                }
+                _ => return Err(bad("os", "os is required: send it, or record it on the device")),
+            }
+        }
+        for field in ["cpu_cores", "ram_gb", "storage_gb"] {
+            if fields.get(field).is_none_or(Value::is_null) {
+                match device_specs.get(field).filter(|v| v.is_number()) {
+                    Some(v) => {
+                        fields.insert(field.into(), v.clone());
+                    }
+                    None => {
+                        return Err(bad(
+                            field,
+                            format!("{field} is required: send it, or record it in the device's specs"),
+                        ))
+                    }
+                }
+            }
+        }
+        const NUMBERS: [&str; 5] = ["cpu_cores", "ram_gb", "storage_gb", "free_storage_gb", "startup_seconds"];
+        for field in NUMBERS {
+            if fields.get(field).is_some_and(|v| !v.is_number() && !v.is_null()) {
+                return Err(bad(field, format!("{field} is a number")));
+            }
+        }
+        if fields.get("cpu_cores").is_some_and(|v| v.as_u64().is_none_or(|n| n > 512)) {
+            return Err(bad("cpu_cores", "cpu_cores is a whole number from 1 to 512"));
+        }
+        for field in ["os", "logs"] {
+            if fields.get(field).is_some_and(|v| !v.is_string() && !v.is_null()) {
+                return Err(bad(field, format!("{field} is text")));
+            }
+        }
+        if fields
+            .get("startup_items")
+            .is_some_and(|v| !v.is_null() && !v.as_array().is_some_and(|items| items.iter().all(Value::is_string)))
+        {
+            return Err(bad("startup_items", "startup_items is a list of names"));
+        }
+        let input: ScanInput = serde_json::from_value(Value::Object(fields)).map_err(|e| {
+            let message = e.to_string();
+            let field = ["temperatures", "battery", "smart_data"].into_iter().find(|f| message.contains(f));
+            bad(field.unwrap_or("body"), message)
+        })?;
+        input.validate()?;
+        Ok(input)
+    }
+
+    /// [`ScanInput::check`] and the SMART data read through: everything a scan can refuse,
+    /// refused before it is queued.
+    pub fn validate(&self) -> Result<Os, BadInput> {
+        let os = self.check()?;
+        if let Some(data) = &self.smart_data {
+            smart::read(data).map_err(|e| bad("smart_data", e.0))?;
+        }
+        Ok(os)
+    }
+
     /// Refuses what cannot describe a real device, naming the field.
     pub fn check(&self) -> Result<Os, BadInput> {
         if self.device_id.trim().is_empty() {
@@ -202,10 +286,7 @@ impl ScanInput {
             }
         }
         if self.logs.as_ref().is_some_and(|l| l.len() > MAX_LOG_BYTES) {
-            return Err(bad(
-                "logs",
-                format!("logs are at most {} MiB: send the last day", MAX_LOG_BYTES / (1024 * 1024)),
-            ));
+            return Err(bad("logs", format!("logs are at most {} KiB: send the last day's", MAX_LOG_BYTES / 1024)));
         }
         if let Some(t) = &self.temperatures {
             for (field, v) in [("temperatures.cpu_c", t.cpu_c), ("temperatures.gpu_c", t.gpu_c)] {
@@ -216,6 +297,9 @@ impl ScanInput {
                     ));
                 }
             }
+        }
+        if self.startup_seconds.is_some_and(|s| !(s.is_finite() && s > 0.0 && s <= 3600.0)) {
+            return Err(bad("startup_seconds", "startup_seconds is above 0 and at most 3600"));
         }
         if let Some(b) = &self.battery {
             let ok = |v: Option<f64>| v.is_none_or(|v| v.is_finite() && v > 0.0 && v <= 1_000_000.0);
@@ -228,16 +312,16 @@ impl ScanInput {
 }
 
 /// One part of the health score: its weight, what it scored (0–100) and why.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Factor {
-    pub factor: &'static str,
+    pub factor: String,
     pub weight: f64,
     pub score: u32,
     pub detail: String,
 }
 
 /// The seed's output, plus how the score was made and the drive that was read.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Diagnosis {
     pub health_score: u32,
     pub issues: Vec<Finding>,
@@ -248,9 +332,12 @@ pub struct Diagnosis {
     pub score_factors: Vec<Factor>,
     pub os_family: Os,
     pub drive: Option<DriveSummary>,
+    /// What the foresight engine keeps of this scan for the device's later forecasts.
+    #[serde(skip)]
+    pub observation: foresight::Observation,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DriveSummary {
     pub model: Option<String>,
     pub serial: Option<String>,
@@ -258,8 +345,11 @@ pub struct DriveSummary {
     pub smart_passed: Option<bool>,
     pub temperature_c: Option<i64>,
     pub power_on_hours: Option<i64>,
-    pub counters: std::collections::BTreeMap<&'static str, i64>,
+    pub counters: std::collections::BTreeMap<String, i64>,
 }
+
+/// The highest score a device with a critical finding gets (below "fair", 50).
+pub const CRITICAL_CAP: u32 = 45;
 
 /// The factors and their weights (they sum to 1). Storage health weighs most: it is where
 /// data is lost.
@@ -322,11 +412,16 @@ pub fn diagnose(input: &ScanInput, now: &str) -> Result<Diagnosis, BadInput> {
             } else {
                 mine.iter().map(|f| f.title.as_str()).collect::<Vec<_>>().join("; ")
             };
-            Factor { factor: name, weight: *weight, score: score.clamp(0, 100) as u32, detail }
+            Factor { factor: (*name).to_owned(), weight: *weight, score: score.clamp(0, 100) as u32, detail }
         })
         .collect();
     let weighted: f64 = score_factors.iter().map(|f| f.weight * f64::from(f.score)).sum();
-    let health_score = weighted.round().clamp(0.0, 100.0) as u32;
+    let mut health_score = weighted.round().clamp(0.0, 100.0) as u32;
+    // A critical finding (a failing drive, kernel panics) makes the device poor whatever
+    // else is well: the weighted sum alone would call a dying disk "fair".
+    if issues.iter().any(|f| f.severity == Severity::Critical) {
+        health_score = health_score.min(CRITICAL_CAP);
+    }
 
     let mut recommendations: Vec<String> = Vec::new();
     for f in &issues {
@@ -354,6 +449,7 @@ pub fn diagnose(input: &ScanInput, now: &str) -> Result<Diagnosis, BadInput> {
         timestamp: now.to_owned(),
         score_factors,
         os_family: os,
+        observation,
         drive: drive.map(|d| DriveSummary {
             model: d.model,
             serial: d.serial,
@@ -361,7 +457,7 @@ pub fn diagnose(input: &ScanInput, now: &str) -> Result<Diagnosis, BadInput> {
             smart_passed: d.passed,
             temperature_c: d.temperature_c,
             power_on_hours: d.power_on_hours,
-            counters: d.counters.into_iter().collect(),
+            counters: d.counters.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
         }),
     })
 }
@@ -524,6 +620,7 @@ mod tests {
             startup_items: None,
             temperatures: None,
             battery: None,
+            startup_seconds: None,
         }
     }
 
@@ -546,7 +643,7 @@ mod tests {
         // The real failing Hitachi (tests/data/smartctl/README.md) and a kernel I/O error.
         let logs = "blk_update_request: I/O error, dev sda, sector 2048";
         let d = diagnose(&input(Some(fixture("smart-fail2")), Some(logs)), NOW).unwrap_or_else(|e| panic!("{e:?}"));
-        assert!(d.health_score <= 75, "score {}", d.health_score);
+        assert!(d.health_score <= CRITICAL_CAP, "a critical finding makes it poor: {}", d.health_score);
         assert_eq!(d.issues[0].severity, Severity::Critical, "most severe first");
         assert_eq!(d.predicted_failures.len(), 1);
         assert_eq!(d.predicted_failures[0].component, "storage");
@@ -600,7 +697,34 @@ mod tests {
             full_charge_capacity_mah: Some(2500.0),
         });
         let d = diagnose(&i, NOW).unwrap_or_else(|e| panic!("{e:?}"));
-        assert_eq!(d.predicted_failures.first().map(|p| p.component), Some("battery"));
+        assert_eq!(d.predicted_failures.first().map(|p| p.component.as_str()), Some("battery"));
         assert!(d.issues[0].evidence[0].contains("1100 cycles"));
+    }
+
+    #[test]
+    fn a_scan_takes_what_the_body_lacks_from_the_device_record_and_names_what_is_missing() {
+        let specs = serde_json::json!({ "cpu_cores": 8, "ram_gb": 16, "storage_gb": 512 });
+        let input =
+            ScanInput::for_device(None, "dev_1", Some("macOS 14.1"), &specs).unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!((input.device_id.as_str(), input.cpu_cores), ("dev_1", 8));
+        let none = serde_json::json!({});
+        let err = ScanInput::for_device(None, "dev_1", Some("macOS 14.1"), &none).err();
+        assert_eq!(err.map(|e| e.field), Some("cpu_cores"));
+        let body = |v: Value| v.as_object().cloned();
+        let err = ScanInput::for_device(body(serde_json::json!({ "ram_gb": "lots" })), "dev_1", Some("Linux"), &specs);
+        assert_eq!(err.err().map(|e| e.field), Some("ram_gb"));
+        let err = ScanInput::for_device(
+            body(serde_json::json!({ "cpu_cores": 1_000_000_000 })),
+            "dev_1",
+            Some("Linux"),
+            &specs,
+        );
+        assert_eq!(err.err().map(|e| e.field), Some("cpu_cores"));
+        let err =
+            ScanInput::for_device(body(serde_json::json!({ "device_id": "dev_2" })), "dev_1", Some("Linux"), &specs);
+        assert_eq!(err.err().map(|e| e.field), Some("device_id"));
+        let truncated = serde_json::json!({ "smart_data": "{\"smartctl\": {\"version\": [7, 3]" });
+        let err = ScanInput::for_device(body(truncated), "dev_1", Some("Linux"), &specs);
+        assert_eq!(err.err().map(|e| e.field), Some("smart_data"));
     }
 }

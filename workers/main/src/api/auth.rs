@@ -197,7 +197,7 @@ async fn request_link(mut req: Request, call: &Call) -> ApiResult<Response> {
         "Sign in to NoizyLab:\n\n{link}\n\nOr enter this code: {code}\n\nBoth work once and expire in 10 minutes. \
          If you did not ask to sign in, ignore this message."
     );
-    let mail = Email { to: email.clone(), subject: format!("Your NoizyLab sign-in code: {code}"), text };
+    let mail = Email { to: email.clone(), subject: format!("Your NoizyLab sign-in code: {code}"), text, html: None };
     let mail = serde_json::to_string(&mail).or_internal("mail")?;
     let sent =
         call.internal(noizylab_core::services::NOTIFICATIONS, Method::Post, "/internal/email", Some(mail)).await?;

@@ -5,11 +5,14 @@
 //! exist. Removal is soft: tickets keep pointing at the device they were about.
 
 use noizylab_core::auth::Scope;
-use noizylab_core::events::{DeviceRegistered, DeviceRemoved, DiagnosticsRequested};
+use noizylab_core::contracts::DeviceHealth;
+use noizylab_core::diagnostics::ScanInput;
+use noizylab_core::events::{DeviceRegistered, DeviceRemoved};
 use noizylab_kit::db::opt;
 use noizylab_kit::events::{self, About};
+use noizylab_kit::scans::{self, Target};
 use noizylab_kit::{http, random, time, ApiError, ApiResult, Call, OrInternal};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use worker::{Request, Response};
 
 use crate::idempotency;
@@ -17,8 +20,6 @@ use crate::store::{self, page_limit, Device, DEVICE_JSON};
 use noizylab_kit::caller::Caller;
 
 const TYPES: [&str; 8] = ["laptop", "desktop", "phone", "tablet", "console", "audio", "wearable", "other"];
-/// `device:health:{id}` lives this long in KV (the seed's TTL).
-const HEALTH_TTL_SECS: u64 = 60 * 60;
 
 pub async fn route(req: Request, call: &Call, rest: &[&str]) -> ApiResult<Response> {
     use worker::Method::{Delete, Get, Post};
@@ -28,7 +29,7 @@ pub async fn route(req: Request, call: &Call, rest: &[&str]) -> ApiResult<Respon
         (Get, [id]) => get(call, id).await,
         (Delete, [id]) => remove(call, id).await,
         (Get, [id, "health"]) => health(call, id).await,
-        (Post, [id, "scan"]) => scan(call, id).await,
+        (Post, [id, "scan"]) => scan(req, call, id).await,
         (_, ["register"] | [_, "scan"]) => Err(ApiError::MethodNotAllowed { allowed: vec!["POST"] }),
         (_, []) | (_, [_, "health"]) => Err(ApiError::MethodNotAllowed { allowed: vec!["GET"] }),
         (_, [_]) => Err(ApiError::MethodNotAllowed { allowed: vec!["GET", "DELETE"] }),
@@ -254,20 +255,10 @@ async fn remove(call: &Call, id: &str) -> ApiResult<Response> {
     call.sql()?
         .run("UPDATE devices SET deleted_at = ?2 WHERE id = ?1", &[id.into(), time::now_rfc3339().into()])
         .await?;
-    call.cache()?.delete(&format!("device:health:{id}")).await.or_internal("kv delete")?;
+    call.cache()?.delete(&scans::health_key(id)).await.or_internal("kv delete")?;
     let about = About { workspace: Some(&device.workspace_id), device: Some(id), ticket: None };
     events::publish(call, about, &DeviceRemoved { by: actor.id.clone() }).await?;
     Ok(Response::empty().or_internal("response")?.with_status(204))
-}
-
-#[derive(Serialize, Deserialize)]
-struct Health {
-    device_id: String,
-    /// 0–100 from the latest completed scan; `null` until one has run.
-    health_score: Option<i64>,
-    status: String,
-    last_scan_at: Option<String>,
-    scans_pending: i64,
 }
 
 #[derive(Deserialize)]
@@ -281,8 +272,8 @@ async fn health(call: &Call, id: &str) -> ApiResult<Response> {
     actor.require(call, Scope::TicketsRead).await?;
     let device = store::visible_device(call, &actor, id).await?;
     let kv = call.cache()?;
-    let cache_key = format!("device:health:{id}");
-    if let Some(cached) = kv.get(&cache_key).json::<Health>().await.or_internal("kv get")? {
+    let cache_key = scans::health_key(id);
+    if let Some(cached) = kv.get(&cache_key).json::<DeviceHealth>().await.or_internal("kv get")? {
         return http::ok(&cached);
     }
     let pending: Option<Pending> = call
@@ -292,51 +283,38 @@ async fn health(call: &Call, id: &str) -> ApiResult<Response> {
             &[id.into()],
         )
         .await?;
-    let status = match device.health_score {
-        None => "unknown",
-        Some(s) if s >= 80 => "good",
-        Some(s) if s >= 50 => "fair",
-        Some(_) => "poor",
-    };
-    let health = Health {
+    let health = DeviceHealth {
         device_id: device.id,
         health_score: device.health_score,
-        status: status.into(),
+        status: DeviceHealth::status_of(device.health_score).into(),
         last_scan_at: device.last_scan_at,
         scans_pending: pending.map(|p| p.n).unwrap_or(0),
     };
     kv.put(&cache_key, &health)
         .or_internal("kv put")?
-        .expiration_ttl(HEALTH_TTL_SECS)
+        .expiration_ttl(scans::HEALTH_TTL_SECS)
         .execute()
         .await
         .or_internal("kv put")?;
     http::ok(&health)
 }
 
-/// `POST /api/v1/devices/:id/scan`: 202 with the queued scan (the gateway holds each
-/// device to 10 an hour).
-async fn scan(call: &Call, id: &str) -> ApiResult<Response> {
+/// `POST /api/v1/devices/:id/scan` (the gateway holds each device to 10 an hour): 202 with
+/// the queued scan, which `brain` runs. The body (optional) is the seed's device data
+/// without `device_id` — smartctl JSON, logs, free space …; what it leaves out comes from
+/// the device's record.
+async fn scan(mut req: Request, call: &Call, id: &str) -> ApiResult<Response> {
     let actor = Caller::of(call)?;
     actor.require(call, Scope::TicketsWrite).await?;
     let device = store::visible_device(call, &actor, id).await?;
-    let scan_id = format!("scan_{}", random::id()?);
-    let now = time::now_rfc3339();
-    call.sql()?
-        .run(
-            "INSERT INTO device_scans (id, device_id, workspace_id, requested_by, status, created_at)
-             VALUES (?1, ?2, ?3, ?4, 'queued', ?5)",
-            &[
-                scan_id.as_str().into(),
-                id.into(),
-                device.workspace_id.as_str().into(),
-                actor.id.as_str().into(),
-                now.as_str().into(),
-            ],
-        )
-        .await?;
-    call.cache()?.delete(&format!("device:health:{id}")).await.or_internal("kv delete")?;
-    let about = About { workspace: Some(&device.workspace_id), device: Some(id), ticket: None };
-    events::publish(call, about, &DiagnosticsRequested { scan_id: scan_id.clone(), by: actor.id.clone() }).await?;
-    http::json(202, &serde_json::json!({ "scan_id": scan_id, "device_id": id, "status": "queued", "created_at": now }))
+    let body = req.bytes().await.or_internal("body")?;
+    if body.len() > http::JSON_LIMIT {
+        return Err(ApiError::PayloadTooLarge { limit: http::JSON_LIMIT as u64 });
+    }
+    let given: Option<serde_json::Map<String, serde_json::Value>> =
+        if body.iter().all(u8::is_ascii_whitespace) { None } else { Some(http::parse_json(&body)?) };
+    let input = ScanInput::for_device(given, id, device.os.as_deref(), &device.specs)
+        .map_err(|e| ApiError::invalid_field(e.field, e.message))?;
+    let target = Target { device_id: id, workspace_id: &device.workspace_id, requested_by: &actor.id };
+    http::json(202, &scans::queue(call, target, &input).await?)
 }

@@ -1,0 +1,361 @@
+//! The engine room end to end (issue 13), against the real `main`, `brain`, orchestrator
+//! and notifications workers in workerd: a scan queued with real `smartctl --json` output
+//! and a real journal excerpt runs through `noizylab-jobs` in `brain`, its progress reaches
+//! the device's ticket room live, its result, caches and events are checked, and reports
+//! come out as JSON, HTML, a PDF whose text a standard reader extracts, and an email.
+//!
+//! Data: `shared/core/tests/data/smartctl/*.json` are real drives' output (AnalogJ/scrutiny's
+//! test data, see the README there); `shared/core/tests/data/logs/*.log` real logs (see
+//! the README there).
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use noizylab_tests::*;
+use serde_json::{json, Value};
+
+fn platform() -> &'static Platform {
+    static SHARED: OnceLock<Platform> = OnceLock::new();
+    SHARED.get_or_init(|| Platform::fresh("diagnostics"))
+}
+
+fn data(path: &str) -> String {
+    let file = repo().join("shared/core/tests/data").join(path);
+    std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()))
+}
+
+fn smartctl(name: &str) -> Value {
+    serde_json::from_str(&data(&format!("smartctl/{name}"))).expect("smartctl JSON")
+}
+
+/// A device of the caller's with specs enough to scan without a body: its id.
+fn device(p: &Platform, token: &str, name: &str) -> String {
+    let body = json!({
+        "name": name, "type": "desktop", "os": "Ubuntu 22.04",
+        "specs": { "cpu_cores": 8, "ram_gb": 32, "storage_gb": 1000 },
+    });
+    let r = authed(p, "POST", "/api/v1/devices/register", token, Some(&body));
+    assert_eq!(r.status, 201, "{}", r.text());
+    r.json()["id"].as_str().expect("device id").to_owned()
+}
+
+/// Waits for scan `id` to finish; its view.
+fn finished(p: &Platform, token: &str, id: &str) -> Value {
+    eventually(Duration::from_secs(30), &format!("scan {id} to finish"), || {
+        let r = authed(p, "GET", &format!("/api/v1/diagnostics/{id}"), token, None);
+        assert_eq!(r.status, 200, "{}", r.text());
+        let v = r.json();
+        matches!(v["status"].as_str(), Some("complete" | "failed")).then_some(v)
+    })
+}
+
+fn scan(p: &Platform, token: &str, device: &str, body: &Value) -> Value {
+    let r = authed(p, "POST", &format!("/api/v1/devices/{device}/scan"), token, Some(body));
+    assert_eq!(r.status, 202, "{}", r.text());
+    r.json()
+}
+
+fn events_for(p: &Platform, device: &str) -> Vec<String> {
+    d1_query(&p.state, &format!("SELECT event FROM event_log WHERE device_id = '{device}' ORDER BY occurred_at"))
+        .iter()
+        .filter_map(|r| r["event"].as_str().map(str::to_owned))
+        .collect()
+}
+
+#[test]
+fn a_failing_drive_is_scanned_end_to_end_with_live_progress_caches_and_events() {
+    let p = platform();
+    let pair = sign_in(p, &unique_email("scanned"));
+    let (owner, owner_id) = (access(&pair), user_id(&pair));
+    let id = device(p, &owner, "Render box");
+    let t = authed(p, "POST", "/api/v1/tickets", &owner, Some(&json!({ "title": "Clicking disk", "device_id": id })));
+    assert_eq!(t.status, 201, "{}", t.text());
+    let ticket = t.json()["id"].as_str().expect("ticket").to_owned();
+    let live = authed(p, "POST", &format!("/api/v1/tickets/{ticket}/live/ticket"), &owner, None);
+    assert_eq!(live.status, 201, "{}", live.text());
+    let mut room = connect(&p.ws_url(live.json()["path"].as_str().expect("path"))).expect("room");
+    next_of(&mut room, "hello");
+
+    // A drive with reallocated and pending sectors (real smartctl output) and a real
+    // journal with I/O errors.
+    let queued = scan(
+        p,
+        &owner,
+        &id,
+        &json!({
+            "smart_data": smartctl("smart-fail2.json"),
+            "logs": data("logs/linux-journal-io-errors.log"),
+            "free_storage_gb": 400,
+        }),
+    );
+    assert_eq!(queued["status"], "queued");
+    assert_eq!(queued["ticket_id"], ticket.as_str(), "the scan knows the device's open ticket");
+    let scan_id = queued["scan_id"].as_str().expect("scan id").to_owned();
+
+    let progress = next_of(&mut room, "progress");
+    assert_eq!(progress["scan_id"], scan_id.as_str(), "{progress}");
+    assert!(progress["percent"].as_u64().is_some_and(|n| n > 0 && n < 100), "{progress}");
+
+    let view = finished(p, &owner, &scan_id);
+    assert_eq!(view["status"], "complete", "{view}");
+    let result = &view["result"];
+    let score = result["health_score"].as_i64().expect("score");
+    assert!(score < 50, "a failing drive and I/O errors score poor: {score}");
+    let issues = result["issues"].as_array().expect("issues");
+    let critical_storage = issues
+        .iter()
+        .find(|i| i["severity"] == "critical" && i["category"] == "storage")
+        .unwrap_or_else(|| panic!("a critical storage issue in {issues:?}"));
+    assert!(!critical_storage["evidence"].as_array().expect("evidence").is_empty());
+    assert!(
+        issues.iter().any(|i| i["evidence"].to_string().contains("sector 337736")),
+        "the journal's I/O error is evidence: {issues:?}"
+    );
+    let weights: f64 =
+        result["score_factors"].as_array().expect("factors").iter().filter_map(|f| f["weight"].as_f64()).sum();
+    assert!((weights - 1.0).abs() < 1e-9, "the factors' weights sum to 1: {weights}");
+    let storage = result["predicted_failures"]
+        .as_array()
+        .and_then(|ps| ps.iter().find(|p| p["component"] == "storage"))
+        .unwrap_or_else(|| panic!("a storage prediction in {result}"));
+    assert!(storage["failure_probability"].as_f64().is_some_and(|f| f > 0.3), "{storage}");
+    for field in ["timeline_days", "confidence", "recommendation", "urgency"] {
+        assert!(!storage[field].is_null(), "{field} in {storage}");
+    }
+    assert!(result["recommendations"].as_array().is_some_and(|r| !r.is_empty()));
+
+    // The device, its health cache and its forecast follow. The cache is brain's: the
+    // device row is changed behind it and the answer stays what the scan wrote.
+    let row = d1_query(&p.state, &format!("SELECT health_score, last_scan_at FROM devices WHERE id = '{id}'"));
+    assert_eq!(row[0]["health_score"].as_i64(), Some(score));
+    assert_eq!(row[0]["last_scan_at"], view["completed_at"]);
+    d1_execute(&p.state, &format!("UPDATE devices SET health_score = 1 WHERE id = '{id}'"));
+    let health = authed(p, "GET", &format!("/api/v1/devices/{id}/health"), &owner, None).json();
+    assert_eq!(health["health_score"].as_i64(), Some(score), "KV device:health:{{id}}, written by brain: {health}");
+    assert_eq!(health["status"], if score >= 50 { "fair" } else { "poor" });
+    d1_execute(&p.state, &format!("UPDATE devices SET health_score = {score} WHERE id = '{id}'"));
+    let forecast = authed(p, "GET", &format!("/api/v1/predictions/{id}"), &owner, None);
+    assert_eq!(forecast.status, 200, "{}", forecast.text());
+    let forecast = forecast.json();
+    assert!(forecast["overall_risk_score"].as_u64().is_some_and(|r| r > 30), "{forecast}");
+    assert_eq!(forecast["generated_at"], view["completed_at"], "KV predict:{{id}}, written by the scan: {forecast}");
+
+    // The bus heard every step; a critical finding alerted staff.
+    let heard = eventually(Duration::from_secs(20), "the scan's events", || {
+        let e = events_for(p, &id);
+        [
+            "diagnostics.requested",
+            "diagnostics.started",
+            "diagnostics.progress",
+            "diagnostics.complete",
+            "alert.critical",
+        ]
+        .iter()
+        .all(|n| e.iter().any(|x| x == n))
+        .then_some(e)
+    });
+    assert!(heard.iter().filter(|e| *e == "diagnostics.complete").count() == 1, "{heard:?}");
+    // The customer hears of the result in their in-app inbox.
+    eventually(Duration::from_secs(20), "the in-app notice of the scan", || {
+        let rows = d1_query(
+            &p.state,
+            &format!(
+                "SELECT status FROM deliveries WHERE recipient = '{owner_id}' AND event = 'diagnostics.complete' AND channel = 'in_app'"
+            ),
+        );
+        rows.iter().any(|r| r["status"] == "sent").then_some(())
+    });
+
+    // Nobody else sees the scan.
+    let stranger = access(&sign_in(p, &unique_email("stranger")));
+    assert_eq!(authed(p, "GET", &format!("/api/v1/diagnostics/{scan_id}"), &stranger, None).status, 404);
+    let theirs = authed(p, "GET", "/api/v1/diagnostics/history", &stranger, None).json();
+    assert!(!theirs.to_string().contains(&scan_id), "{theirs}");
+    let mine = authed(p, "GET", &format!("/api/v1/diagnostics/history?device_id={id}"), &owner, None).json();
+    let first = &mine["scans"][0];
+    assert_eq!(first["scan_id"], scan_id.as_str(), "{mine}");
+    assert!(first["critical_issues"].as_i64().is_some_and(|n| n >= 1), "{first}");
+    let tech = access(&technician(p));
+    assert_eq!(authed(p, "GET", &format!("/api/v1/diagnostics/{scan_id}"), &tech, None).status, 200);
+}
+
+#[test]
+fn a_healthy_nvme_drive_comes_out_healthy_and_the_seed_start_route_takes_the_same_data() {
+    let p = platform();
+    let owner = access(&sign_in(p, &unique_email("healthy")));
+    let id = device(p, &owner, "Laptop");
+    let r = authed(
+        p,
+        "POST",
+        "/api/v1/diagnostics/start",
+        &owner,
+        Some(&json!({
+            "device_id": id, "os": "Windows 11", "cpu_cores": 12, "ram_gb": 16, "storage_gb": 512,
+            "free_storage_gb": 300, "smart_data": smartctl("smart-nvme.json"),
+        })),
+    );
+    assert_eq!(r.status, 202, "{}", r.text());
+    let view = finished(p, &owner, r.json()["session_id"].as_str().expect("session id"));
+    let result = &view["result"];
+    assert_eq!(view["status"], "complete", "{view}");
+    assert!(result["health_score"].as_i64().is_some_and(|s| s >= 90), "{result}");
+    assert!(
+        !result["issues"].as_array().expect("issues").iter().any(|i| i["severity"] == "critical"),
+        "nothing critical on a healthy drive: {result}"
+    );
+    assert_eq!(result["os_family"], "windows");
+    assert_eq!(result["drive"]["protocol"], "nvme", "{result}");
+}
+
+#[test]
+fn bad_scan_input_is_refused_naming_the_field_and_nothing_is_queued() {
+    let p = platform();
+    let owner = access(&sign_in(p, &unique_email("badscan")));
+    let id = device(p, &owner, "Bad data");
+    let full = serde_json::to_string(&smartctl("smart-ata-full.json")).expect("text");
+    let cases = [
+        (json!({ "smart_data": &full[..full.len() / 2] }), "smart_data"),
+        (json!({ "os": "TempleOS 5" }), "os"),
+        (json!({ "ram_gb": -8 }), "ram_gb"),
+        (json!({ "cpu_cores": 1_000_000_000u64 }), "cpu_cores"),
+        (json!({ "logs": "x".repeat(800 * 1024) }), "logs"),
+        (json!({ "device_id": "dev_someone_else" }), "device_id"),
+    ];
+    for (body, field) in cases {
+        let r = authed(p, "POST", &format!("/api/v1/devices/{id}/scan"), &owner, Some(&body));
+        assert_eq!(r.status, 400, "{field}: {}", r.text());
+        assert_eq!(r.json()["error"]["field"], field, "{}", r.text());
+    }
+    let huge = json!({ "logs": "x".repeat(1100 * 1024) });
+    assert_eq!(authed(p, "POST", &format!("/api/v1/devices/{id}/scan"), &owner, Some(&huge)).status, 413);
+    // A device whose record lacks what a scan needs, scanned without a body.
+    let bare = authed(p, "POST", "/api/v1/devices/register", &owner, Some(&json!({ "name": "Bare", "type": "phone" })));
+    let bare = bare.json()["id"].as_str().expect("id").to_owned();
+    let r = authed(p, "POST", &format!("/api/v1/devices/{bare}/scan"), &owner, None);
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(r.json()["error"]["field"], "os");
+    let stored =
+        d1_query(&p.state, &format!("SELECT COUNT(*) AS n FROM device_scans WHERE device_id IN ('{id}', '{bare}')"));
+    assert_eq!(stored[0]["n"], 0, "nothing was queued");
+    // An unknown SMART attribute is ignored, not fatal.
+    let mut odd = smartctl("smart-ata-full.json");
+    odd["ata_smart_attributes"]["table"]
+        .as_array_mut()
+        .expect("table")
+        .push(json!({ "id": 250, "name": "Vendor_Thing", "raw": { "value": 7 } }));
+    let ok = scan(p, &owner, &id, &json!({ "smart_data": odd }));
+    assert_eq!(finished(p, &owner, ok["scan_id"].as_str().expect("id"))["status"], "complete");
+}
+
+#[test]
+fn a_report_compares_two_scans_and_comes_as_json_html_pdf_and_email() {
+    let p = platform();
+    let email = unique_email("reported");
+    let owner = access(&sign_in(p, &email));
+    let id = device(p, &owner, "Studio iMac");
+    let before = scan(p, &owner, &id, &json!({ "os": "macOS 14.1", "free_storage_gb": 10, "startup_seconds": 85 }));
+    let before = finished(p, &owner, before["scan_id"].as_str().expect("id"));
+    let after = scan(p, &owner, &id, &json!({ "os": "macOS 14.1", "free_storage_gb": 400, "startup_seconds": 28 }));
+    let after = finished(p, &owner, after["scan_id"].as_str().expect("id"));
+    let (b, a) = (before["health_score"].as_i64().expect("b"), after["health_score"].as_i64().expect("a"));
+    assert!(a > b, "freeing space raised the score: {b} -> {a}");
+
+    let scan_id = after["scan_id"].as_str().expect("id");
+    assert_eq!(
+        authed(p, "POST", "/api/v1/reports/generate", &owner, Some(&json!({ "scan_id": scan_id }))).status,
+        403,
+        "customers read reports; staff make them"
+    );
+    let tech = access(&technician(p));
+    let made = authed(p, "POST", "/api/v1/reports/generate", &tech, Some(&json!({ "scan_id": scan_id })));
+    assert_eq!(made.status, 201, "{}", made.text());
+    let report = made.json()["report"].clone();
+    let rid = report["id"].as_str().expect("report id").to_owned();
+    assert_eq!(report["before"]["health_score"].as_i64(), Some(b));
+    assert_eq!(report["after"]["health_score"].as_i64(), Some(a));
+    assert_eq!(report["before"]["startup_seconds"].as_f64(), Some(85.0));
+    assert!(report["issues_fixed"].to_string().contains("Storage 99% full"), "{report}");
+
+    let json_view = authed(p, "GET", &format!("/api/v1/reports/{rid}"), &owner, None);
+    assert_eq!(json_view.status, 200);
+    assert_eq!(json_view.json()["device"]["name"], "Studio iMac");
+    let html = request(
+        "GET",
+        &p.url(&format!("/api/v1/reports/{rid}")),
+        &[("authorization", &format!("Bearer {owner}")), ("accept", "text/html")],
+        None,
+    );
+    assert_eq!(html.status, 200);
+    assert!(html.header("content-type").is_some_and(|c| c.starts_with("text/html")));
+    assert!(html.text().contains("Studio iMac") && html.text().contains("Before &amp; after"), "{}", html.text());
+
+    let pdf = request(
+        "GET",
+        &p.url(&format!("/api/v1/reports/{rid}/pdf")),
+        &[("authorization", &format!("Bearer {owner}"))],
+        None,
+    );
+    assert_eq!(pdf.status, 200);
+    assert_eq!(pdf.header("content-type"), Some("application/pdf"));
+    let text = pdf_text(&pdf.body);
+    assert!(text.contains("Studio iMac"), "{text}");
+    assert!(text.contains(&format!("Health Score: {b} -> {a}")), "{text}");
+
+    let stranger = access(&sign_in(p, &unique_email("nosy")));
+    assert_eq!(authed(p, "GET", &format!("/api/v1/reports/{rid}"), &stranger, None).status, 404);
+
+    let sent = authed(p, "POST", &format!("/api/v1/reports/{rid}/email"), &tech, None);
+    assert_eq!(sent.status, 202, "{}", sent.text());
+    assert_eq!(sent.json()["sent_to"], email.as_str());
+    let outbox = get(&p.url(&format!("/api/v1/notifications/dev/outbox?to={email}"))).json();
+    let mail = outbox["messages"]
+        .as_array()
+        .and_then(|m| m.iter().find(|m| m["subject"].as_str().is_some_and(|s| s.contains("repair report"))))
+        .unwrap_or_else(|| panic!("the report in the outbox: {outbox}"))
+        .clone();
+    let expected = format!("Health Score: {b} -> {a}");
+    assert!(mail["body"].as_str().is_some_and(|text| text.contains(&expected)), "{mail}");
+}
+
+#[test]
+fn fixes_go_only_through_a_connected_remote_session() {
+    let p = platform();
+    let owner = access(&sign_in(p, &unique_email("fixme")));
+    let id = device(p, &owner, "Full disk");
+    let s = scan(p, &owner, &id, &json!({ "free_storage_gb": 5 }));
+    let scan_id = s["scan_id"].as_str().expect("id").to_owned();
+    finished(p, &owner, &scan_id);
+    let tech = access(&technician(p));
+    let path = format!("/api/v1/diagnostics/{scan_id}/fix");
+    let none = authed(p, "POST", &path, &tech, None);
+    assert_eq!(none.status, 409, "{}", none.text());
+    assert!(none.text().contains("remote session"), "{}", none.text());
+    assert_eq!(authed(p, "POST", &path, &owner, None).status, 403, "a customer cannot push fixes");
+    let started =
+        authed(p, "POST", "/api/v1/sessions/start", &owner, Some(&json!({ "device_id": id, "issue": "Disk full" })));
+    assert_eq!(started.status, 201, "{}", started.text());
+    let no_agent = authed(p, "POST", &path, &tech, None);
+    assert_eq!(no_agent.status, 409, "{}", no_agent.text());
+    assert!(no_agent.text().contains("agent"), "{}", no_agent.text());
+}
+
+/// The report's text as a standard PDF reader extracts it (pypdf, installed by the setup).
+fn pdf_text(bytes: &[u8]) -> String {
+    let dir = std::env::temp_dir().join(format!("noizylab-pdf-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let file: PathBuf = dir.join(format!("{}.pdf", now()));
+    std::fs::write(&file, bytes).expect("write pdf");
+    let python = repo().join(".venv/bin/python");
+    let out = std::process::Command::new(python)
+        .args([
+            "-c",
+            "import sys, pypdf; print('\\n'.join(p.extract_text() for p in pypdf.PdfReader(sys.argv[1]).pages))",
+        ])
+        .arg(&file)
+        .output()
+        .expect("run pypdf");
+    assert!(out.status.success(), "pypdf: {}", String::from_utf8_lossy(&out.stderr));
+    let _ = std::fs::remove_file(&file);
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
