@@ -108,7 +108,8 @@ function notificationSecrets() {
   return Object.fromEntries(names.map((n) => [n, process.env[`NOIZYLAB_${n}`]]).filter(([, v]) => v));
 }
 
-// The chat agent's LLM provider (Anthropic's Messages API or a stand-in), when given.
+// The LLM provider of the chat agent and brain (Anthropic's Messages API or a stand-in),
+// when given.
 function chatSecrets() {
   const names = ["ANTHROPIC_BASE_URL", "ANTHROPIC_API_KEY", "ANTHROPIC_MODEL"];
   return Object.fromEntries(names.map((n) => [n, process.env[`NOIZYLAB_${n}`]]).filter(([, v]) => v));
@@ -120,6 +121,7 @@ const EXTRA = {
   "api-gateway": gatewayVars,
   notifications: notificationSecrets,
   "chat-agent": chatSecrets,
+  brain: chatSecrets,
 };
 
 // Every config says production; a local platform is development (the outbox, /dev/*)

@@ -172,16 +172,17 @@ fn the_eleventh_scan_of_a_device_in_an_hour_is_refused() {
     let token = access(&sign_in(p, &unique_email("scanner")));
     let id = register_device(p, &token, "Scanned")["id"].as_str().expect("id").to_owned();
     let path = format!("/api/v1/devices/{id}/scan");
+    let facts = json!({ "os": "Linux", "cpu_cores": 4, "ram_gb": 8, "storage_gb": 256 });
     for i in 1..=10 {
-        let r = authed(p, "POST", &path, &token, None);
+        let r = authed(p, "POST", &path, &token, Some(&facts));
         assert_eq!(r.status, 202, "scan {i}: {}", r.text());
     }
-    let r = authed(p, "POST", &path, &token, None);
+    let r = authed(p, "POST", &path, &token, Some(&facts));
     assert_eq!(r.status, 429, "{}", r.text());
     let retry: u64 = r.header("retry-after").and_then(|v| v.parse().ok()).expect("Retry-After");
     assert!(retry > 60 && retry <= 3600, "{retry}");
-    let health = authed(p, "GET", &format!("/api/v1/devices/{id}/health"), &token, None).json();
-    assert_eq!(health["scans_pending"], 10);
+    let stored = d1_query(&p.state, &format!("SELECT COUNT(*) AS n FROM device_scans WHERE device_id = '{id}'"));
+    assert_eq!(stored[0]["n"], 10, "the refused scan was not recorded");
 }
 
 #[test]

@@ -156,16 +156,21 @@ fn a_failing_drive_is_scanned_end_to_end_with_live_progress_caches_and_events() 
         .then_some(e)
     });
     assert!(heard.iter().filter(|e| *e == "diagnostics.complete").count() == 1, "{heard:?}");
-    // The customer hears of the result in their in-app inbox.
-    eventually(Duration::from_secs(20), "the in-app notice of the scan", || {
+    // The customer's in-app inbox hears of the progress and the result; mail only of the result.
+    eventually(Duration::from_secs(20), "the in-app notices of the scan", || {
         let rows = d1_query(
             &p.state,
-            &format!(
-                "SELECT status FROM deliveries WHERE recipient = '{owner_id}' AND event = 'diagnostics.complete' AND channel = 'in_app'"
-            ),
+            &format!("SELECT event, channel, status FROM deliveries WHERE recipient = '{owner_id}' AND event LIKE 'diagnostics.%'"),
         );
-        rows.iter().any(|r| r["status"] == "sent").then_some(())
-    });
+        let sent = |event: &str, channel: &str| {
+            rows.iter().any(|r| r["event"] == event && r["channel"] == channel && r["status"] == "sent")
+        };
+        (sent("diagnostics.progress", "in_app") && sent("diagnostics.complete", "in_app") && sent("diagnostics.complete", "email"))
+            .then_some(rows)
+    })
+    .iter()
+    .filter(|r| r["event"] == "diagnostics.progress")
+    .for_each(|r| assert_eq!(r["channel"], "in_app", "progress is in-app only: {r}"));
 
     // Nobody else sees the scan.
     let stranger = access(&sign_in(p, &unique_email("stranger")));
@@ -178,6 +183,26 @@ fn a_failing_drive_is_scanned_end_to_end_with_live_progress_caches_and_events() 
     assert!(first["critical_issues"].as_i64().is_some_and(|n| n >= 1), "{first}");
     let tech = access(&technician(p));
     assert_eq!(authed(p, "GET", &format!("/api/v1/diagnostics/{scan_id}"), &tech, None).status, 200);
+
+    // The scan's repair plan becomes a quote: its complexity and minutes are the factors.
+    let plan = &result["repair_plan"];
+    assert_eq!(plan["steps"][0]["order"], 1, "{plan}");
+    assert!(plan["parts"].to_string().contains("replacement drive"), "{plan}");
+    assert_eq!(result["summary_source"], "engine");
+    assert!(result["summary"].as_str().is_some_and(|s| s.contains("Critical")), "{result}");
+    let quote = authed(p, "POST", "/api/v1/pricing/estimate", &tech, Some(&json!({ "diagnostic_id": scan_id })));
+    assert_eq!(quote.status, 201, "{}", quote.text());
+    let quote = quote.json();
+    let minutes = plan["estimated_minutes"].as_i64().expect("minutes").max(15);
+    assert_eq!(quote["estimated_time_minutes"].as_i64(), Some(minutes), "{quote}");
+    let complexity = quote["explanation"]
+        .as_array()
+        .and_then(|e| e.iter().find(|f| f["factor"] == "complexity"))
+        .map(|f| f.to_string())
+        .unwrap_or_default();
+    assert!(complexity.contains(plan["complexity"].as_str().expect("complexity")), "{complexity}");
+    let theirs = authed(p, "POST", "/api/v1/pricing/estimate", &stranger, Some(&json!({ "diagnostic_id": scan_id })));
+    assert_eq!(theirs.status, 404, "{}", theirs.text());
 }
 
 #[test]
@@ -338,6 +363,65 @@ fn fixes_go_only_through_a_connected_remote_session() {
     let no_agent = authed(p, "POST", &path, &tech, None);
     assert_eq!(no_agent.status, 409, "{}", no_agent.text());
     assert!(no_agent.text().contains("agent"), "{}", no_agent.text());
+}
+
+/// The Messages API as the stand-in answers it: the summary and notes the scan should show.
+fn anthropic(_: &Received) -> (u16, String) {
+    let text = json!({
+        "summary": "Your disk is failing: we will save your files first, then replace it.",
+        "plan_notes": ["Earlier repairs of this model needed a new SATA cable too: check it."],
+    });
+    let reply = json!({
+        "id": "msg_standin", "type": "message", "role": "assistant", "model": "claude-haiku-4-5",
+        "content": [{ "type": "text", "text": text.to_string() }], "stop_reason": "end_turn",
+        "usage": { "input_tokens": 10, "output_tokens": 10 }
+    });
+    (200, reply.to_string())
+}
+
+#[test]
+fn with_a_language_model_the_summary_is_the_models_grounded_in_findings_and_past_repairs() {
+    let provider = StandIn::start(anthropic);
+    let url = provider.url();
+    let p = Platform::fresh_with(
+        "diagnostics-llm",
+        &[("NOIZYLAB_ANTHROPIC_BASE_URL", url.as_str()), ("NOIZYLAB_ANTHROPIC_API_KEY", "sk-ant-test")],
+    );
+    let owner = access(&sign_in(&p, &unique_email("llm")));
+    let body = json!({
+        "name": "Tower", "type": "desktop", "model": "OptiPlex 7050", "os": "Ubuntu 22.04",
+        "specs": { "cpu_cores": 4, "ram_gb": 16, "storage_gb": 1000 },
+    });
+    let id = authed(&p, "POST", "/api/v1/devices/register", &owner, Some(&body)).json()["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    // A closed repair of the same model, which the model is given as history.
+    let t =
+        authed(&p, "POST", "/api/v1/tickets", &owner, Some(&json!({ "title": "Flaky SATA cable", "device_id": id })));
+    let ticket = t.json()["id"].as_str().expect("ticket").to_owned();
+    d1_execute(&p.state, &format!("UPDATE tickets SET status = 'CLOSED' WHERE id = '{ticket}'"));
+
+    let queued = scan(&p, &owner, &id, &json!({ "smart_data": smartctl("smart-fail2.json") }));
+    let view = finished(&p, &owner, queued["scan_id"].as_str().expect("id"));
+    let result = &view["result"];
+    assert_eq!(result["summary_source"], "anthropic", "{result}");
+    assert_eq!(result["summary"], "Your disk is failing: we will save your files first, then replace it.");
+    assert_eq!(result["plan_notes"][0], "Earlier repairs of this model needed a new SATA cable too: check it.");
+    assert!(result["health_score"].as_i64().is_some_and(|s| s <= 45), "the engine's numbers stand: {result}");
+
+    let call = provider.requests().into_iter().find(|r| r.path == "/v1/messages").expect("a Messages API call");
+    assert_eq!(call.header("x-api-key"), Some("sk-ant-test"));
+    assert_eq!(call.header("anthropic-version"), Some("2023-06-01"));
+    let sent: Value = serde_json::from_slice(&call.body).expect("json");
+    let facts: Value = serde_json::from_str(sent["messages"][0]["content"].as_str().expect("content")).expect("facts");
+    assert_eq!(facts["health_score"], result["health_score"]);
+    assert!(
+        facts["findings"].to_string().contains("Reallocated") || facts["findings"].to_string().contains("reallocated"),
+        "{facts}"
+    );
+    assert!(facts["closed_repairs_of_this_model"].to_string().contains("Flaky SATA cable"), "{facts}");
+    drop(p);
 }
 
 /// The report's text as a standard PDF reader extracts it (pypdf, installed by the setup).

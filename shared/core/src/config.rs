@@ -87,7 +87,7 @@ pub fn settings_of(dir: &str) -> &'static [(&'static str, Kind)] {
             (VAPID_PRIVATE_KEY, Secret),
             (VAPID_SUBJECT, Tuning),
         ],
-        "chat-agent" => &[(ANTHROPIC_BASE_URL, Var), (ANTHROPIC_MODEL, Var), (ANTHROPIC_API_KEY, Secret)],
+        "chat-agent" | "brain" => &[(ANTHROPIC_BASE_URL, Var), (ANTHROPIC_MODEL, Var), (ANTHROPIC_API_KEY, Secret)],
         _ => &[],
     }
 }

@@ -101,7 +101,7 @@ payloads! {
     /// Amount in cents; the loyalty points it earned.
     "payment.succeeded" => PaymentSucceeded { invoice_id: String, amount: i64, currency: String, customer_id: String, points: i64 }
     "diagnostics.started" => DiagnosticsStarted { scan_id: String }
-    "diagnostics.progress" => DiagnosticsProgress { scan_id: String, percent: u8, message: String }
+    "diagnostics.progress" => DiagnosticsProgress { scan_id: String, percent: u8, message: String, customer_id: String }
     "diagnostics.complete" => DiagnosticsComplete { scan_id: String, health_score: Option<i64>, issues_found: u32, critical_issues: u32, customer_id: String }
     "session.started" => SessionStarted { session_id: String, customer_id: String, issue: String, by: String }
     "session.connected" => SessionConnected { session_id: String }

@@ -6,6 +6,7 @@
 //! request id, turn [`ApiError`]s into the one JSON error body, and log internal failures
 //! without echoing them.
 
+pub mod anthropic;
 pub mod audit;
 pub mod call;
 pub mod caller;

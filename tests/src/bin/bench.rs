@@ -171,6 +171,9 @@ fn main() {
             .collect(),
     };
 
+    phase("measuring diagnoses and reports");
+    let (scan_engine, scan_whole, report) = diagnoses(&p, &owner, if quick { 5 } else { 15 });
+
     // Broadcast: `clients` sockets in one room; one note, timed until every socket has it.
     eprintln!("broadcast: connecting {clients} sockets to one room…");
     let mut sockets: Vec<Socket> = Vec::with_capacity(clients);
@@ -239,7 +242,21 @@ fn main() {
 
     println!("\nNoizyLab OS local stack (workerd via Miniflare), one run\n");
     println!("{:<46} {:>9} {:>9} {:>9}", "latency (ms)", "p50", "p95", "p99");
-    for s in [&gateway_only, &hop, &kv, &d1, &authed_read, &health, &ws_connect, &ws_only, &broadcast, &chat_answer] {
+    for s in [
+        &gateway_only,
+        &hop,
+        &kv,
+        &d1,
+        &authed_read,
+        &health,
+        &ws_connect,
+        &ws_only,
+        &broadcast,
+        &chat_answer,
+        &scan_engine,
+        &scan_whole,
+        &report,
+    ] {
         println!("{:<46} {:>9.2} {:>9.2} {:>9.2}", s.name, s.pct(50.0), s.pct(95.0), s.pct(99.0));
     }
     println!("\n{:<46} {:>9}", "throughput, 8 clients (req/s)", "");
@@ -257,9 +274,66 @@ fn main() {
         "  an authenticated read (JWT + Gate + D1) costs {:.2}× the bare hop (p50)",
         authed_read.pct(50.0) / hop.pct(50.0)
     );
-    println!("\ntargets: API p95 < 100 ms, p99 < 200 ms; WS connect < 100 ms; broadcast p99 < 50 ms");
+    println!(
+        "\ntargets: API p95 < 100 ms, p99 < 200 ms; WS connect < 100 ms; broadcast p99 < 50 ms; \
+         score < 2 s, a whole diagnosis < 10 s, a report < 5 s"
+    );
     p.stop();
     cold_starts(if quick { 3 } else { 7 });
+}
+
+/// The seed's diagnosis targets on real data (the failing drive's `smartctl --json` and
+/// the journal of `shared/core/tests/data`): the engine's score alone (native), a whole scan
+/// from `POST /api/v1/diagnostics/start` until it reads complete (queue, engine, forecast,
+/// writes, caches, events), and a report made from it (JSON, HTML and PDF into R2).
+fn diagnoses(p: &Platform, owner: &str, runs: usize) -> (Stats, Stats, Stats) {
+    let data = noizylab_tests::repo().join("shared/core/tests/data");
+    let smart: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(data.join("smartctl/smart-fail2.json")).unwrap_or_default())
+            .unwrap_or_default();
+    let logs = std::fs::read_to_string(data.join("logs/linux-journal-io-errors.log")).unwrap_or_default();
+    let body = json!({ "os": "Ubuntu 22.04", "cpu_cores": 8, "ram_gb": 16, "storage_gb": 1000, "free_storage_gb": 120,
+                       "smart_data": smart, "logs": logs });
+    let fields = body.as_object().cloned();
+    let input = noizylab_core::diagnostics::ScanInput::for_device(fields, "dev_bench", None, &json!({}));
+    let engine = match input {
+        Ok(input) => measure("diagnosis: the engine's score (native)", runs * 20, || {
+            let _ = noizylab_core::diagnostics::diagnose(&input, "2026-11-24T10:00:00Z");
+        }),
+        Err(e) => panic!("bench scan input: {e:?}"),
+    };
+    let mut whole = Vec::new();
+    let mut reports = Vec::new();
+    for i in 0..runs {
+        let device = json!({ "name": format!("bench {i}"), "type": "desktop" });
+        let d = authed(p, "POST", "/api/v1/devices/register", owner, Some(&device));
+        expect(d.status, 201, "device");
+        let id = d.json()["id"].as_str().unwrap_or_default().to_owned();
+        let mut scan = body.clone();
+        scan["device_id"] = id.into();
+        let mut scan_id = String::new();
+        whole.push(time_ms(|| {
+            let r = authed(p, "POST", "/api/v1/diagnostics/start", owner, Some(&scan));
+            expect(r.status, 202, "scan");
+            scan_id = r.json()["scan_id"].as_str().unwrap_or_default().to_owned();
+            let started = Instant::now();
+            while authed(p, "GET", &format!("/api/v1/diagnostics/{scan_id}"), owner, None).json()["status"]
+                != "complete"
+            {
+                assert!(started.elapsed() < Duration::from_secs(60), "scan {scan_id} never completed");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }));
+        reports.push(time_ms(|| {
+            let r = authed(p, "POST", "/api/v1/reports/generate", owner, Some(&json!({ "scan_id": scan_id })));
+            expect(r.status, 201, "report");
+        }));
+    }
+    (
+        engine,
+        Stats { name: "diagnosis: queued → complete (whole scan)".into(), samples: whole },
+        Stats { name: "report: generate (JSON, HTML, PDF to R2)".into(), samples: reports },
+    )
 }
 
 /// Each worker's cold start in workerd (`scripts/coldstart.mjs`): wasm compile,

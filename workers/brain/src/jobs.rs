@@ -5,14 +5,17 @@
 
 use noizylab_core::bindings::{CACHE, DB, EVENTS};
 use noizylab_core::contracts::{DeviceHealth, Job};
-use noizylab_core::diagnostics::{self, foresight, ScanInput, Severity};
+use noizylab_core::diagnostics::plan::{self, RepairPlan};
+use noizylab_core::diagnostics::{self, foresight, Diagnosis, ScanInput, Severity};
 use noizylab_core::events::{AlertCritical, DiagnosticsComplete, DiagnosticsProgress, DiagnosticsStarted};
+use noizylab_kit::anthropic::Messages;
 use noizylab_kit::db::{int, Db};
 use noizylab_kit::events::{publish_on, About};
 use noizylab_kit::queue::{Delivery, Outcome};
 use noizylab_kit::scans::{health_key, prediction_key, HEALTH_TTL_SECS, PREDICTION_TTL_SECS};
 use noizylab_kit::{log, time, ApiResult, OrInternal};
 use serde::Deserialize;
+use serde_json::json;
 use worker::{Env, Queue};
 
 use crate::store::{self, DeviceForecast, ScanResult};
@@ -70,7 +73,12 @@ impl Run<'_> {
                 &[self.scan_id.into(), int(i64::from(percent))],
             )
             .await?;
-        let payload = DiagnosticsProgress { scan_id: self.scan_id.to_owned(), percent, message: message.to_owned() };
+        let payload = DiagnosticsProgress {
+            scan_id: self.scan_id.to_owned(),
+            percent,
+            message: message.to_owned(),
+            customer_id: self.row.owner_id.clone(),
+        };
         publish_on(&self.events, self.about(), &payload).await?;
         Ok(())
     }
@@ -145,7 +153,22 @@ async fn scan(env: &Env, scan_id: &str) -> ApiResult<Outcome> {
     let critical: Vec<String> =
         diagnosis.issues.iter().filter(|i| i.severity == Severity::Critical).map(|i| i.title.clone()).collect();
     let observation = serde_json::to_string(&diagnosis.observation).or_internal("observation")?;
+    let repair_plan = plan::repair_plan(&diagnosis);
+    let (summary, summary_source, plan_notes) = match Messages::from_env(env) {
+        Some(llm) => match narrate(&llm, &run, &diagnosis, &repair_plan).await {
+            Ok((text, notes)) => (text, "anthropic", notes),
+            Err(e) => {
+                log::warn(DIR, scan_id, &format!("the language model failed; the engine's summary stands: {e:?}"));
+                (plan::summary(&diagnosis, &repair_plan), "engine", Vec::new())
+            }
+        },
+        None => (plan::summary(&diagnosis, &repair_plan), "engine", Vec::new()),
+    };
     let result = ScanResult {
+        repair_plan,
+        summary,
+        summary_source: summary_source.into(),
+        plan_notes,
         diagnosis,
         overall_risk_score: forecast.overall_risk_score,
         next_scan_recommended: forecast.next_scan_recommended.clone(),
@@ -226,4 +249,60 @@ async fn scan(env: &Env, scan_id: &str) -> ApiResult<Outcome> {
 
 fn result_len(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+#[derive(Deserialize)]
+struct Closed {
+    title: String,
+    description: String,
+}
+
+#[derive(Deserialize)]
+struct Narrative {
+    summary: String,
+    #[serde(default)]
+    plan_notes: Vec<String>,
+}
+
+/// The language model's summary and notes on the plan, grounded in the scan's findings and
+/// the shop's closed repairs of devices of the same model. The numbers are the engines'.
+async fn narrate(llm: &Messages, run: &Run<'_>, d: &Diagnosis, plan: &RepairPlan) -> ApiResult<(String, Vec<String>)> {
+    let history: Vec<Closed> = run
+        .db
+        .all(
+            "SELECT t.title, t.description FROM tickets t JOIN devices d ON d.id = t.device_id
+             WHERE t.workspace_id = ?1 AND t.status IN ('PICKED_UP', 'CLOSED')
+               AND d.model IS NOT NULL AND d.model = (SELECT model FROM devices WHERE id = ?2)
+             ORDER BY t.updated_at DESC LIMIT 10",
+            &[run.row.workspace_id.as_str().into(), run.row.device_id.as_str().into()],
+        )
+        .await?;
+    let findings: Vec<_> = d
+        .issues
+        .iter()
+        .map(|i| json!({ "severity": i.severity, "title": i.title, "evidence": i.evidence.iter().take(3).collect::<Vec<_>>() }))
+        .collect();
+    let facts = json!({
+        "health_score": d.health_score,
+        "findings": findings,
+        "predicted_failures": d.predicted_failures.iter().map(|p| json!({
+            "component": p.component, "failure_probability": p.failure_probability, "timeline_days": p.timeline_days,
+        })).collect::<Vec<_>>(),
+        "repair_plan": plan.steps.iter().map(|s| &s.title).collect::<Vec<_>>(),
+        "closed_repairs_of_this_model": history.iter().map(|h| format!("{}: {}", h.title, h.description)).collect::<Vec<_>>(),
+    });
+    let system = "You are the diagnostic assistant of a hardware repair shop. From the scan facts given as JSON, \
+                  write for the customer: a summary of at most four plain sentences, and at most five short notes \
+                  for the technician on the repair plan, drawing on the shop's closed repairs of this model when \
+                  they are relevant. Use only the facts given: never change a number, never invent a finding. \
+                  Answer with JSON only: {\"summary\": \"...\", \"plan_notes\": [\"...\"]}";
+    let text = llm.complete(system, json!([{ "role": "user", "content": facts.to_string() }]), 600).await?;
+    let json_part = text.find('{').and_then(|a| text.rfind('}').map(|b| &text[a..=b])).unwrap_or(&text);
+    match serde_json::from_str::<Narrative>(json_part) {
+        Ok(n) if !n.summary.trim().is_empty() => {
+            Ok((n.summary.trim().to_owned(), n.plan_notes.into_iter().take(5).collect()))
+        }
+        _ if !text.is_empty() => Ok((text, Vec::new())),
+        _ => Err(noizylab_kit::ApiError::internal("the model answered nothing")),
+    }
 }

@@ -2,6 +2,7 @@
 //! decide who may see what), scans and their stored results.
 
 use noizylab_core::diagnostics::foresight::{Forecast, Observation};
+use noizylab_core::diagnostics::plan::RepairPlan;
 use noizylab_core::diagnostics::Diagnosis;
 use noizylab_kit::caller::{Caller, Owned};
 use noizylab_kit::db::Db;
@@ -92,6 +93,15 @@ pub struct ScanResult {
     pub overall_risk_score: u32,
     pub next_scan_recommended: String,
     pub scans_considered: usize,
+    /// The work the findings call for; `pricing` quotes from it (`diagnostic_id`).
+    pub repair_plan: RepairPlan,
+    /// A plain account of the scan for the customer.
+    pub summary: String,
+    /// Who wrote the summary: `engine` (built in) or `anthropic` (the language model).
+    pub summary_source: String,
+    /// The model's advice on the plan, grounded in the findings and the shop's closed
+    /// repairs of the same model (empty without a model).
+    pub plan_notes: Vec<String>,
 }
 
 impl Scan {

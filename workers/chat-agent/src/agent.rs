@@ -7,11 +7,12 @@
 //! for a person, is handed to a technician (`Answer::escalate`).
 
 use noizylab_core::chat::{self, Doc, Intent, CONFIDENT};
+use noizylab_kit::anthropic::Messages;
 use noizylab_kit::db::{opt, Db};
-use noizylab_kit::{ApiError, ApiResult, OrInternal};
+use noizylab_kit::ApiResult;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use worker::{Env, Fetch, Headers, Method, Request, RequestInit};
+use worker::Env;
 
 /// The name the agent speaks under.
 pub const AGENT_NAME: &str = "NoizyLab assistant";
@@ -189,22 +190,13 @@ pub fn built_in(intent: Intent, question: &str, ctx: &Context) -> Answer {
 
 /// Anthropic's Messages API, when `ANTHROPIC_API_KEY` is set: `None` without a key.
 pub struct Provider {
-    base: String,
-    key: String,
-    model: String,
+    llm: Messages,
 }
 
 impl Provider {
     /// The chat agent's settings (`noizylab_core::config`): the provider, if keyed.
     pub fn from_env(env: &Env) -> Option<Provider> {
-        use noizylab_core::config as names;
-        use noizylab_kit::config::{secret, var_or};
-        let key = secret(env, names::ANTHROPIC_API_KEY)?;
-        Some(Provider {
-            base: var_or(env, names::ANTHROPIC_BASE_URL, "https://api.anthropic.com").trim_end_matches('/').to_owned(),
-            key,
-            model: var_or(env, names::ANTHROPIC_MODEL, "claude-haiku-4-5"),
-        })
+        Messages::from_env(env).map(|llm| Provider { llm })
     }
 
     /// The model's answer to the conversation so far (`history`: (is the customer, text),
@@ -231,32 +223,7 @@ impl Provider {
         for (a, _) in &articles {
             system.push_str(&format!("- {}: {}\n", a.title, a.body));
         }
-        let body = json!({
-            "model": self.model,
-            "max_tokens": 400,
-            "system": system,
-            "messages": turns(history),
-        });
-        let headers = Headers::new();
-        for (k, v) in [("content-type", "application/json"), ("anthropic-version", "2023-06-01")] {
-            headers.set(k, v).or_internal("header")?;
-        }
-        headers.set("x-api-key", &self.key).or_internal("header")?;
-        let mut init = RequestInit::new();
-        init.with_method(Method::Post).with_headers(headers).with_body(Some(body.to_string().into()));
-        let req = Request::new_with_init(&format!("{}/v1/messages", self.base), &init).or_internal("anthropic")?;
-        let mut resp = Fetch::Request(req).send().await.or_internal("anthropic")?;
-        let status = resp.status_code();
-        let reply: Value = resp.json().await.or_internal("anthropic answer")?;
-        if status != 200 {
-            let why = reply["error"]["message"].as_str().unwrap_or("no message");
-            return Err(ApiError::internal(format!("anthropic answered {status}: {why}")));
-        }
-        let text: String = reply["content"]
-            .as_array()
-            .map(|blocks| blocks.iter().filter(|b| b["type"] == "text").filter_map(|b| b["text"].as_str()).collect())
-            .unwrap_or_default();
-        let text = text.trim();
+        let text = self.llm.complete(&system, Value::Array(turns(history)), 400).await?;
         if text.is_empty() || text.starts_with("ESCALATE") {
             return Ok(Answer::hand_over("the assistant (model) could not answer from the context"));
         }

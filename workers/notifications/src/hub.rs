@@ -89,6 +89,11 @@ pub fn template(e: &Envelope, channel: &str) -> Option<Message> {
             text: format!("A customer asks for a remote session: {}", p.issue),
         });
     }
+    if let Some(p) = e.payload::<DiagnosticsProgress>() {
+        // Progress is live news: the in-app inbox only, never mail or a text.
+        return (channel == "in_app")
+            .then(|| Message { subject: format!("Scanning your device: {}%", p.percent), text: p.message });
+    }
     if let Some(p) = e.payload::<DiagnosticsComplete>() {
         let Some(score) = p.health_score else {
             return (!team).then(|| Message {
@@ -140,6 +145,8 @@ fn customer_of(e: &Envelope) -> Option<String> {
     } else if let Some(p) = e.payload::<ChatEscalated>() {
         (p.customer_id, None)
     } else if let Some(p) = e.payload::<DiagnosticsComplete>() {
+        (p.customer_id, None)
+    } else if let Some(p) = e.payload::<DiagnosticsProgress>() {
         (p.customer_id, None)
     } else {
         return None;

@@ -9,6 +9,7 @@
 
 use noizylab_core::auth::Scope;
 use noizylab_core::contracts::{QuoteMove, QuoteStep, TicketFacts};
+use noizylab_core::diagnostics::plan::RepairPlan;
 use noizylab_core::error::ErrorBody;
 use noizylab_core::events::{QuoteApproved, QuoteDeclined, QuoteIssued};
 use noizylab_core::pricing::{self, Complexity, Inputs, Part, PriceList, Tier, Urgency};
@@ -146,8 +147,13 @@ async fn packages(call: &Call) -> ApiResult<Response> {
 struct EstimateRequest {
     #[serde(default)]
     ticket_id: Option<String>,
-    complexity: Complexity,
-    estimated_minutes: i64,
+    /// A complete scan whose repair plan gives the complexity and the time (`brain`).
+    #[serde(default)]
+    diagnostic_id: Option<String>,
+    #[serde(default)]
+    complexity: Option<Complexity>,
+    #[serde(default)]
+    estimated_minutes: Option<i64>,
     #[serde(default)]
     parts: Vec<Part>,
     #[serde(default = "standard")]
@@ -205,12 +211,71 @@ const MAX_COMPETITORS: usize = 10;
 const MAX_CENTS: i64 = 10_000_000;
 
 /// `POST /api/v1/pricing/estimate`: a priced, explained quote. With `ticket_id` (staff,
+#[derive(Deserialize)]
+struct ScanPlan {
+    owner_id: String,
+    status: String,
+    result: Option<String>,
+}
+
+impl Owned for ScanPlan {
+    fn owner_id(&self) -> Option<&str> {
+        Some(&self.owner_id)
+    }
+}
+
+#[derive(Deserialize)]
+struct WithPlan {
+    repair_plan: RepairPlan,
+}
+
+/// The repair plan of scan `id` (brain's `device_scans`), if the caller may see it and
+/// it is complete.
+async fn repair_plan(call: &Call, who: &Caller, id: &str) -> ApiResult<RepairPlan> {
+    let found: Option<ScanPlan> = call
+        .sql()?
+        .first(
+            "SELECT d.owner_id, s.status, s.result FROM device_scans s JOIN devices d ON d.id = s.device_id
+             WHERE s.id = ?1 AND s.workspace_id = ?2",
+            &[id.into(), who.workspace.as_str().into()],
+        )
+        .await?;
+    let scan = who.visible(found, format_args!("diagnostic {id}"))?;
+    let Some(result) = scan.result.filter(|_| scan.status == "complete") else {
+        return Err(ApiError::Conflict(format!("diagnostic {id} is {}: quote from a complete scan", scan.status)));
+    };
+    let with: WithPlan = serde_json::from_str(&result).or_internal("stored scan result")?;
+    Ok(with.repair_plan)
+}
+
 /// tickets:write) it is issued on the ticket, which then awaits the customer's approval.
 async fn estimate(mut req: Request, call: &Call) -> ApiResult<Response> {
     let who = Caller::of(call)?;
     who.require(call, Scope::PricingRead).await?;
     let body: EstimateRequest = http::read_json(&mut req).await?;
-    if !(1..=10_000).contains(&body.estimated_minutes) {
+    let plan = match body.diagnostic_id.as_deref() {
+        Some(id) => Some(repair_plan(call, &who, id).await?),
+        None => None,
+    };
+    // What the caller says wins over the plan; one of the two must say it.
+    let complexity = match (body.complexity, &plan) {
+        (Some(c), _) => c,
+        (None, Some(p)) => p.complexity,
+        (None, None) => {
+            return Err(ApiError::invalid_field("complexity", "give complexity, or a diagnostic_id to take it from"))
+        }
+    };
+    let estimated_minutes = match (body.estimated_minutes, &plan) {
+        (Some(m), _) => m,
+        (None, Some(p)) => i64::from(p.estimated_minutes.max(15)),
+        (None, None) => {
+            return Err(ApiError::invalid_field(
+                "estimated_minutes",
+                "give estimated_minutes, or a diagnostic_id to take it from",
+            ))
+        }
+    };
+    if !(1..=10_000).contains(&estimated_minutes) {
         return Err(ApiError::invalid_field("estimated_minutes", "estimated_minutes is 1 to 10000"));
     }
     // Everything here is stored with the quote: every list and every text is bounded.
@@ -284,8 +349,8 @@ async fn estimate(mut req: Request, call: &Call) -> ApiResult<Response> {
     };
     let list = price_list(call, &who.workspace).await?;
     let inputs = Inputs {
-        complexity: body.complexity,
-        estimated_minutes: body.estimated_minutes,
+        complexity,
+        estimated_minutes,
         parts: body.parts,
         urgency: body.urgency,
         tier,
@@ -303,7 +368,7 @@ async fn estimate(mut req: Request, call: &Call) -> ApiResult<Response> {
         currency: list.currency.clone(),
         breakdown: priced.breakdown,
         explanation: priced.explanation,
-        estimated_time_minutes: body.estimated_minutes,
+        estimated_time_minutes: estimated_minutes,
         guarantee_days: list.guarantee_days,
         expires_at,
         decided_at: None,
@@ -312,7 +377,7 @@ async fn estimate(mut req: Request, call: &Call) -> ApiResult<Response> {
     let inputs_json = json!({
         "complexity": inputs.complexity, "estimated_minutes": inputs.estimated_minutes, "parts": inputs.parts,
         "urgency": inputs.urgency, "tier": inputs.tier, "previous_repairs": inputs.previous_repairs,
-        "competitor_prices_cents": inputs.competitor_cents,
+        "competitor_prices_cents": inputs.competitor_cents, "diagnostic_id": body.diagnostic_id,
     });
     db.run(
         "INSERT INTO quotes (id, workspace_id, ticket_id, customer_id, status, currency, total_cents, breakdown,

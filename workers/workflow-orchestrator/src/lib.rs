@@ -265,7 +265,7 @@ async fn record_dead_letter(env: &Env, delivery: &Delivery, failed_on: &str, rea
 }
 
 /// Events the notifications hub hears about (it decides who hears what, once).
-const NOTIFIED: [&str; 10] = [
+const NOTIFIED: [&str; 11] = [
     TicketCreated::NAME,
     TicketStatusChanged::NAME,
     TicketMessageAdded::NAME,
@@ -274,6 +274,7 @@ const NOTIFIED: [&str; 10] = [
     PaymentSucceeded::NAME,
     SessionStarted::NAME,
     ChatEscalated::NAME,
+    DiagnosticsProgress::NAME,
     DiagnosticsComplete::NAME,
     AlertCritical::NAME,
 ];

@@ -7,6 +7,7 @@
 
 pub mod foresight;
 pub mod logs;
+pub mod plan;
 pub mod smart;
 
 use serde::{Deserialize, Serialize};
@@ -599,15 +600,15 @@ fn recommendation(f: &Finding) -> &'static str {
 }
 
 #[cfg(test)]
-mod tests {
+mod tests_support {
     use super::*;
 
-    fn fixture(name: &str) -> Value {
+    pub fn fixture(name: &str) -> Value {
         let path = format!("{}/tests/data/smartctl/{name}.json", env!("CARGO_MANIFEST_DIR"));
         serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_default()).unwrap_or(Value::Null)
     }
 
-    fn input(smart: Option<Value>, logs: Option<&str>) -> ScanInput {
+    pub fn input(smart: Option<Value>, logs: Option<&str>) -> ScanInput {
         ScanInput {
             device_id: "dev_1".into(),
             os: "macOS 14.1".into(),
@@ -624,7 +625,13 @@ mod tests {
         }
     }
 
-    const NOW: &str = "2026-11-24T10:30:00Z";
+    pub const NOW: &str = "2026-11-24T10:30:00Z";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tests_support::{fixture, input, NOW};
+    use super::*;
 
     #[test]
     fn a_healthy_machine_scores_full_marks() {
