@@ -37,6 +37,7 @@ pub const CATALOG: &[&str] = &[
     "deal.found",
     "qc.failed",
     "alert.critical",
+    "vision.analyzed",
 ];
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -114,6 +115,7 @@ payloads! {
     "deal.found" => DealFound { listing_id: String, part: String, price: i64, currency: String }
     "qc.failed" => QcFailed { inspection_id: String, defects: Vec<String> }
     "alert.critical" => AlertCritical { source: String, message: String }
+    "vision.analyzed" => VisionAnalyzed { analysis_id: String, reference_id: String, condition_score: u32, defects: u32 }
 }
 
 impl Envelope {

@@ -24,6 +24,7 @@ pub mod services;
 pub mod stripe;
 pub mod text;
 pub mod tickets;
+pub mod vision;
 pub mod webpush;
 
 /// The version every worker reports in `/health`: the workspace version.

@@ -204,7 +204,8 @@ pub static SERVICES: [ServiceSpec; 17] = [
         dir: "vision",
         binding: VISION,
         role: "PCB image analysis against golden references",
-        bindings: &[d1(DB), r2(UPLOADS), queue(EVENTS)],
+        // MAIN: refusals to the audit chain.
+        bindings: &[d1(DB), r2(UPLOADS), queue(EVENTS), service(MAIN)],
         consumes: &[],
         classes: &[],
     },

@@ -1,0 +1,121 @@
+//! The engine on synthetic boards: a reference drawn with traces and components, and
+//! photos made from it the way a bench camera would take them (shifted, turned, scaled,
+//! lit unevenly, noisy), with a component removed or a blob of solder added.
+
+use super::compare::{compare, DefectKind};
+use super::register::{register, Similarity};
+use super::synthetic::{board, components, fill, photograph};
+use super::*;
+
+const CAMERA: Similarity = Similarity { scale: 1.06, angle: 0.052, tx: 28.0, ty: 6.0 };
+
+#[test]
+fn registration_finds_the_shift_the_turn_and_the_scale() {
+    let reference = board(false, None);
+    let photo = photograph(&reference, CAMERA, 460, 350, true);
+    let reg = register(&reference.gray(), &photo.gray());
+    let t = reg.transform;
+    assert!((t.angle - CAMERA.angle).abs() < 0.5f32.to_radians(), "{t:?}");
+    assert!((t.scale - CAMERA.scale).abs() < 0.015, "{t:?}");
+    let (ex, ey) = CAMERA.apply(200.0, 150.0);
+    let (gx, gy) = t.apply(200.0, 150.0);
+    assert!((ex - gx).abs() < 1.5 && (ey - gy).abs() < 1.5, "centre at ({gx}, {gy}), not ({ex}, {ey})");
+    assert!(reg.correlation > 0.9, "{reg:?}");
+}
+
+#[test]
+fn a_clean_board_photographed_askew_and_relit_comes_out_clean() {
+    let reference = board(false, None);
+    let photo = photograph(&reference, CAMERA, 460, 350, true);
+    let (a, overlay) = compare(&reference, &components(), &photo, 1.0);
+    assert!(a.defects.is_empty(), "{:?}", a.defects);
+    assert_eq!(a.condition_score, 100);
+    assert_eq!((overlay.w, overlay.h), (400, 300));
+}
+
+#[test]
+fn a_missing_component_is_found_where_it_was_and_named() {
+    let reference = board(false, None);
+    let photo = photograph(&board(true, None), CAMERA, 460, 350, true);
+    let (a, _) = compare(&reference, &components(), &photo, 1.0);
+    let d = a.defects.first().unwrap_or_else(|| panic!("no defect: {a:?}"));
+    assert_eq!(d.kind, DefectKind::MissingComponent, "{a:?}");
+    assert_eq!(d.component.as_deref(), Some("U2"));
+    assert_eq!(d.severity, "critical");
+    let centre = (d.bbox.x + d.bbox.w / 2.0, d.bbox.y + d.bbox.h / 2.0);
+    assert!((centre.0 - 260.0).abs() < 10.0 && (centre.1 - 90.0).abs() < 10.0, "{d:?}");
+    assert!(a.condition_score < 70, "{}", a.condition_score);
+    assert_eq!(a.defects.len(), 1, "{:?}", a.defects);
+}
+
+#[test]
+fn a_blob_of_solder_on_the_bare_board_is_extra_material() {
+    let reference = board(false, None);
+    let photo = photograph(&board(false, Some((180.0, 240.0, 9.0))), CAMERA, 460, 350, true);
+    let (a, _) = compare(&reference, &components(), &photo, 1.0);
+    assert_eq!(a.defects.len(), 1, "{:?}", a.defects);
+    let d = &a.defects[0];
+    assert_eq!(d.kind, DefectKind::ExtraMaterial, "{d:?}");
+    let centre = (d.bbox.x + d.bbox.w / 2.0, d.bbox.y + d.bbox.h / 2.0);
+    assert!((centre.0 - 180.0).abs() < 6.0 && (centre.1 - 240.0).abs() < 6.0, "{d:?}");
+}
+
+#[test]
+fn another_board_does_not_line_up() {
+    let reference = board(false, None);
+    let mut other = Rgb { w: 400, h: 300, px: vec![[0.6, 0.1, 0.1]; 400 * 300] };
+    for y in (0..300).step_by(50) {
+        fill(&mut other, 0, y, 400, 20, [0.1, 0.1, 0.7]);
+    }
+    let reg = register(&reference.gray(), &other.gray());
+    assert!(reg.correlation < compare::MIN_CORRELATION, "{reg:?}");
+}
+
+#[test]
+fn uploads_are_sniffed_limited_and_decoded_at_analysis_scale() {
+    let big = Rgb { w: 1200, h: 800, px: vec![[0.2, 0.4, 0.6]; 1200 * 800] };
+    let png = encode_png(&big);
+    let photo = decode(&png).unwrap_or_else(|e| panic!("{e:?}"));
+    assert_eq!((photo.format, photo.width, photo.height), ("png", 1200, 800));
+    assert_eq!(photo.image.w as u32, ANALYSIS_SIDE);
+    assert!(matches!(decode(b"GIF89a...."), Err(Refused::NotAnImage(_))));
+    assert!(matches!(decode(&png[..png.len() / 3]), Err(Refused::Undecodable(_))));
+    // A decompression bomb: a valid PNG header claiming 50,000 × 50,000 pixels.
+    let bomb = super::synthetic::with_declared_size(&png, 50_000, 50_000);
+    assert!(matches!(decode(&bomb), Err(Refused::TooLarge(_))), "{:?}", decode(&bomb).err());
+}
+
+#[test]
+fn a_burn_seen_through_another_camera_is_damage_on_its_component() {
+    let reference = board(false, None);
+    let mut burnt = board(false, None);
+    // A scorched patch over the connector's corner: dark, mottled.
+    for y in 205..228 {
+        for x in 300..330 {
+            let v = if (x + y) % 3 == 0 { 0.02 } else { 0.12 };
+            burnt.px[y * 400 + x] = [v + 0.03, v, v];
+        }
+    }
+    let camera = Similarity { scale: 0.94, angle: -0.07, tx: 4.0, ty: 30.0 };
+    let photo = photograph(&burnt, camera, 420, 330, true);
+    let (a, _) = compare(&reference, &components(), &photo, 2.0);
+    assert_eq!(a.defects.len(), 1, "{:?}", a.defects);
+    let d = &a.defects[0];
+    assert_eq!(d.kind, DefectKind::Damage, "{d:?}");
+    assert_eq!(d.component.as_deref(), Some("J1"));
+    // Reported in the reference's own pixels (twice the analysed ones here).
+    assert!((d.bbox.x - 600.0).abs() < 16.0 && (d.bbox.y - 410.0).abs() < 16.0, "{d:?}");
+    assert!(a.condition_score <= 70, "{}", a.condition_score);
+}
+
+#[test]
+fn a_jpeg_declares_its_size_in_its_frame_header() {
+    let img = image::RgbImage::from_pixel(321, 123, image::Rgb([10, 200, 30]));
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Jpeg).unwrap_or_else(|e| panic!("{e}"));
+    let bytes = out.into_inner();
+    assert_eq!(sniff(&bytes), Some("jpeg"));
+    assert_eq!(declared_size(&bytes, "jpeg"), Some((321, 123)));
+    let photo = decode(&bytes).unwrap_or_else(|e| panic!("{e:?}"));
+    assert_eq!((photo.width, photo.height, photo.image.w), (321, 123, 321));
+}
