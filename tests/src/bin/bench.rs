@@ -173,6 +173,8 @@ fn main() {
 
     phase("measuring diagnoses and reports");
     let (scan_engine, scan_whole, report) = diagnoses(&p, &owner, if quick { 5 } else { 15 });
+    phase("measuring a 12-megapixel board analysis");
+    let vision = vision_12mp(&p, &owner, if quick { 3 } else { 8 });
 
     // Broadcast: `clients` sockets in one room; one note, timed until every socket has it.
     eprintln!("broadcast: connecting {clients} sockets to one room…");
@@ -256,6 +258,7 @@ fn main() {
         &scan_engine,
         &scan_whole,
         &report,
+        &vision,
     ] {
         println!("{:<46} {:>9.2} {:>9.2} {:>9.2}", s.name, s.pct(50.0), s.pct(95.0), s.pct(99.0));
     }
@@ -276,7 +279,7 @@ fn main() {
     );
     println!(
         "\ntargets: API p95 < 100 ms, p99 < 200 ms; WS connect < 100 ms; broadcast p99 < 50 ms; \
-         score < 2 s, a whole diagnosis < 10 s, a report < 5 s"
+         score < 2 s, a whole diagnosis < 10 s, a report < 5 s; a 12 MP board analysis < 5 s"
     );
     p.stop();
     cold_starts(if quick { 3 } else { 7 });
@@ -334,6 +337,69 @@ fn diagnoses(p: &Platform, owner: &str, runs: usize) -> (Stats, Stats, Stats) {
         Stats { name: "diagnosis: queued → complete (whole scan)".into(), samples: whole },
         Stats { name: "report: generate (JSON, HTML, PDF to R2)".into(), samples: reports },
     )
+}
+
+/// The vision target (issue 14): a 12-megapixel JPEG of a board, shifted, turned and
+/// re-lit, analysed against its reference — upload, decode at reduced scale, registration,
+/// comparison, overlay — timed from request to answer.
+fn vision_12mp(p: &Platform, owner: &str, runs: usize) -> Stats {
+    use noizylab_core::vision::{encode_png, register::Similarity, synthetic};
+    let camera = Similarity { scale: 10.4, angle: 0.04, tx: 120.0, ty: 60.0 };
+    let photo = synthetic::photograph(&synthetic::board(true, None), camera, 4000, 3000, true);
+    let mut rgb = image::RgbImage::new(4000, 3000);
+    for (i, px) in photo.px.iter().enumerate() {
+        let to = |v: f32| (v.clamp(0.0, 1.0) * 255.0).round() as u8;
+        rgb.put_pixel((i % 4000) as u32, (i / 4000) as u32, image::Rgb([to(px[0]), to(px[1]), to(px[2])]));
+    }
+    let mut jpeg = std::io::Cursor::new(Vec::new());
+    if let Err(e) = rgb.write_to(&mut jpeg, image::ImageFormat::Jpeg) {
+        panic!("encoding the 12 MP photo: {e}");
+    }
+    let jpeg = jpeg.into_inner();
+    let components = serde_json::to_string(&synthetic::components()).unwrap_or_default();
+    let reference_png = encode_png(&synthetic::board(false, None));
+    let (ct, body) = multipart(&[("board_model", "bench"), ("components", &components)], &reference_png, "image/png");
+    let auth = format!("Bearer {owner}");
+    let r = noizylab_tests::request(
+        "POST",
+        &p.url("/api/v1/vision/references"),
+        &[("authorization", &auth), ("content-type", &ct)],
+        Some(&body),
+    );
+    expect(r.status, 201, "vision reference");
+    let reference = r.json()["id"].as_str().unwrap_or_default().to_owned();
+    let (ct, body) = multipart(&[("reference_id", &reference)], &jpeg, "image/jpeg");
+    let samples = (0..runs)
+        .map(|_| {
+            time_ms(|| {
+                let r = noizylab_tests::request(
+                    "POST",
+                    &p.url("/api/v1/vision/analyze"),
+                    &[("authorization", &auth), ("content-type", &ct)],
+                    Some(&body),
+                );
+                expect(r.status, 201, "vision analyze");
+            })
+        })
+        .collect();
+    Stats { name: format!("vision: analyse a 12 MP JPEG ({} MB)", jpeg.len() / 1_000_000), samples }
+}
+
+/// A multipart form with text fields and an `image` part.
+fn multipart(fields: &[(&str, &str)], image: &[u8], content_type: &str) -> (String, Vec<u8>) {
+    let boundary = "noizylab-bench-boundary";
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes(),
+        );
+    }
+    body.extend_from_slice(
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"board\"\r\nContent-Type: {content_type}\r\n\r\n").as_bytes(),
+    );
+    body.extend_from_slice(image);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
 /// Each worker's cold start in workerd (`scripts/coldstart.mjs`): wasm compile,
