@@ -16,6 +16,7 @@ pub mod health;
 pub mod identity;
 pub mod names;
 pub mod pricing;
+pub mod qc;
 pub mod ratelimit;
 pub mod replies;
 pub mod reports;

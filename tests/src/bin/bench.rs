@@ -382,7 +382,7 @@ fn vision_12mp(p: &Platform, owner: &str, runs: usize) -> Stats {
             })
         })
         .collect();
-    Stats { name: format!("vision: analyse a 12 MP JPEG ({} MB)", jpeg.len() / 1_000_000), samples }
+    Stats { name: format!("vision: analyse a 12 MP JPEG ({} KB)", jpeg.len() / 1000), samples }
 }
 
 /// A multipart form with text fields and an `image` part.

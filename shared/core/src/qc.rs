@@ -1,0 +1,234 @@
+//! Quality control (issue 14): checkpoint templates per device type and the verdict of an
+//! inspection. Pure: `qc-inspector` will store and serve it (not yet built), and ask
+//! `vision` for photo checkpoints.
+//!
+//! A checkpoint is a manual pass/fail, a measurement that must fall in a range (the 3.3 V
+//! rail reads 3.2–3.4 V), or a photo compared with a golden reference that fails on a
+//! defect at or above a severity. An inspection passes when every checkpoint is answered
+//! and passed; one failed checkpoint fails it, and the failed ones are the rework list.
+
+use serde::{Deserialize, Serialize};
+
+/// What a checkpoint asks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Check {
+    Manual,
+    Measurement { unit: String, min: f64, max: f64 },
+    Photo { reference_id: String, fail_at: Severity },
+}
+
+/// A vision defect's severity, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Minor,
+    Major,
+    Critical,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// Unique in its template: `3v3_rail`, `board_photo`.
+    pub id: String,
+    pub label: String,
+    #[serde(flatten)]
+    pub check: Check,
+}
+
+/// A template's problem, naming the checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    pub field: String,
+    pub message: String,
+}
+
+fn invalid(field: impl Into<String>, message: impl Into<String>) -> Invalid {
+    Invalid { field: field.into(), message: message.into() }
+}
+
+/// At most this many checkpoints in a template.
+pub const MAX_CHECKPOINTS: usize = 100;
+
+/// Refuses a template a technician could not work through: no checkpoints, a repeated or
+/// malformed id, an empty label, an empty or inverted range.
+pub fn check_template(checkpoints: &[Checkpoint]) -> Result<(), Invalid> {
+    if checkpoints.is_empty() || checkpoints.len() > MAX_CHECKPOINTS {
+        return Err(invalid("checkpoints", format!("a template has 1 to {MAX_CHECKPOINTS} checkpoints")));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for c in checkpoints {
+        let id_ok = !c.id.is_empty()
+            && c.id.len() <= 40
+            && c.id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        if !id_ok {
+            return Err(invalid("checkpoints", format!("'{}': an id is 1 to 40 of a-z, 0-9 and _", c.id)));
+        }
+        if !seen.insert(c.id.as_str()) {
+            return Err(invalid("checkpoints", format!("'{}' appears twice", c.id)));
+        }
+        if c.label.trim().is_empty() || c.label.len() > 200 {
+            return Err(invalid("checkpoints", format!("'{}': a label is 1 to 200 characters", c.id)));
+        }
+        match &c.check {
+            Check::Measurement { unit, min, max } => {
+                if !(min.is_finite() && max.is_finite() && min < max) {
+                    return Err(invalid("checkpoints", format!("'{}': the range needs min below max", c.id)));
+                }
+                if unit.trim().is_empty() || unit.len() > 16 {
+                    return Err(invalid("checkpoints", format!("'{}': name the unit (V, Ω, °C …)", c.id)));
+                }
+            }
+            Check::Photo { reference_id, .. } if reference_id.trim().is_empty() => {
+                return Err(invalid("checkpoints", format!("'{}': a photo checkpoint names its reference", c.id)));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// What the technician recorded for one checkpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Answer {
+    Manual {
+        passed: bool,
+    },
+    Measurement {
+        value: serde_json::Value,
+    },
+    /// A vision analysis: the worst severity it found (none: clean).
+    Photo {
+        analysis_id: String,
+        worst: Option<Severity>,
+    },
+}
+
+/// One checkpoint's verdict, with why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Verdict {
+    pub checkpoint: String,
+    pub passed: bool,
+    pub detail: String,
+}
+
+/// Judges `answer` for `checkpoint`; an answer of the wrong shape, or a measurement that is
+/// not a number, is refused.
+pub fn judge(checkpoint: &Checkpoint, answer: &Answer) -> Result<Verdict, Invalid> {
+    let field = format!("answers.{}", checkpoint.id);
+    let verdict = |passed: bool, detail: String| Verdict { checkpoint: checkpoint.id.clone(), passed, detail };
+    match (&checkpoint.check, answer) {
+        (Check::Manual, Answer::Manual { passed }) => {
+            Ok(verdict(*passed, if *passed { "checked: pass".into() } else { "checked: fail".into() }))
+        }
+        (Check::Measurement { unit, min, max }, Answer::Measurement { value }) => {
+            let v = value
+                .as_f64()
+                .filter(|v| v.is_finite())
+                .ok_or_else(|| invalid(&field, format!("{} is a number in {unit}", checkpoint.label)))?;
+            let passed = (*min..=*max).contains(&v);
+            Ok(verdict(passed, format!("{v} {unit} (allowed {min}–{max} {unit})")))
+        }
+        (Check::Photo { fail_at, .. }, Answer::Photo { analysis_id, worst }) => {
+            let passed = worst.is_none_or(|w| w < *fail_at);
+            let found =
+                worst.map(|w| format!("worst defect {w:?}").to_lowercase()).unwrap_or_else(|| "no defects".into());
+            Ok(verdict(passed, format!("analysis {analysis_id}: {found}")))
+        }
+        (Check::Manual, _) => Err(invalid(&field, "answer {\"passed\": true|false}")),
+        (Check::Measurement { .. }, _) => Err(invalid(&field, "answer {\"value\": <number>}")),
+        (Check::Photo { .. }, _) => Err(invalid(&field, "answer with a vision analysis of the board")),
+    }
+}
+
+/// Where an inspection stands.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum Outcome {
+    /// Checkpoints still unanswered.
+    Pending {
+        missing: Vec<String>,
+    },
+    Passed,
+    /// The failed checkpoints, in the template's order: the rework list.
+    Failed {
+        rework: Vec<Verdict>,
+    },
+}
+
+/// The inspection's outcome from the verdicts recorded so far (one per checkpoint).
+pub fn outcome(template: &[Checkpoint], verdicts: &[Verdict]) -> Outcome {
+    let failed: Vec<Verdict> =
+        template.iter().filter_map(|c| verdicts.iter().find(|v| v.checkpoint == c.id && !v.passed).cloned()).collect();
+    if !failed.is_empty() {
+        return Outcome::Failed { rework: failed };
+    }
+    let missing: Vec<String> =
+        template.iter().filter(|c| !verdicts.iter().any(|v| v.checkpoint == c.id)).map(|c| c.id.clone()).collect();
+    if missing.is_empty() {
+        Outcome::Passed
+    } else {
+        Outcome::Pending { missing }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn template() -> Vec<Checkpoint> {
+        serde_json::from_value(json!([
+            { "id": "powers_on", "label": "Powers on", "kind": "manual" },
+            { "id": "rail_3v3", "label": "3.3 V rail", "kind": "measurement", "unit": "V", "min": 3.2, "max": 3.4 },
+            { "id": "board_photo", "label": "Board photo", "kind": "photo", "reference_id": "ref_1", "fail_at": "major" },
+        ]))
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn a_template_reads_from_json_and_bad_ones_are_named() {
+        let t = template();
+        assert_eq!(check_template(&t), Ok(()));
+        let mut twice = t.clone();
+        twice.push(t[0].clone());
+        assert!(check_template(&twice).is_err_and(|e| e.message.contains("twice")));
+        let mut inverted = t.clone();
+        inverted[1].check = Check::Measurement { unit: "V".into(), min: 3.4, max: 3.2 };
+        assert!(check_template(&inverted).is_err_and(|e| e.message.contains("rail_3v3")));
+        assert!(check_template(&[]).is_err());
+    }
+
+    #[test]
+    fn measurements_are_judged_against_their_range_and_must_be_numbers() {
+        let t = template();
+        let ok = judge(&t[1], &Answer::Measurement { value: json!(3.31) }).unwrap_or_else(|e| panic!("{e:?}"));
+        assert!(ok.passed && ok.detail.contains("3.31 V"));
+        let low = judge(&t[1], &Answer::Measurement { value: json!(3.05) }).unwrap_or_else(|e| panic!("{e:?}"));
+        assert!(!low.passed);
+        let text = judge(&t[1], &Answer::Measurement { value: json!("about 3.3") });
+        assert!(text.is_err_and(|e| e.field == "answers.rail_3v3"));
+        assert!(judge(&t[1], &Answer::Manual { passed: true }).is_err(), "a wrong shape is refused");
+    }
+
+    #[test]
+    fn a_photo_fails_at_its_severity_and_the_outcome_lists_the_rework() {
+        let t = template();
+        let minor = Answer::Photo { analysis_id: "va_1".into(), worst: Some(Severity::Minor) };
+        let critical = Answer::Photo { analysis_id: "va_2".into(), worst: Some(Severity::Critical) };
+        assert!(judge(&t[2], &minor).is_ok_and(|v| v.passed));
+        let photo = judge(&t[2], &critical).unwrap_or_else(|e| panic!("{e:?}"));
+        assert!(!photo.passed);
+        let on = judge(&t[0], &Answer::Manual { passed: true }).unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(
+            outcome(&t, std::slice::from_ref(&on)),
+            Outcome::Pending { missing: vec!["rail_3v3".into(), "board_photo".into()] }
+        );
+        let rail = judge(&t[1], &Answer::Measurement { value: json!(3.3) }).unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(outcome(&t, &[on.clone(), rail.clone(), photo.clone()]), Outcome::Failed { rework: vec![photo] });
+        let clean = judge(&t[2], &Answer::Photo { analysis_id: "va_3".into(), worst: None })
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(outcome(&t, &[on, rail, clean]), Outcome::Passed);
+    }
+}
