@@ -229,7 +229,9 @@ cmd_test() {
   # found afterwards (and only them, not another run's).
   export NOIZYLAB_TEST_RUN="run-$$-$(date +%s)"
   local tests_ok=1
-  cargo test -p noizylab-core -p noizylab-tests --no-fail-fast || tests_ok=0
+  # Every crate: the core, each worker's own unit tests (pure functions, run natively), and
+  # the end-to-end suites.
+  cargo test --workspace --no-fail-fast || tests_ok=0
   check_no_leftovers
   [ "$tests_ok" = 1 ] || die "tests failed"
   cmd_deploy --dry-run
