@@ -608,3 +608,54 @@ pub fn next_of(socket: &mut Socket, kind: &str) -> Value {
     }
     panic!("no {kind} frame")
 }
+
+/// A multipart form: text fields, then an `image` part if given.
+pub fn form(fields: &[(&str, &str)], image: Option<&[u8]>) -> (String, Vec<u8>) {
+    let boundary = "noizylab-test-boundary-7d1e";
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes(),
+        );
+    }
+    if let Some(bytes) = image {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"board.png\"\r\nContent-Type: image/png\r\n\r\n")
+                .as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+pub fn send_form(
+    p: &Platform,
+    method: &str,
+    path: &str,
+    token: &str,
+    fields: &[(&str, &str)],
+    image: Option<&[u8]>,
+) -> Reply {
+    let (content_type, body) = form(fields, image);
+    let auth = format!("Bearer {token}");
+    request(method, &p.url(path), &[("authorization", &auth), ("content-type", &content_type)], Some(&body))
+}
+
+/// Uploads the synthetic board of `noizylab_core::vision::synthetic` (the engine's unit
+/// tests' board) as a golden reference with its components, as `token`: the reference.
+pub fn synthetic_reference(p: &Platform, token: &str) -> Value {
+    use noizylab_core::vision::{encode_png, synthetic};
+    let components = serde_json::to_string(&synthetic::components()).expect("components");
+    let r = send_form(
+        p,
+        "POST",
+        "/api/v1/vision/references",
+        token,
+        &[("board_model", "NL-AMP-2"), ("name", "Amp board rev 2"), ("components", &components)],
+        Some(&encode_png(&synthetic::board(false, None))),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    r.json()
+}

@@ -18,57 +18,13 @@ fn platform() -> &'static Platform {
 
 const CAMERA: Similarity = Similarity { scale: 1.05, angle: -0.045, tx: 22.0, ty: 14.0 };
 
-/// A multipart form: text fields, then an `image` part if given.
-fn form(fields: &[(&str, &str)], image: Option<&[u8]>) -> (String, Vec<u8>) {
-    let boundary = "noizylab-test-boundary-7d1e";
-    let mut body = Vec::new();
-    for (name, value) in fields {
-        body.extend_from_slice(
-            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes(),
-        );
-    }
-    if let Some(bytes) = image {
-        body.extend_from_slice(
-            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"board.png\"\r\nContent-Type: image/png\r\n\r\n")
-                .as_bytes(),
-        );
-        body.extend_from_slice(bytes);
-        body.extend_from_slice(b"\r\n");
-    }
-    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-    (format!("multipart/form-data; boundary={boundary}"), body)
-}
-
-fn send_form(
-    p: &Platform,
-    method: &str,
-    path: &str,
-    token: &str,
-    fields: &[(&str, &str)],
-    image: Option<&[u8]>,
-) -> Reply {
-    let (content_type, body) = form(fields, image);
-    let auth = format!("Bearer {token}");
-    request(method, &p.url(path), &[("authorization", &auth), ("content-type", &content_type)], Some(&body))
-}
-
 fn png(img: &Rgb) -> Vec<u8> {
     encode_png(img)
 }
 
-/// A reference of the synthetic board: its id.
+/// A reference of the synthetic board, checked as stored: its id.
 fn reference(p: &Platform, tech: &str) -> String {
-    let components = serde_json::to_string(&synthetic::components()).expect("components");
-    let r = send_form(
-        p,
-        "POST",
-        "/api/v1/vision/references",
-        tech,
-        &[("board_model", "NL-AMP-2"), ("name", "Amp board rev 2"), ("components", &components)],
-        Some(&png(&synthetic::board(false, None))),
-    );
-    assert_eq!(r.status, 201, "{}", r.text());
-    let v = r.json();
+    let v = synthetic_reference(p, tech);
     assert_eq!(v["components"].as_array().map(Vec::len), Some(5));
     assert_eq!((v["width"].as_i64(), v["height"].as_i64(), v["format"].as_str()), (Some(400), Some(300), Some("png")));
     v["id"].as_str().expect("id").to_owned()
@@ -182,8 +138,17 @@ fn bad_uploads_are_refused_clearly_and_nothing_is_stored() {
     assert!(r.text().contains("megapixels"), "{}", r.text());
     let missing = send_form(p, "POST", "/api/v1/vision/analyze", &tech, &[("reference_id", "ref_nope")], Some(&good));
     assert_eq!(missing.status, 404);
+    // As JSON, the photo can only be an attachment of a ticket.
     let json_body = authed(p, "POST", "/api/v1/vision/analyze", &tech, Some(&json!({ "reference_id": id })));
-    assert_eq!(json_body.status, 415);
+    assert_eq!(json_body.status, 400, "{}", json_body.text());
+    assert!(json_body.text().contains("attachment_id"), "{}", json_body.text());
+    let plain = request(
+        "POST",
+        &p.url("/api/v1/vision/analyze"),
+        &[("authorization", &format!("Bearer {tech}")), ("content-type", "text/plain")],
+        Some(b"a photo, honestly"),
+    );
+    assert_eq!(plain.status, 415, "{}", plain.text());
     assert_eq!(count(), before, "nothing was stored");
 
     // Annotations are checked against the photo.

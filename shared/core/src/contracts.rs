@@ -77,6 +77,36 @@ pub struct QuoteMove {
     pub note: Option<String>,
 }
 
+/// `POST /internal/tickets/:id/qc` on `main` (from `qc-inspector`): a finished inspection.
+/// Passed: QC → READY, and the report (already in the uploads bucket at `report.r2_key`)
+/// becomes a customer-visible attachment; failed: QC → IN_REPAIR with the rework list on
+/// the timeline. Answered with the ticket's [`TicketFacts`] after the move; 409 when the
+/// ticket is not in QC.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QcMove {
+    pub inspection_id: String,
+    /// The inspector.
+    pub actor_id: String,
+    pub passed: bool,
+    /// One line per failed checkpoint (`label: detail`); empty when passed.
+    pub rework: Vec<String>,
+    #[serde(default)]
+    pub report: Option<QcReportFile>,
+}
+
+/// The QC report's PDF as [`QcMove`] hands it over.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QcReportFile {
+    /// `tickets/{workspace}/{ticket}/{attachment_id}`, the key main's attachments use.
+    pub r2_key: String,
+    pub attachment_id: String,
+    pub filename: String,
+    pub size: i64,
+    pub sha256: String,
+}
+
 /// `POST /append` on `main`'s `AuditLog` object (the chain's single appender): an entry,
 /// which the appender stamps with `seq`, `at` and the hashes. `detail` is JSON text.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

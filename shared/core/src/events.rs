@@ -36,6 +36,7 @@ pub const CATALOG: &[&str] = &[
     "inventory.low_stock",
     "deal.found",
     "qc.failed",
+    "qc.passed",
     "alert.critical",
     "vision.analyzed",
 ];
@@ -113,7 +114,12 @@ payloads! {
     "report.generated" => ReportGenerated { report_id: String, kind: String }
     "inventory.low_stock" => InventoryLowStock { part_id: String, on_hand: i64, reorder_point: i64 }
     "deal.found" => DealFound { listing_id: String, part: String, price: i64, currency: String }
-    "qc.failed" => QcFailed { inspection_id: String, defects: Vec<String> }
+    /// An inspection failed: the ticket went back to IN_REPAIR; `rework` lists the failed
+    /// checkpoints (`label: detail`). `attempt` 1 is the first inspection of the repair;
+    /// `technician_id` is who did the repair (the ticket's assignee).
+    "qc.failed" => QcFailed { inspection_id: String, attempt: u32, device_type: String, technician_id: Option<String>, rework: Vec<String> }
+    /// An inspection passed: the ticket is READY and its QC report is attached.
+    "qc.passed" => QcPassed { inspection_id: String, attempt: u32, device_type: String, technician_id: Option<String>, report_attachment_id: String }
     "alert.critical" => AlertCritical { source: String, message: String }
     "vision.analyzed" => VisionAnalyzed { analysis_id: String, reference_id: String, condition_score: u32, defects: u32 }
 }

@@ -1,6 +1,6 @@
-//! Quality control (issue 14): checkpoint templates per device type and the verdict of an
-//! inspection. Pure: `qc-inspector` will store and serve it (not yet built), and ask
-//! `vision` for photo checkpoints.
+//! Quality control (issue 14): checkpoint templates per device type, the verdict of an
+//! inspection and its report. Pure: `qc-inspector` stores and serves it, and asks `vision`
+//! for photo checkpoints.
 //!
 //! A checkpoint is a manual pass/fail, a measurement that must fall in a range (the 3.3 V
 //! rail reads 3.2–3.4 V), or a photo compared with a golden reference that fails on a
@@ -8,6 +8,9 @@
 //! and passed; one failed checkpoint fails it, and the failed ones are the rework list.
 
 use serde::{Deserialize, Serialize};
+
+use crate::reports::{self, Line};
+use crate::text::escape_html;
 
 /// What a checkpoint asks.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -146,9 +149,10 @@ pub fn judge(checkpoint: &Checkpoint, answer: &Answer) -> Result<Verdict, Invali
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "result", rename_all = "snake_case")]
 pub enum Outcome {
-    /// Checkpoints still unanswered.
+    /// Checkpoints still unanswered, and those already failed (the inspection will fail).
     Pending {
         missing: Vec<String>,
+        failing: Vec<String>,
     },
     Passed,
     /// The failed checkpoints, in the template's order: the rework list.
@@ -157,20 +161,145 @@ pub enum Outcome {
     },
 }
 
-/// The inspection's outcome from the verdicts recorded so far (one per checkpoint).
+impl Outcome {
+    /// Whether every checkpoint is answered.
+    pub fn is_final(&self) -> bool {
+        !matches!(self, Outcome::Pending { .. })
+    }
+}
+
+/// The inspection's outcome from the verdicts recorded so far (one per checkpoint): final
+/// once every checkpoint is answered, so the rework list is complete.
 pub fn outcome(template: &[Checkpoint], verdicts: &[Verdict]) -> Outcome {
     let failed: Vec<Verdict> =
         template.iter().filter_map(|c| verdicts.iter().find(|v| v.checkpoint == c.id && !v.passed).cloned()).collect();
-    if !failed.is_empty() {
-        return Outcome::Failed { rework: failed };
-    }
     let missing: Vec<String> =
         template.iter().filter(|c| !verdicts.iter().any(|v| v.checkpoint == c.id)).map(|c| c.id.clone()).collect();
-    if missing.is_empty() {
-        Outcome::Passed
-    } else {
-        Outcome::Pending { missing }
+    match (missing.is_empty(), failed.is_empty()) {
+        (false, _) => Outcome::Pending { missing, failing: failed.into_iter().map(|v| v.checkpoint).collect() },
+        (true, true) => Outcome::Passed,
+        (true, false) => Outcome::Failed { rework: failed },
     }
+}
+
+/// One checkpoint as the QC report states it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReportCheck {
+    pub label: String,
+    pub passed: bool,
+    pub detail: String,
+}
+
+/// A finished inspection as the customer and the shop read it (HTML, PDF, text).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QcReport {
+    pub inspection_id: String,
+    pub ticket_number: i64,
+    pub device: String,
+    pub device_type: String,
+    /// RFC 3339.
+    pub inspected_at: String,
+    pub inspector: String,
+    /// 1 for the first inspection of the repair, 2 after one rework, …
+    pub attempt: u32,
+    pub passed: bool,
+    pub checks: Vec<ReportCheck>,
+}
+
+impl QcReport {
+    fn result(&self) -> &'static str {
+        if self.passed {
+            "PASSED"
+        } else {
+            "FAILED"
+        }
+    }
+
+    /// The report as lines (the PDF and the text are made of these).
+    pub fn lines(&self) -> Vec<Line> {
+        let mut out = vec![
+            Line::Title("NOIZYLAB QUALITY CONTROL REPORT".into()),
+            Line::Gap,
+            Line::Text(format!("Device: {} ({})", self.device, self.device_type)),
+            Line::Text(format!("Ticket: #{}", self.ticket_number)),
+            Line::Text(format!("Date: {}", reports::long_date(&self.inspected_at))),
+            Line::Text(format!("Inspector: {}", self.inspector)),
+            Line::Text(format!("Inspection: {} (attempt {})", self.inspection_id, self.attempt)),
+            Line::Gap,
+            Line::Heading(format!("RESULT: {}", self.result())),
+            Line::Gap,
+            Line::Heading("CHECKPOINTS".into()),
+        ];
+        out.extend(
+            self.checks
+                .iter()
+                .map(|c| Line::Text(format!("{} {}: {}", if c.passed { "PASS" } else { "FAIL" }, c.label, c.detail))),
+        );
+        out.push(Line::Gap);
+        out.push(Line::Text("Powered by NoizyLab OS".into()));
+        out
+    }
+
+    /// Plain text.
+    pub fn text(&self) -> String {
+        self.lines()
+            .into_iter()
+            .map(|l| match l {
+                Line::Gap => "\n".to_owned(),
+                Line::Title(t) | Line::Heading(t) | Line::Text(t) => format!("{t}\n"),
+            })
+            .collect()
+    }
+
+    /// The web page, self-contained (no scripts, no remote assets).
+    pub fn html(&self) -> String {
+        let e = escape_html;
+        let rows: String = self
+            .checks
+            .iter()
+            .map(|c| {
+                format!(
+                    "<tr><td>{}</td><th scope=\"row\">{}</th><td>{}</td></tr>",
+                    if c.passed { "✔ pass" } else { "✘ fail" },
+                    e(&c.label),
+                    e(&c.detail)
+                )
+            })
+            .collect();
+        format!(
+            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+             <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+             <title>Quality control: {device}</title><style>{style}</style></head>\
+             <body><main><h1>NoizyLab quality control report</h1>\
+             <dl><dt>Device</dt><dd>{device} ({kind})</dd><dt>Ticket</dt><dd>#{number}</dd>\
+             <dt>Date</dt><dd>{date}</dd><dt>Inspector</dt><dd>{inspector}</dd>\
+             <dt>Inspection</dt><dd>{id} (attempt {attempt})</dd></dl>\
+             <h2>Result: <strong>{result}</strong></h2>\
+             <table><thead><tr><th scope=\"col\">Result</th><th scope=\"col\">Checkpoint</th>\
+             <th scope=\"col\">Reading</th></tr></thead><tbody>{rows}</tbody></table>\
+             <footer>Powered by NoizyLab OS</footer></main></body></html>",
+            style = reports::STYLE,
+            device = e(&self.device),
+            kind = e(&self.device_type),
+            number = self.ticket_number,
+            date = e(&reports::long_date(&self.inspected_at)),
+            inspector = e(&self.inspector),
+            id = e(&self.inspection_id),
+            attempt = self.attempt,
+            result = self.result(),
+        )
+    }
+
+    /// A PDF of [`QcReport::lines`].
+    pub fn pdf(&self) -> Vec<u8> {
+        reports::render_pdf(&self.lines())
+    }
+}
+
+/// First-pass yield: the share of repairs whose first inspection passed, in % to one
+/// decimal; `None` when nothing was inspected.
+pub fn first_pass_yield(first_inspections: i64, passed_first: i64) -> Option<f64> {
+    (first_inspections > 0).then(|| (passed_first as f64 * 1000.0 / first_inspections as f64).round() / 10.0)
 }
 
 #[cfg(test)]
@@ -223,12 +352,49 @@ mod tests {
         let on = judge(&t[0], &Answer::Manual { passed: true }).unwrap_or_else(|e| panic!("{e:?}"));
         assert_eq!(
             outcome(&t, std::slice::from_ref(&on)),
-            Outcome::Pending { missing: vec!["rail_3v3".into(), "board_photo".into()] }
+            Outcome::Pending { missing: vec!["rail_3v3".into(), "board_photo".into()], failing: vec![] }
+        );
+        assert_eq!(
+            outcome(&t, &[on.clone(), photo.clone()]),
+            Outcome::Pending { missing: vec!["rail_3v3".into()], failing: vec!["board_photo".into()] },
+            "a failure is final only once every checkpoint is answered"
         );
         let rail = judge(&t[1], &Answer::Measurement { value: json!(3.3) }).unwrap_or_else(|e| panic!("{e:?}"));
-        assert_eq!(outcome(&t, &[on.clone(), rail.clone(), photo.clone()]), Outcome::Failed { rework: vec![photo] });
+        let failed = outcome(&t, &[on.clone(), rail.clone(), photo.clone()]);
+        assert!(failed.is_final());
+        assert_eq!(failed, Outcome::Failed { rework: vec![photo] });
         let clean = judge(&t[2], &Answer::Photo { analysis_id: "va_3".into(), worst: None })
             .unwrap_or_else(|e| panic!("{e:?}"));
         assert_eq!(outcome(&t, &[on, rail, clean]), Outcome::Passed);
+    }
+
+    #[test]
+    fn the_report_states_every_checkpoint_and_the_yield_is_a_share() {
+        let report = QcReport {
+            inspection_id: "qc_1".into(),
+            ticket_number: 42,
+            device: "Dell <XPS> 13".into(),
+            device_type: "laptop".into(),
+            inspected_at: "2026-12-04T10:30:00Z".into(),
+            inspector: "Sam".into(),
+            attempt: 2,
+            passed: false,
+            checks: vec![
+                ReportCheck { label: "Powers on".into(), passed: true, detail: "checked: pass".into() },
+                ReportCheck {
+                    label: "3.3 V rail".into(), passed: false, detail: "3.05 V (allowed 3.2–3.4 V)".into()
+                },
+            ],
+        };
+        let text = report.text();
+        assert!(text.contains("RESULT: FAILED"), "{text}");
+        assert!(text.contains("FAIL 3.3 V rail: 3.05 V"), "{text}");
+        assert!(text.contains("December 4, 2026") && text.contains("attempt 2"), "{text}");
+        let html = report.html();
+        assert!(html.contains("Dell &lt;XPS&gt; 13") && !html.contains("<XPS>"), "escaped");
+        assert!(report.pdf().starts_with(b"%PDF-"));
+        assert_eq!(first_pass_yield(0, 0), None);
+        assert_eq!(first_pass_yield(3, 2), Some(66.7));
+        assert_eq!(first_pass_yield(4, 4), Some(100.0));
     }
 }

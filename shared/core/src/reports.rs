@@ -64,7 +64,7 @@ pub struct Report {
 }
 
 /// `2025-12-01T10:30:00Z` → `December 1, 2025`; anything else as given.
-fn long_date(rfc3339: &str) -> String {
+pub fn long_date(rfc3339: &str) -> String {
     chrono::DateTime::parse_from_rfc3339(rfc3339)
         .map(|d| d.format("%B %-d, %Y").to_string())
         .or_else(|_| chrono::NaiveDate::parse_from_str(rfc3339, "%Y-%m-%d").map(|d| d.format("%B %-d, %Y").to_string()))
@@ -244,7 +244,8 @@ impl Report {
     }
 }
 
-const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:0;background:#f5f5f7;color:#1d1d1f}\
+/// The report pages' stylesheet (QC reports share it).
+pub const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:0;background:#f5f5f7;color:#1d1d1f}\
 main{max-width:46rem;margin:2rem auto;background:#fff;padding:2rem;border-radius:12px}\
 h1{font-size:1.5rem}h2{font-size:1.1rem;margin-top:1.5rem}dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}\
 dt{font-weight:600}dd{margin:0}table{border-collapse:collapse}td,th{padding:.25rem .75rem;text-align:left}\
@@ -313,7 +314,8 @@ const MARGIN: f32 = 56.0;
 /// A laid-out line: (font resource, size, leading, WinAnsi text); a gap has no text.
 type Laid = (&'static [u8], f32, f32, Vec<u8>);
 
-fn render_pdf(lines: &[Line]) -> Vec<u8> {
+/// `lines` as an A4 PDF in the standard Helvetica fonts (nothing embedded).
+pub fn render_pdf(lines: &[Line]) -> Vec<u8> {
     let mut laid: Vec<Laid> = Vec::new();
     for line in lines {
         match line {

@@ -287,7 +287,8 @@ pub static SERVICES: [ServiceSpec; 17] = [
         dir: "qc-inspector",
         binding: QC_INSPECTOR,
         role: "checkpoint inspections, defect detection, QC reports",
-        bindings: &[d1(DB), r2(UPLOADS), queue(EVENTS), service(VISION)],
+        // main moves the ticket out of QC and attaches the report; vision runs photo checkpoints.
+        bindings: &[d1(DB), r2(UPLOADS), queue(EVENTS), service(MAIN), service(VISION)],
         consumes: &[],
         classes: &[],
     },

@@ -28,16 +28,40 @@ struct Count {
     n: i64,
 }
 
+/// A photo already on a ticket, analysed by reference (`qc-inspector` asks this way).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ByAttachment {
+    reference_id: String,
+    attachment_id: String,
+    #[serde(default)]
+    ticket_id: Option<String>,
+}
+
 /// `POST /api/v1/vision/analyze` (multipart: `reference_id`, and `image` or
-/// `attachment_id`; `ticket_id?`): 201 with the analysis.
+/// `attachment_id`; `ticket_id?` — or the same without `image` as JSON): 201 with the
+/// analysis.
 pub async fn analyze(mut req: Request, call: &Call) -> ApiResult<Response> {
     let who = Caller::staff_with(call, Scope::AiVision).await?;
-    let form = upload::form(&mut req).await?;
-    let reference_id = upload::field(&form, "reference_id")
+    let json = req.headers().get("content-type").ok().flatten().is_some_and(|t| t.starts_with("application/json"));
+    let (reference_id, mut ticket_id, image, attachment_id) = if json {
+        let body: ByAttachment = http::read_json(&mut req).await?;
+        (Some(body.reference_id), body.ticket_id, None, Some(body.attachment_id))
+    } else {
+        let form = upload::form(&mut req).await?;
+        let image = upload::image_bytes(&form).await?;
+        (
+            upload::field(&form, "reference_id"),
+            upload::field(&form, "ticket_id"),
+            image,
+            upload::field(&form, "attachment_id"),
+        )
+    };
+    let reference_id = reference_id
+        .filter(|r| !r.trim().is_empty())
         .ok_or_else(|| ApiError::invalid_field("reference_id", "reference_id names the known-good reference"))?;
     let reference = store::reference(call, &who, &reference_id).await?;
-    let mut ticket_id = upload::field(&form, "ticket_id");
-    let bytes = match (upload::image_bytes(&form).await?, upload::field(&form, "attachment_id")) {
+    let bytes = match (image, attachment_id) {
         (Some(bytes), _) => bytes,
         (None, Some(att)) => {
             let found: Option<Attachment> = call

@@ -4,11 +4,13 @@
 //! them only customer-visible entries; staff see and work the whole workspace's. Every
 //! change is a timeline entry (actor, time, from, to, note) and an event on the bus.
 //! Moves the quote flow owns (AWAITING_APPROVAL, APPROVED, a decline back to
-//! DIAGNOSTICS) come from `noizylab-pricing` through `/internal/tickets/…`.
+//! DIAGNOSTICS) come from `noizylab-pricing` through `/internal/tickets/…`; QC → READY
+//! only from a passed inspection of `noizylab-qc-inspector`, which also sends a failed one
+//! back to IN_REPAIR with its rework list.
 
 use noizylab_core::auth::Role;
 use noizylab_core::auth::Scope;
-use noizylab_core::contracts::{QuoteMove, QuoteStep, TicketFacts};
+use noizylab_core::contracts::{QcMove, QuoteMove, QuoteStep, TicketFacts};
 use noizylab_core::events::{
     Payload, TicketAssigned, TicketAttachmentAdded, TicketCreated, TicketMessageAdded, TicketStatusChanged,
     TicketUpdated,
@@ -59,8 +61,13 @@ pub async fn route(req: Request, call: &Call, rest: &[&str]) -> ApiResult<Respon
     }
 }
 
-/// `/internal/tickets/:id/…`: the quote flow, called by `noizylab-pricing` only.
+/// `/internal/tickets/:id/…`: the quote flow, called by `noizylab-pricing` only, and the
+/// end of an inspection, by `noizylab-qc-inspector` only.
 pub async fn internal(req: Request, call: &Call, rest: &[&str]) -> ApiResult<Response> {
+    if let (Method::Post, [id, "qc"]) = (req.method(), rest) {
+        caller::require_service(call, services::QC_INSPECTOR, "only the QC inspector ends an inspection")?;
+        return qc_event(req, call, id).await;
+    }
     caller::require_service(call, services::PRICING, "only the pricing service drives quote moves")?;
     match (req.method(), rest) {
         (Method::Get, [id]) => internal_view(call, id).await,
@@ -512,6 +519,12 @@ async fn change_status(mut req: Request, call: &Call, id: &str) -> ApiResult<Res
             to.as_str()
         )));
     }
+    if (from, to) == (Status::Qc, Status::Ready) {
+        return Err(ApiError::Conflict(
+            "QC → READY happens when an inspection passes: record its checkpoints with POST /api/v1/qc/inspections"
+                .into(),
+        ));
+    }
     transition(call, &ticket, &actor.id, from, to, note.as_deref()).await?;
     http::ok(&load(call, id).await?)
 }
@@ -535,6 +548,20 @@ async fn transition(
     to: Status,
     note: Option<&str>,
 ) -> ApiResult<()> {
+    transition_with(call, ticket, actor, from, to, note, Vec::new()).await
+}
+
+/// [`transition`], with `more` statements in the same batch after the move and its entry
+/// (each guarded by `changes() = 1` lands only if the move did).
+async fn transition_with(
+    call: &Call,
+    ticket: &Ticket,
+    actor: &str,
+    from: Status,
+    to: Status,
+    note: Option<&str>,
+    more: Vec<worker::D1PreparedStatement>,
+) -> ApiResult<()> {
     if !from.can_move_to(to) {
         return Err(refuse_move(from, to));
     }
@@ -543,15 +570,15 @@ async fn transition(
     // One batch: the move and its timeline entry land together or not at all, and the entry
     // is written only if this very statement moved the ticket (a concurrent move wins alone).
     let e = NewEntry { kind: "status", from: Some(from), to: Some(to), body: note, visibility: Visibility::Customer };
-    let changes = db
-        .batch_changes(vec![
-            db.statement(
-                "UPDATE tickets SET status = ?3, updated_at = ?4 WHERE id = ?1 AND status = ?2",
-                &[ticket.id.as_str().into(), from.as_str().into(), to.as_str().into(), now.as_str().into()],
-            )?,
-            guarded_entry_statement(call, &ticket.id, actor, &now, &e)?,
-        ])
-        .await?;
+    let mut statements = vec![
+        db.statement(
+            "UPDATE tickets SET status = ?3, updated_at = ?4 WHERE id = ?1 AND status = ?2",
+            &[ticket.id.as_str().into(), from.as_str().into(), to.as_str().into(), now.as_str().into()],
+        )?,
+        guarded_entry_statement(call, &ticket.id, actor, &now, &e)?,
+    ];
+    statements.extend(more);
+    let changes = db.batch_changes(statements).await?;
     if changes.first() != Some(&1) {
         return Err(ApiError::Conflict("the ticket changed meanwhile; reload it and try again".into()));
     }
@@ -909,5 +936,69 @@ async fn quote_event(mut req: Request, call: &Call, id: &str) -> ApiResult<Respo
             .await?;
     }
     transition(call, &ticket, &body.actor_id, from, to, body.note.as_deref()).await?;
+    http::ok(&TicketFacts::from(load(call, id).await?))
+}
+
+/// `POST /internal/tickets/:id/qc` ([`QcMove`]): a passed inspection moves QC → READY and
+/// attaches its report for the customer; a failed one moves QC → IN_REPAIR with the rework
+/// list as the move's note. 409 unless the ticket is in QC.
+async fn qc_event(mut req: Request, call: &Call, id: &str) -> ApiResult<Response> {
+    let body: QcMove = http::read_json(&mut req).await?;
+    let ticket = load(call, id).await?;
+    let from = status_of(&ticket)?;
+    if from != Status::Qc {
+        return Err(ApiError::Conflict(format!("ticket {id} is {}, not in QC", from.as_str())));
+    }
+    let db = call.sql()?;
+    let now = time::now_rfc3339();
+    if !body.passed {
+        let note = format!(
+            "Quality control found work to redo (inspection {}):\n- {}",
+            body.inspection_id,
+            body.rework.join("\n- ")
+        );
+        let note: String = note.chars().take(MAX_TEXT_CHARS).collect();
+        transition(call, &ticket, &body.actor_id, from, Status::InRepair, Some(&note)).await?;
+        return http::ok(&TicketFacts::from(load(call, id).await?));
+    }
+    let report =
+        body.report.ok_or_else(|| ApiError::invalid_field("report", "a passed inspection hands over its report"))?;
+    if !report.r2_key.starts_with(&format!("tickets/{}/{}/", ticket.workspace_id, ticket.id)) {
+        return Err(ApiError::invalid_field("report", "the report is not stored under this ticket"));
+    }
+    let attach_note = format!("attached {}", report.filename);
+    let entry = NewEntry {
+        kind: "attachment",
+        from: None,
+        to: None,
+        body: Some(&attach_note),
+        visibility: Visibility::Customer,
+    };
+    let more = vec![
+        db.statement(
+            "INSERT INTO ticket_attachments (id, ticket_id, r2_key, filename, content_type, size, sha256, uploaded_by,
+                                             visibility, created_at)
+             SELECT ?1, ?2, ?3, ?4, 'application/pdf', ?5, ?6, ?7, 'customer', ?8 WHERE changes() = 1",
+            &[
+                report.attachment_id.as_str().into(),
+                id.into(),
+                report.r2_key.as_str().into(),
+                report.filename.as_str().into(),
+                int(report.size),
+                report.sha256.as_str().into(),
+                body.actor_id.as_str().into(),
+                now.as_str().into(),
+            ],
+        )?,
+        guarded_entry_statement(call, id, &body.actor_id, &now, &entry)?,
+    ];
+    let note = format!("Passed quality control (inspection {})", body.inspection_id);
+    transition_with(call, &ticket, &body.actor_id, from, Status::Ready, Some(&note), more).await?;
+    let added = TicketAttachmentAdded {
+        attachment_id: report.attachment_id.clone(),
+        content_type: "application/pdf".into(),
+        visibility: Visibility::Customer.as_str().to_owned(),
+    };
+    publish(call, &ticket, &added).await?;
     http::ok(&TicketFacts::from(load(call, id).await?))
 }
