@@ -11,6 +11,7 @@ import { chromium } from "playwright-core";
 import { createInterface } from "node:readline";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
+import { signIn } from "./signin.mjs";
 
 const { BASE, EMAIL, TICKET, SHOTS, STAFF_EMAIL } = process.env;
 if (!BASE || !EMAIL || !TICKET || !SHOTS) throw new Error("BASE, EMAIL, TICKET and SHOTS are required");
@@ -32,25 +33,7 @@ try {
   const shot = (name) => page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
   const ready = () => page.waitForSelector("body[data-ready=true]", { timeout: 15000 });
 
-  // Sign in with the emailed code, read from the development outbox.
-  const signIn = async (p, email, name) => {
-    await p.goto(`${BASE}/portal/`);
-    await p.waitForSelector("body[data-ready=true]");
-    if (name) await p.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
-    await p.getByLabel("Email").fill(email);
-    await p.getByRole("button", { name: "Email me a link" }).click();
-    await p.waitForSelector("#code-form:not([hidden])");
-    const outbox = await (await fetch(`${BASE}/api/v1/notifications/dev/outbox?to=${encodeURIComponent(email)}`)).json();
-    // Newest first; a notification (the quote is ready) may have landed after the code.
-    const signInMail = outbox.messages.find((m) => m.body.includes("code: "));
-    if (!signInMail) throw new Error(`no sign-in code in the outbox for ${email}`);
-    const code = signInMail.body.split("code: ")[1].slice(0, 6);
-    await p.getByLabel("6-digit code").fill(code);
-    await p.getByRole("button", { name: "Sign in" }).click();
-    await p.waitForURL("**/portal/tickets");
-    await p.waitForSelector("body[data-ready=true]");
-  };
-  await signIn(page, EMAIL, "01-sign-in");
+  await signIn(page, BASE, EMAIL, { shots: SHOTS, name: "01-sign-in" });
   if (await page.isVisible('a[href="/portal/workbench"]')) throw new Error("a customer sees the workbench link");
   await page.waitForSelector(`a[href="/portal/tickets/${TICKET}"]`);
   await shot("02-tickets");
@@ -102,7 +85,7 @@ try {
   if (STAFF_EMAIL) {
     const bench = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     bench.on("pageerror", (e) => errors.push(e.message));
-    await signIn(bench, STAFF_EMAIL);
+    await signIn(bench, BASE, STAFF_EMAIL);
     await bench.goto(`${BASE}/portal/workbench`);
     await bench.waitForSelector("body[data-ready=true]");
     if (!(await bench.locator("#api-reference").isVisible())) throw new Error("staff are not offered the API reference");

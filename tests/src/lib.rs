@@ -659,3 +659,33 @@ pub fn synthetic_reference(p: &Platform, token: &str) -> Value {
     assert_eq!(r.status, 201, "{}", r.text());
     r.json()
 }
+
+/// A ticket of `customer`'s for a new device of `kind`, walked to QC: quoted by `tech`,
+/// approved by the customer, repaired by `tech` (its assignee). Its id and number.
+pub fn ticket_in_qc(p: &Platform, customer: &str, tech: &str, tech_id: &str, kind: &str) -> (String, i64) {
+    let d = authed(p, "POST", "/api/v1/devices/register", customer, Some(&json!({ "name": "Amp", "type": kind })));
+    assert_eq!(d.status, 201, "{}", d.text());
+    let device = d.json()["id"].as_str().expect("device").to_owned();
+    let body = json!({ "title": "Amp hums, then dies", "device_id": device });
+    let t = authed(p, "POST", "/api/v1/tickets", customer, Some(&body));
+    assert_eq!(t.status, 201, "{}", t.text());
+    let (id, number) = (t.json()["id"].as_str().expect("id").to_owned(), t.json()["number"].as_i64().expect("number"));
+    let assign = authed(p, "PATCH", &format!("/api/v1/tickets/{id}"), tech, Some(&json!({ "assignee_id": tech_id })));
+    assert_eq!(assign.status, 200, "{}", assign.text());
+    move_to(p, tech, &id, &["TRIAGE", "DIAGNOSTICS"]);
+    let quote = json!({ "ticket_id": id, "complexity": "standard", "estimated_minutes": 30, "urgency": "standard" });
+    let q = authed(p, "POST", "/api/v1/pricing/estimate", tech, Some(&quote));
+    assert_eq!(q.status, 201, "{}", q.text());
+    let approve = format!("/api/v1/pricing/quotes/{}/approve", q.json()["quote_id"].as_str().expect("quote"));
+    assert_eq!(authed(p, "POST", &approve, customer, None).status, 200);
+    move_to(p, tech, &id, &["IN_REPAIR", "QC"]);
+    (id, number)
+}
+
+/// Moves `ticket` through `steps` as `tech`, each move answered 200.
+pub fn move_to(p: &Platform, tech: &str, ticket: &str, steps: &[&str]) {
+    for to in steps {
+        let m = authed(p, "POST", &format!("/api/v1/tickets/{ticket}/status"), tech, Some(&json!({ "to": to })));
+        assert_eq!(m.status, 200, "→ {to}: {}", m.text());
+    }
+}

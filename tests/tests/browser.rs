@@ -4,8 +4,10 @@
 //! technician makes appear without reloading; then the owner's workbench shows the board
 //! and the ticket's live room, and a note sent there appears in it. The customer asks the
 //! chat assistant, asks for a person, and the technician joins from the workbench and
-//! answers in the same conversation. Screenshots:
-//! `target/screenshots/portal/`.
+//! answers in the same conversation. Screenshots: `target/screenshots/portal/`. A
+//! technician inspects a ticket in QC on the workbench (`tests/browser/qc.mjs`): a failed
+//! inspection with the photo's defect overlay, then a passed one after rework. Screenshots:
+//! `target/screenshots/qc/`.
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
@@ -117,4 +119,74 @@ fn the_api_reference_renders_every_operation_in_chromium_from_this_site_only() {
     assert!(said.starts_with("rendered "), "{said}");
     let size = std::fs::metadata(shots.join("api-reference.png")).map(|m| m.len()).unwrap_or(0);
     assert!(size > 10_000, "the reference's screenshot was saved");
+}
+
+#[test]
+fn a_technician_inspects_a_ticket_in_qc_on_the_workbench_in_chromium() {
+    use noizylab_core::vision::register::Similarity;
+    use noizylab_core::vision::{encode_png, synthetic};
+
+    let p = Platform::fresh("browser-qc");
+    let owner_pair = sign_in(&p, OWNER_EMAIL);
+    let (owner, owner_id) = (access(&owner_pair), user_id(&owner_pair));
+    let reference = synthetic_reference(&p, &owner)["id"].as_str().expect("reference").to_owned();
+    let template = json!({ "checkpoints": [
+        { "id": "powers_on", "label": "Powers on", "kind": "manual" },
+        { "id": "rail_3v3", "label": "3.3 V rail", "kind": "measurement", "unit": "V", "min": 3.2, "max": 3.4 },
+        { "id": "board_photo", "label": "Board photo", "kind": "photo", "reference_id": reference, "fail_at": "major" },
+    ]});
+    assert_eq!(authed(&p, "PUT", "/api/v1/qc/templates/laptop", &owner, Some(&template)).status, 200);
+    let customer = access(&sign_in(&p, &unique_email("qc-browser")));
+    let (ticket, _) = ticket_in_qc(&p, &customer, &owner, &owner_id, "laptop");
+    // Bench photos of the synthetic board (`noizylab_core::vision::synthetic`): one with U2
+    // missing, one clean, both shifted, turned and re-lit as a hand-held camera takes them.
+    let camera = Similarity { scale: 1.03, angle: -0.03, tx: 15.0, ty: -8.0 };
+    let dir = repo().join("target/tmp/browser-qc");
+    std::fs::create_dir_all(&dir).expect("photo dir");
+    let (broken, clean) = (dir.join("broken.png"), dir.join("clean.png"));
+    let photo =
+        |missing: bool| encode_png(&synthetic::photograph(&synthetic::board(missing, None), camera, 440, 330, true));
+    std::fs::write(&broken, photo(true)).expect("write photo");
+    std::fs::write(&clean, photo(false)).expect("write photo");
+
+    let shots = repo().join("target/screenshots/qc");
+    let _ = std::fs::remove_dir_all(&shots);
+    let mut child = Command::new("node")
+        .arg(repo().join("tests/browser/qc.mjs"))
+        .env("BASE", &p.base)
+        .env("STAFF_EMAIL", OWNER_EMAIL)
+        .env("TICKET", &ticket)
+        .env("BROKEN", &broken)
+        .env("CLEAN", &clean)
+        .env("SHOTS", &shots)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("node tests/browser/qc.mjs");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines().map_while(Result::ok);
+    let status = |token: &str| {
+        authed(&p, "GET", &format!("/api/v1/tickets/{ticket}"), token, None).json()["ticket"]["status"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+
+    assert_eq!(lines.next().as_deref(), Some("failed"), "the first inspection failed in the page");
+    assert_eq!(status(&owner), "IN_REPAIR", "the failed inspection sent the ticket back");
+    let r = authed(&p, "POST", &format!("/api/v1/tickets/{ticket}/status"), &owner, Some(&json!({ "to": "QC" })));
+    assert_eq!(r.status, 200, "{}", r.text());
+    writeln!(stdin, "requeued").expect("tell the browser");
+    assert_eq!(lines.next().as_deref(), Some("passed"), "the second inspection passed in the page");
+    assert_eq!(lines.next().as_deref(), Some("done"));
+    assert!(child.wait().expect("browser script").success(), "the browser script failed");
+    assert_eq!(status(&customer), "READY");
+    let seen = authed(&p, "GET", &format!("/api/v1/tickets/{ticket}"), &customer, None).json();
+    let report = seen["attachments"].as_array().and_then(|a| a.iter().find(|a| a["content_type"] == "application/pdf"));
+    assert!(report.is_some(), "the customer sees the QC report: {seen}");
+    for name in ["qc-00-ready-to-inspect", "qc-01-failed-with-overlay", "qc-02-passed"] {
+        let size = std::fs::metadata(shots.join(format!("{name}.png"))).map(|m| m.len()).unwrap_or(0);
+        assert!(size > 1000, "screenshot {name} was saved");
+    }
 }

@@ -101,10 +101,13 @@ pub enum Answer {
     Measurement {
         value: serde_json::Value,
     },
-    /// A vision analysis: the worst severity it found (none: clean).
+    /// A vision analysis: the worst severity it found (none: clean) and each defect as a
+    /// technician reads it (`missing component on U2 (critical)`).
     Photo {
         analysis_id: String,
         worst: Option<Severity>,
+        #[serde(default)]
+        found: Vec<String>,
     },
 }
 
@@ -133,11 +136,14 @@ pub fn judge(checkpoint: &Checkpoint, answer: &Answer) -> Result<Verdict, Invali
             let passed = (*min..=*max).contains(&v);
             Ok(verdict(passed, format!("{v} {unit} (allowed {min}–{max} {unit})")))
         }
-        (Check::Photo { fail_at, .. }, Answer::Photo { analysis_id, worst }) => {
+        (Check::Photo { fail_at, .. }, Answer::Photo { analysis_id, worst, found }) => {
             let passed = worst.is_none_or(|w| w < *fail_at);
-            let found =
-                worst.map(|w| format!("worst defect {w:?}").to_lowercase()).unwrap_or_else(|| "no defects".into());
-            Ok(verdict(passed, format!("analysis {analysis_id}: {found}")))
+            let detail = match (worst, found.is_empty()) {
+                (None, _) => format!("no defects (analysis {analysis_id})"),
+                (Some(w), true) => format!("worst defect {} (analysis {analysis_id})", format!("{w:?}").to_lowercase()),
+                (Some(_), false) => format!("{} (analysis {analysis_id})", found.join("; ")),
+            };
+            Ok(verdict(passed, detail))
         }
         (Check::Manual, _) => Err(invalid(&field, "answer {\"passed\": true|false}")),
         (Check::Measurement { .. }, _) => Err(invalid(&field, "answer {\"value\": <number>}")),
@@ -344,11 +350,13 @@ mod tests {
     #[test]
     fn a_photo_fails_at_its_severity_and_the_outcome_lists_the_rework() {
         let t = template();
-        let minor = Answer::Photo { analysis_id: "va_1".into(), worst: Some(Severity::Minor) };
-        let critical = Answer::Photo { analysis_id: "va_2".into(), worst: Some(Severity::Critical) };
+        let minor = Answer::Photo { analysis_id: "va_1".into(), worst: Some(Severity::Minor), found: vec![] };
+        let found = vec!["missing component on U2 (critical)".to_owned()];
+        let critical = Answer::Photo { analysis_id: "va_2".into(), worst: Some(Severity::Critical), found };
         assert!(judge(&t[2], &minor).is_ok_and(|v| v.passed));
         let photo = judge(&t[2], &critical).unwrap_or_else(|e| panic!("{e:?}"));
         assert!(!photo.passed);
+        assert_eq!(photo.detail, "missing component on U2 (critical) (analysis va_2)");
         let on = judge(&t[0], &Answer::Manual { passed: true }).unwrap_or_else(|e| panic!("{e:?}"));
         assert_eq!(
             outcome(&t, std::slice::from_ref(&on)),
@@ -363,7 +371,7 @@ mod tests {
         let failed = outcome(&t, &[on.clone(), rail.clone(), photo.clone()]);
         assert!(failed.is_final());
         assert_eq!(failed, Outcome::Failed { rework: vec![photo] });
-        let clean = judge(&t[2], &Answer::Photo { analysis_id: "va_3".into(), worst: None })
+        let clean = judge(&t[2], &Answer::Photo { analysis_id: "va_3".into(), worst: None, found: vec![] })
             .unwrap_or_else(|e| panic!("{e:?}"));
         assert_eq!(outcome(&t, &[on, rail, clean]), Outcome::Passed);
     }

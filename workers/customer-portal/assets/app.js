@@ -69,22 +69,55 @@ async function refresh() {
   return refreshing;
 }
 
-/** Calls the API; signs in again through the refresh token once on a 401. */
-async function api(method, path, body, retry = true) {
+/** Fetches with the session's token; signs in again through the refresh token once on a 401. */
+async function authedFetch(path, init = {}, retry = true) {
   const s = session();
-  const headers = {};
+  const headers = { ...(init.headers || {}) };
   if (s) headers.authorization = `Bearer ${s.access}`;
-  if (body !== undefined) headers["content-type"] = "application/json";
-  const r = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  if (r.status === 401 && retry && s && (await refresh())) return api(method, path, body, false);
+  const r = await fetch(path, { ...init, headers });
+  if (r.status === 401 && retry && s && (await refresh())) return authedFetch(path, init, false);
   if (r.status === 401 && document.body.dataset.page !== "signin") {
     signOut();
     throw new Error("signed out");
   }
+  return r;
+}
+
+/** Calls the API with a JSON body (or none, or raw bytes with `raw`); the JSON answer. */
+async function api(method, path, body, { raw = false } = {}) {
+  const init = { method };
+  if (raw) init.body = body;
+  else if (body !== undefined) {
+    init.headers = { "content-type": "application/json" };
+    init.body = JSON.stringify(body);
+  }
+  const r = await authedFetch(path, init);
   const text = await r.text();
   const data = text ? JSON.parse(text) : null;
   if (!r.ok) throw new Error(data?.error?.message || `request failed (${r.status})`);
   return data;
+}
+
+/** A protected image as a data: URL (the page's CSP allows images from here and data:). */
+async function imageUrl(path) {
+  const r = await authedFetch(path);
+  if (!r.ok) throw new Error(`image failed (${r.status})`);
+  const blob = await r.blob();
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(reader.result);
+    reader.onerror = () => reject(reader.error);
+    reader.readAsDataURL(blob);
+  });
+}
+
+/** Downloads a protected file under `name`. */
+async function download(path, name) {
+  const r = await authedFetch(path);
+  if (!r.ok) throw new Error(`download failed (${r.status})`);
+  const url = URL.createObjectURL(await r.blob());
+  el("a", { href: url, download: name }).click();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
 }
 
 function busy(form, on) {
@@ -325,11 +358,124 @@ const pages = {
     };
     const moves = async (t) => {
       const view = await api("GET", `/api/v1/tickets/${t.id}`);
-      $("#moves").replaceChildren(...view.allowed_moves.filter((m) => !["AWAITING_APPROVAL", "APPROVED"].includes(m)).map((m) =>
+      // Quote moves happen through the quote, QC → READY through a passed inspection.
+      const elsewhere = ["AWAITING_APPROVAL", "APPROVED", ...(view.ticket.status === "QC" ? ["READY"] : [])];
+      $("#moves").replaceChildren(...view.allowed_moves.filter((m) => !elsewhere.includes(m)).map((m) =>
         el("button", { type: "button", class: "secondary", onclick: async () => {
           try { await api("POST", `/api/v1/tickets/${t.id}/status`, { to: m }); await renderBoard(); await moves(t); }
           catch (err) { notice(err.message, true); }
         } }, `→ ${label(m)}`)));
+    };
+    // Quality control: the inspection of a ticket in QC (or the last one's result).
+    // Refreshes run one at a time, and the panel is redrawn only when what it shows
+    // changed (a room replays its status frames on entry, each asking for a refresh).
+    let qcShown = "";
+    let qcQueue = Promise.resolve();
+    const qc = (t) => (qcQueue = qcQueue.then(() => qcNow(t)).catch((err) => notice(err.message, true)));
+    const qcNow = async (t) => {
+      const box = $("#qc");
+      const [view, { inspections }] = await Promise.all([
+        api("GET", `/api/v1/tickets/${t.id}`), api("GET", `/api/v1/qc/inspections?ticket_id=${encodeURIComponent(t.id)}`),
+      ]);
+      const latest = inspections.find((i) => i.status !== "cancelled");
+      const inQc = view.ticket.status === "QC";
+      box.hidden = !inQc && !latest;
+      if (box.hidden) return;
+      if (inQc && (!latest || latest.status !== "open")) {
+        const key = `start:${latest?.id}:${latest?.status}`;
+        if (key === qcShown) return;
+        qcShown = key;
+        const startButton = el("button", { type: "button", id: "qc-start", onclick: async () => {
+          try { renderInspection(t, await api("POST", "/api/v1/qc/inspections", { ticket_id: t.id })); }
+          catch (err) { notice(err.message, true); }
+        } }, latest ? "Inspect again" : "Start the inspection");
+        $("#qc-body").replaceChildren(...(latest ? [result(latest)] : []), startButton);
+        return;
+      }
+      renderInspection(t, latest);
+    };
+    const result = (i) => {
+      const o = i.outcome;
+      const words = o.result === "passed" ? "Passed: the ticket is ready."
+        : o.result === "failed" ? "Failed: back to repair." : `${o.missing.length} checkpoint(s) to record.`;
+      const out = el("div", { id: "qc-result", class: `qc-result ${o.result}`, "data-result": o.result, role: "status" },
+        el("strong", {}, words));
+      if (o.result === "failed") {
+        out.append(el("ul", { class: "rework" }, ...o.rework.map((v) => {
+          const c = i.checkpoints.find((c) => c.id === v.checkpoint);
+          return el("li", {}, `${c ? c.label : v.checkpoint}: ${v.detail}`);
+        })));
+      }
+      if (i.report_pdf_url) {
+        out.append(el("button", { type: "button", class: "secondary", onclick: () =>
+          download(i.report_pdf_url, `qc-report-${i.ticket_number}.pdf`).catch((err) => notice(err.message, true)) },
+        "Download the QC report"));
+      }
+      return out;
+    };
+    const record = async (t, i, c, answer) => {
+      try {
+        const after = await api("POST", `/api/v1/qc/inspections/${i.id}/checkpoints/${c.id}`, answer);
+        renderInspection(t, after);
+        if (after.status !== "open") await Promise.all([renderBoard(), moves(t)]);
+      } catch (err) { notice(err.message, true); }
+    };
+    const control = (t, i, c) => {
+      const id = `qc-${c.id}`;
+      if (c.kind === "manual") {
+        return el("div", { class: "qc-actions" },
+          el("button", { type: "button", "aria-label": `${c.label}: pass`, onclick: () => record(t, i, c, { passed: true }) }, "Pass"),
+          el("button", { type: "button", class: "danger", "aria-label": `${c.label}: fail`, onclick: () => record(t, i, c, { passed: false }) }, "Fail"));
+      }
+      if (c.kind === "measurement") {
+        const form = el("form", { class: "qc-actions" },
+          el("label", { for: id }, `Reading (${c.unit}, allowed ${c.min}–${c.max})`),
+          el("input", { id, name: "value", type: "number", step: "any", required: "", inputmode: "decimal" }),
+          el("button", { type: "submit" }, "Record"));
+        form.addEventListener("submit", (e) => {
+          e.preventDefault();
+          record(t, i, c, { value: Number(form.value.value) });
+        });
+        return form;
+      }
+      const form = el("form", { class: "qc-actions" },
+        el("label", { for: id }, "Photo of the whole board"),
+        el("input", { id, name: "photo", type: "file", accept: "image/png,image/jpeg", required: "" }),
+        el("button", { type: "submit" }, "Analyse"));
+      form.addEventListener("submit", async (e) => {
+        e.preventDefault();
+        const file = form.photo.files[0];
+        if (!file) return;
+        busy(form, true);
+        try {
+          const name = encodeURIComponent(file.name || "board.jpg");
+          const att = await api("POST", `/api/v1/tickets/${t.id}/attachments?filename=${name}`, file, { raw: true });
+          await record(t, i, c, { attachment_id: att.id });
+        } catch (err) { notice(err.message, true); } finally { busy(form, false); }
+      });
+      return form;
+    };
+    const renderInspection = (t, i) => {
+      const key = JSON.stringify([i.id, i.status, i.checkpoints.map((c) => Boolean(c.answer))]);
+      if (key === qcShown) return;
+      qcShown = key;
+      const items = i.checkpoints.map((c) => {
+        const a = c.answer;
+        const li = el("li", { class: a ? (a.passed ? "pass" : "fail") : "", "data-checkpoint": c.id },
+          el("div", {}, el("strong", {}, c.label), a ? ` ${a.passed ? "✔ pass" : "✘ fail"}: ${a.detail}` : ""));
+        if (!a && i.status === "open") li.append(control(t, i, c));
+        if (a?.overlay_url) {
+          const img = el("img", { class: "overlay", alt: `${c.label}: the photo with the defects found outlined` });
+          li.append(img);
+          imageUrl(a.overlay_url).then((u) => { img.src = u; img.dataset.loaded = "true"; }).catch((err) => notice(err.message, true));
+        }
+        return li;
+      });
+      $("#qc-body").replaceChildren(
+        el("p", { class: "muted" }, `Inspection ${i.attempt > 1 ? `${i.attempt} (after rework)` : "1"} · ${i.device_type} · `,
+          el("span", { class: `status ${i.status}`, id: "qc-status", "data-status": i.status }, i.status)),
+        el("ol", { class: "qc-points" }, ...items),
+        result(i));
     };
     const enter = async ({ title, mint, ticket = null, chat = false }) => {
       socket?.close();
@@ -339,13 +485,15 @@ const pages = {
       $("#note-form").hidden = false;
       $("#note-form").customer.checked = chat;
       $("#moves").replaceChildren();
-      if (ticket) await moves(ticket);
+      qcShown = "";
+      if (ticket) await Promise.all([moves(ticket), qc(ticket)]);
+      else $("#qc").hidden = true;
       socket = live(mint, (f) => {
         if (f.type === "presence") $("#presence").textContent = f.members.map((m) => m.name + (m.step ? ` (${m.step})` : "")).join(", ");
         else if (f.type === "typing") $("#typing").textContent = f.on ? `${f.from} is typing…` : "";
         else if (f.seq) {
           $("#feed").append(chat ? chatLine(f, "staff") : line(f));
-          if (f.type === "status" && ticket) { renderBoard(); moves(ticket); }
+          if (f.type === "status" && ticket) { renderBoard(); moves(ticket); qc(ticket); }
         } else if (f.type === "error") notice(f.message, true);
       }, { replay: true });
     };

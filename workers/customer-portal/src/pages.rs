@@ -190,7 +190,8 @@ pub fn account() -> ApiResult<Response> {
     )
 }
 
-/// The technician's workbench: the board, and the live room of the ticket in hand.
+/// The technician's workbench: the board, and the live room of the ticket in hand with its
+/// quality-control inspection when it is in QC.
 pub fn workbench() -> ApiResult<Response> {
     page(
         "workbench",
@@ -202,7 +203,9 @@ pub fn workbench() -> ApiResult<Response> {
          <div id=\"board\" class=\"board\"></div></section>\
          <section aria-labelledby=\"room-h\" class=\"card\"><h2 id=\"room-h\">Room: <span id=\"room-title\">pick a ticket</span></h2>\
          <p class=\"muted\">Here: <span id=\"presence\"></span> <span id=\"typing\" aria-live=\"polite\"></span></p>\
-         <div id=\"moves\"></div><ol id=\"feed\" class=\"timeline\" aria-live=\"polite\"></ol>\
+         <div id=\"moves\"></div>\
+         <section id=\"qc\" aria-labelledby=\"qc-h\" hidden><h3 id=\"qc-h\">Quality control</h3><div id=\"qc-body\"></div></section>\
+         <ol id=\"feed\" class=\"timeline\" aria-live=\"polite\"></ol>\
          <form id=\"note-form\" hidden><label for=\"w-text\">Write</label><textarea id=\"w-text\" name=\"text\" required maxlength=\"4000\"></textarea>\
          <label><input type=\"checkbox\" name=\"customer\"> Visible to the customer</label>\
          <button type=\"submit\">Send</button></form></section></div>",

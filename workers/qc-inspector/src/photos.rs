@@ -15,12 +15,26 @@ pub struct Analysis {
     pub id: String,
     /// The worst defect found; `None`: clean.
     pub worst: Option<Severity>,
-    pub defects: usize,
+    /// Each defect as a technician reads it: `missing component on U2 (critical)`.
+    pub found: Vec<String>,
 }
 
 #[derive(Deserialize)]
 struct Defect {
+    kind: String,
     severity: Severity,
+    component: Option<String>,
+}
+
+impl Defect {
+    fn describe(&self) -> String {
+        let kind = self.kind.replace('_', " ");
+        let severity = format!("{:?}", self.severity).to_lowercase();
+        match &self.component {
+            Some(c) => format!("{kind} on {c} ({severity})"),
+            None => format!("{kind} ({severity})"),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -33,7 +47,11 @@ struct Answer {
 
 impl Answer {
     fn analysis(self) -> Analysis {
-        Analysis { worst: self.defects.iter().map(|d| d.severity).max(), defects: self.defects.len(), id: self.id }
+        Analysis {
+            worst: self.defects.iter().map(|d| d.severity).max(),
+            found: self.defects.iter().map(Defect::describe).collect(),
+            id: self.id,
+        }
     }
 }
 

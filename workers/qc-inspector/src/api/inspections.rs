@@ -241,8 +241,10 @@ async fn answer_for(
                     ))
                 }
             };
-            let stored = json!({ "analysis_id": analysis.id, "defects": analysis.defects, "worst": analysis.worst });
-            Ok((Answer::Photo { analysis_id: analysis.id.clone(), worst: analysis.worst }, stored, Some(analysis.id)))
+            let stored = json!({ "analysis_id": analysis.id, "defects": analysis.found, "worst": analysis.worst });
+            let answer =
+                Answer::Photo { analysis_id: analysis.id.clone(), worst: analysis.worst, found: analysis.found };
+            Ok((answer, stored, Some(analysis.id)))
         }
         (Check::Photo { .. }, _) => Err(ApiError::invalid_field(
             &field,
