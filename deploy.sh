@@ -17,8 +17,8 @@ cd "$ROOT"
 # which binds everyone, comes last. A native test checks this list against
 # noizylab_core::services::deploy_order().
 WORKERS=(
-  voice inventory analytics ar-guide training notifications schematic-analyzer main
-  vision pricing chat-agent qc-inspector customer-portal brain ebay-sniper
+  voice inventory analytics ar-guide training notifications main vision pricing
+  chat-agent qc-inspector customer-portal schematic-analyzer brain ebay-sniper
   workflow-orchestrator api-gateway
 )
 WORKER_BUILD_VERSION="0.8.7"

@@ -21,6 +21,7 @@ pub mod ratelimit;
 pub mod replies;
 pub mod reports;
 pub mod request_id;
+pub mod schematic;
 pub mod services;
 pub mod stripe;
 pub mod text;

@@ -304,7 +304,8 @@ pub static SERVICES: [ServiceSpec; 17] = [
         dir: "schematic-analyzer",
         binding: SCHEMATIC_ANALYZER,
         role: "netlist import, net tracing, power rails, fault patterns",
-        bindings: &[d1(DB), kv(CACHE), r2(UPLOADS)],
+        // main: suspects written to a ticket as a note, and refusals to the audit chain.
+        bindings: &[d1(DB), kv(CACHE), r2(UPLOADS), service(MAIN)],
         consumes: &[],
         classes: &[],
     },
