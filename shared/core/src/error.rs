@@ -174,6 +174,18 @@ pub struct ErrorDetail {
     pub request_id: String,
 }
 
+/// A pure check's refusal, naming the field at fault: what a worker turns into a 400
+/// (`ApiError::invalid_field(&e.field, e.message)`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    pub field: String,
+    pub message: String,
+}
+
+pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Invalid {
+    Invalid { field: field.into(), message: message.into() }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -39,6 +39,7 @@ pub const CATALOG: &[&str] = &[
     "qc.passed",
     "alert.critical",
     "vision.analyzed",
+    "guide.completed",
 ];
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -122,6 +123,8 @@ payloads! {
     "qc.passed" => QcPassed { inspection_id: String, attempt: u32, device_type: String, technician_id: Option<String>, report_attachment_id: String }
     "alert.critical" => AlertCritical { source: String, message: String }
     "vision.analyzed" => VisionAnalyzed { analysis_id: String, reference_id: String, condition_score: u32, defects: u32 }
+    /// A technician finished a repair guide on a ticket (training rewards it).
+    "guide.completed" => GuideCompleted { guide_id: String, version: i64, technician_id: String, title: String }
 }
 
 impl Envelope {

@@ -12,6 +12,7 @@ pub mod contracts;
 pub mod diagnostics;
 pub mod error;
 pub mod events;
+pub mod guides;
 pub mod health;
 pub mod identity;
 pub mod names;

@@ -9,6 +9,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::invalid;
+pub use crate::error::Invalid;
+
 use crate::reports::{self, Line};
 use crate::text::escape_html;
 
@@ -37,17 +40,6 @@ pub struct Checkpoint {
     pub label: String,
     #[serde(flatten)]
     pub check: Check,
-}
-
-/// A template's problem, naming the checkpoint.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Invalid {
-    pub field: String,
-    pub message: String,
-}
-
-fn invalid(field: impl Into<String>, message: impl Into<String>) -> Invalid {
-    Invalid { field: field.into(), message: message.into() }
 }
 
 /// At most this many checkpoints in a template.

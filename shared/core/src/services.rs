@@ -253,7 +253,7 @@ pub static SERVICES: [ServiceSpec; 17] = [
         dir: "ar-guide",
         binding: AR_GUIDE,
         role: "step-by-step repair guides, 3D assets, live annotations",
-        bindings: &[d1(DB), r2(UPLOADS), object(ANNOTATION_ROOM)],
+        bindings: &[d1(DB), r2(UPLOADS), queue(EVENTS), object(ANNOTATION_ROOM)],
         consumes: &[],
         classes: &["AnnotationRoom"],
     },
