@@ -119,3 +119,41 @@ fn a_jpeg_declares_its_size_in_its_frame_header() {
     let photo = decode(&bytes).unwrap_or_else(|e| panic!("{e:?}"));
     assert_eq!((photo.width, photo.height, photo.image.w), (321, 123, 321));
 }
+
+/// Real scans (DeepPCB, `tests/data/pcb/`): each tested board against its template. A
+/// defect is found when a region overlaps its annotated box (8 px of slack, in the scan's
+/// pixels). Measured on these four: 19 of 29 defects found; on 60 pairs spread over the
+/// dataset, 293 of 391 (75 %) with 333 of 902 regions on an annotated defect — the engine
+/// also reports edge differences the annotators did not count (see the vision README).
+#[test]
+fn real_pcb_scans_show_most_annotated_defects_and_a_template_is_clean_against_itself() {
+    let dir = format!("{}/tests/data/pcb", env!("CARGO_MANIFEST_DIR"));
+    let read = |name: &str| std::fs::read(format!("{dir}/{name}")).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let (mut annotated, mut found) = (0, 0);
+    for id in ["00041000", "00041001", "00041002", "00041003"] {
+        let template = decode(&read(&format!("{id}_temp.jpg"))).unwrap_or_else(|e| panic!("{e:?}"));
+        let tested = decode(&read(&format!("{id}_test.jpg"))).unwrap_or_else(|e| panic!("{e:?}"));
+        let (analysis, _) = compare(&template.image, &[], &tested.image, template.scale);
+        assert!(analysis.registration.correlation > 0.9, "the same board lines up: {:?}", analysis.registration);
+        let truth: Vec<[f32; 4]> = String::from_utf8(read(&format!("{id}.txt")))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| {
+                let v: Vec<f32> = l.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+                (v.len() == 5).then(|| [v[0], v[1], v[2], v[3]])
+            })
+            .collect();
+        let hit = |g: &[f32; 4]| {
+            analysis.defects.iter().any(|d| {
+                let b = &d.bbox;
+                g[0] <= b.x + b.w + 8.0 && b.x <= g[2] + 8.0 && g[1] <= b.y + b.h + 8.0 && b.y <= g[3] + 8.0
+            })
+        };
+        annotated += truth.len();
+        found += truth.iter().filter(|g| hit(g)).count();
+        let (itself, _) = compare(&template.image, &[], &template.image, template.scale);
+        assert!(itself.defects.is_empty(), "{id}: a template against itself is clean");
+    }
+    assert_eq!(annotated, 29);
+    assert!(found * 10 >= annotated * 6, "found {found} of {annotated} annotated defects");
+}
