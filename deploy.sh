@@ -68,8 +68,9 @@ cmd_setup() {
   fi
 
   if [ ! -x node_modules/.bin/wrangler ] || [ ! -f node_modules/redoc/bundles/redoc.standalone.js ] \
+     || [ ! -f node_modules/@google/model-viewer/dist/model-viewer.min.js ] \
      || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-    say "installing npm packages (wrangler, miniflare, workerd, binaryen, redoc)"
+    say "installing npm packages (wrangler, miniflare, workerd, binaryen, redoc, model-viewer)"
     npm ci --no-audit --no-fund || die "npm ci failed"
   fi
   ensure_chromium
@@ -106,6 +107,11 @@ build_docs() {
   [ -f node_modules/redoc/bundles/redoc.standalone.js ] || die "the docs renderer is missing: run ./deploy.sh setup"
   sed 's#https://cdn.redoc.ly/redoc/logo-mini.svg#data:image/gif;base64,R0lGODlhAQABAAAAACH5BAEKAAEALAAAAAABAAEAAAICTAEAOw==#g' \
     node_modules/redoc/bundles/redoc.standalone.js >"$static/docs/redoc.standalone.js"
+  # The repair guides' 3D viewer (npm @google/model-viewer, three.js bundled in).
+  local viewer=node_modules/@google/model-viewer/dist/model-viewer.min.js
+  [ -f "$viewer" ] || die "the guide viewer is missing: run ./deploy.sh setup"
+  mkdir -p "$static/viewer"
+  cp "$viewer" "$static/viewer/model-viewer.min.js"
 }
 
 # The browser tests drive Debian's Chromium (never a browser a test tool downloads).
@@ -123,6 +129,7 @@ ensure_setup() {
   if [ ! -x "${NOIZYLAB_CHROMIUM:-/usr/bin/chromium}" ]; then ensure_chromium; fi
   ensure_python_tools
   if [ ! -x node_modules/.bin/wrangler ] || [ ! -f node_modules/redoc/bundles/redoc.standalone.js ] \
+     || [ ! -f node_modules/@google/model-viewer/dist/model-viewer.min.js ] \
      || ! have worker-build || ! have wasm-bindgen \
      || ! { rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; }; then
     cmd_setup

@@ -7,7 +7,9 @@
 //! answers in the same conversation. Screenshots: `target/screenshots/portal/`. A
 //! technician inspects a ticket in QC on the workbench (`tests/browser/qc.mjs`): a failed
 //! inspection with the photo's defect overlay, then a passed one after rework. Screenshots:
-//! `target/screenshots/qc/`.
+//! `target/screenshots/qc/`. Two technicians open a repair guide on a ticket
+//! (`tests/browser/guide.mjs`): the real glTF model renders with the step's part marked and
+//! each sees the other's annotations live. Screenshots: `target/screenshots/guide/`.
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
@@ -189,4 +191,58 @@ fn a_technician_inspects_a_ticket_in_qc_on_the_workbench_in_chromium() {
         let size = std::fs::metadata(shots.join(format!("{name}.png"))).map(|m| m.len()).unwrap_or(0);
         assert!(size > 1000, "screenshot {name} was saved");
     }
+}
+
+#[test]
+fn two_technicians_annotate_a_guide_live_on_its_3d_model_in_chromium() {
+    let p = Platform::fresh("browser-guide");
+    let owner = access(&sign_in(&p, OWNER_EMAIL));
+    let tech = technician(&p);
+    // A real glTF model: a Blender export with named parts (see shared/core/tests/data/models).
+    let glb = std::fs::read(repo().join("shared/core/tests/data/models/ShapeCollection.glb")).expect("model");
+    let auth = format!("Bearer {owner}");
+    let m = request(
+        "POST",
+        &p.url("/api/v1/guides/assets?name=shapes.glb"),
+        &[("authorization", &auth), ("content-type", "application/octet-stream")],
+        Some(&glb),
+    );
+    assert_eq!(m.status, 201, "{}", m.text());
+    let body = json!({ "title": "Amp: no sound", "device_model": "NL-AMP-2", "asset_id": m.json()["id"], "steps": [
+        { "title": "Open the case", "text": "Remove the four PH00 screws under the feet.", "tools": ["PH00 screwdriver"], "minutes": 5 },
+        { "title": "Check the capacitor", "text": "Look for a bulged top or residue.", "node": "Cylinder",
+          "warnings": ["Discharge the supply first"], "minutes": 3 },
+        { "title": "Reseat the module", "text": "Press the module until it clicks.", "node": "Cube", "minutes": 2 },
+    ]});
+    let g = authed(&p, "POST", "/api/v1/guides", &owner, Some(&body));
+    assert_eq!(g.status, 201, "{}", g.text());
+    let guide = g.json()["id"].as_str().expect("guide").to_owned();
+    let customer = access(&sign_in(&p, &unique_email("guide-browser")));
+    let t = authed(&p, "POST", "/api/v1/tickets", &customer, Some(&json!({ "title": "No sound" })));
+    let ticket = t.json()["id"].as_str().expect("ticket").to_owned();
+
+    let shots = repo().join("target/screenshots/guide");
+    let _ = std::fs::remove_dir_all(&shots);
+    let out = Command::new("node")
+        .arg(repo().join("tests/browser/guide.mjs"))
+        .env("BASE", &p.base)
+        .env("STAFF_EMAIL", OWNER_EMAIL)
+        .env("TECH_EMAIL", tech["email"].as_str().expect("email"))
+        .env("GUIDE", &guide)
+        .env("TICKET", &ticket)
+        .env("SHOTS", &shots)
+        .output()
+        .expect("node tests/browser/guide.mjs");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{said}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(said.contains("done"), "{said}");
+    // The lead's progress reached the guide: step 2 on this ticket.
+    let progress =
+        authed(&p, "GET", &format!("/api/v1/guides/{guide}/progress?ticket_id={ticket}"), &owner, None).json();
+    assert_eq!(progress["technicians"][0]["step"], 2, "{progress}");
+    for name in ["guide-01-step-part-marked", "guide-02-annotated-live", "guide-03-pin-from-the-other"] {
+        let size = std::fs::metadata(shots.join(format!("{name}.png"))).map(|m| m.len()).unwrap_or(0);
+        assert!(size > 10_000, "screenshot {name} was saved");
+    }
+    p.stop();
 }

@@ -29,7 +29,7 @@ function session() {
 }
 function saveSession(pair) {
   localStorage.setItem(SESSION, JSON.stringify({
-    access: pair.access_token, refresh: pair.refresh_token, email: pair.email, role: pair.role,
+    access: pair.access_token, refresh: pair.refresh_token, email: pair.email, role: pair.role, user: pair.user_id,
   }));
 }
 function signOut() {
@@ -139,7 +139,7 @@ function onSubmit(form, handler) {
  * so nothing is missed; with `replay`, the first connection replays the room from the
  * start. Returns `send(frame)` (false while disconnected) and `close()`.
  */
-function live(mint, onFrame, { replay = false, mark = true } = {}) {
+function live(mint, onFrame, { replay = false, mark = true, body } = {}) {
   let last = 0;
   let delay = 1000;
   let socket = null;
@@ -147,7 +147,7 @@ function live(mint, onFrame, { replay = false, mark = true } = {}) {
   const open = async () => {
     if (closed) return;
     try {
-      const { path } = await api("POST", mint);
+      const { path } = await api("POST", mint, body);
       const scheme = location.protocol === "https:" ? "wss" : "ws";
       const since = last || replay ? `&since=${last}` : "";
       socket = new WebSocket(`${scheme}://${location.host}${path}${since}`);
@@ -486,8 +486,15 @@ const pages = {
       $("#note-form").customer.checked = chat;
       $("#moves").replaceChildren();
       qcShown = "";
-      if (ticket) await Promise.all([moves(ticket), qc(ticket)]);
-      else $("#qc").hidden = true;
+      if (ticket) {
+        await Promise.all([moves(ticket), qc(ticket)]);
+        const { guides } = await api("GET", "/api/v1/guides");
+        $("#guides").replaceChildren(...(guides.length ? ["Guides: "] : []), ...guides.slice(0, 8).flatMap((g, i) => [
+          ...(i ? [" · "] : []),
+          el("a", { href: `/portal/guides/${g.id}?ticket=${ticket.id}` }, `${g.title} (${g.device_model})`),
+        ]));
+      } else $("#guides").replaceChildren();
+      if (!ticket) $("#qc").hidden = true;
       socket = live(mint, (f) => {
         if (f.type === "presence") $("#presence").textContent = f.members.map((m) => m.name + (m.step ? ` (${m.step})` : "")).join(", ");
         else if (f.type === "typing") $("#typing").textContent = f.on ? `${f.from} is typing…` : "";
@@ -529,6 +536,133 @@ const pages = {
     await renderChats();
     setInterval(() => renderChats().catch(() => {}), 5000);
     await renderBoard();
+  },
+
+  async guide() {
+    const id = document.body.dataset.guide;
+    const ticket = new URLSearchParams(location.search).get("ticket");
+    const g = await api("GET", `/api/v1/guides/${id}`);
+    $("#guide-title").textContent = `${g.title} · ${g.device_model}`;
+    const viewer = $("#viewer");
+    const nodes = new Map((g.model?.model?.nodes || []).map((n) => [n.name, n]));
+    const position = (node) => nodes.get(node)?.center?.map((v) => `${v}m`).join(" ");
+    if (g.model) {
+      viewer.addEventListener("load", () => { viewer.dataset.loaded = "true"; }, { once: true });
+      const r = await authedFetch(g.model.url);
+      if (!r.ok) throw new Error(`the model could not be loaded (${r.status})`);
+      viewer.src = URL.createObjectURL(await r.blob());
+    } else {
+      $("#stage").hidden = true;
+    }
+    // A hotspot on the model at a node's centre.
+    const hotspot = (slot, node, text, cls) => {
+      viewer.querySelector(`[slot="${slot}"]`)?.remove();
+      const at = position(node);
+      if (!at) return;
+      viewer.append(el("div", { slot, class: `hotspot ${cls}`, "data-position": at, "data-node": node }, text));
+    };
+    let at = 0;
+    const mine = ticket && session()?.user
+      ? (await api("GET", `/api/v1/guides/${id}/progress?ticket_id=${encodeURIComponent(ticket)}`)).technicians
+        .find((t) => t.technician_id === session().user)
+      : null;
+    if (mine) at = Math.min(mine.step, g.steps.length) - 1;
+    let room = null;
+    const show = () => {
+      const s = g.steps[at];
+      $("#step-n").textContent = at + 1;
+      $("#step-count").textContent = g.steps.length;
+      $("#step-title").textContent = s.title;
+      $("#step-text").textContent = s.text;
+      $("#step-facts").replaceChildren(
+        ...(s.minutes ? [el("li", {}, `About ${s.minutes} min`)] : []),
+        ...s.tools.map((t) => el("li", {}, `Tool: ${t}`)),
+        ...s.warnings.map((w) => el("li", { class: "warning" }, `⚠ ${w}`)));
+      if (s.node) hotspot("hotspot-step", s.node, `Step ${at + 1}: ${s.node}`, "step");
+      else viewer.querySelector('[slot="hotspot-step"]')?.remove();
+      if (s.camera?.orbit) viewer.cameraOrbit = s.camera.orbit;
+      if (s.camera?.target) viewer.cameraTarget = s.camera.target;
+      $("#prev").disabled = at === 0;
+      $("#next").textContent = at === g.steps.length - 1 ? "Complete the guide" : "Next step";
+      $("#mark-part").hidden = !s.node || !ticket;
+      document.body.dataset.step = String(at + 1);
+      room?.send({ type: "presence", step: `step ${at + 1}: ${s.title}` });
+    };
+    const record = async (completed) => {
+      if (!ticket) return;
+      await api("PUT", `/api/v1/guides/${id}/progress`, { ticket_id: ticket, step: at + 1, completed });
+    };
+    $("#prev").addEventListener("click", () => { at = Math.max(0, at - 1); show(); });
+    $("#next").addEventListener("click", async () => {
+      try {
+        if (at === g.steps.length - 1) {
+          await record(true);
+          notice("Guide completed.");
+          $("#next").disabled = true;
+          return;
+        }
+        at += 1;
+        show();
+        await record(false);
+      } catch (err) { notice(err.message, true); }
+    });
+    show();
+    if (!ticket) return;
+    // The live annotation room: markers on parts and points, arrows, notes.
+    const drawn = new Map();
+    const arrows = $("#arrows");
+    const draw = (a) => {
+      if (a.op === "remove") {
+        drawn.get(a.id)?.forEach((n) => n.remove());
+        drawn.delete(a.id);
+        $(`#annotations [data-id="${a.id}"]`)?.remove();
+        return;
+      }
+      const label = a.text || (a.shape === "arrow" ? "arrow" : "marker");
+      const made = [];
+      if (a.node) {
+        hotspot(`hotspot-${a.id}`, a.node, label, `live ${a.shape}`);
+        made.push(viewer.querySelector(`[slot="hotspot-${a.id}"]`));
+      } else if (a.point) {
+        const pin = el("div", { class: `pin ${a.shape}`, "data-id": a.id }, label);
+        pin.style.left = `${a.point.x * 100}%`;
+        pin.style.top = `${a.point.y * 100}%`;
+        $("#stage").append(pin);
+        made.push(pin);
+        if (a.shape === "arrow" && a.to) {
+          const line = document.createElementNS("http://www.w3.org/2000/svg", "line");
+          for (const [k, v] of [["x1", a.point.x], ["y1", a.point.y], ["x2", a.to.x], ["y2", a.to.y]]) line.setAttribute(k, `${v * 100}%`);
+          arrows.append(line);
+          made.push(line);
+        }
+      }
+      drawn.set(a.id, made.filter(Boolean));
+      $("#annotations").append(el("li", { "data-id": a.id },
+        el("span", {}, `${a.from}: ${label}${a.node ? ` on ${a.node}` : ""}${a.step ? ` (step ${a.step})` : ""}`),
+        el("button", { type: "button", class: "secondary", onclick: () => room?.send({ type: "annotate", op: "remove", id: a.id }) }, "Remove")));
+    };
+    room = live(`/api/v1/guides/${id}/live/ticket`, (f) => {
+      if (f.type === "annotation") draw(f);
+      else if (f.type === "hello") { $("#room-state").textContent = "Live with the team."; show(); }
+      else if (f.type === "presence") $("#room-state").textContent = `Here: ${f.members.map((m) => m.name + (m.step ? ` (${m.step})` : "")).join(", ")}`;
+      else if (f.type === "error") notice(f.message, true);
+    }, { replay: true, body: { ticket_id: ticket } });
+    const text = () => $("#mark-text").value.trim() || undefined;
+    $("#note-mark").addEventListener("submit", (e) => e.preventDefault());
+    $("#stage").addEventListener("click", (e) => {
+      if (e.target.closest(".pin, .hotspot")) return;
+      const box = $("#stage").getBoundingClientRect();
+      const point = { x: (e.clientX - box.left) / box.width, y: (e.clientY - box.top) / box.height };
+      if (!room.send({ type: "annotate", op: "add", shape: text() ? "note" : "marker", point, text: text(), step: at + 1 })) {
+        notice("Not connected to the room yet.", true);
+      }
+    });
+    $("#mark-part").addEventListener("click", () => {
+      const node = g.steps[at].node;
+      if (node && !room.send({ type: "annotate", op: "add", shape: "marker", node, text: text(), step: at + 1 })) {
+        notice("Not connected to the room yet.", true);
+      }
+    });
   },
 
   async chat() {

@@ -25,6 +25,8 @@ fn file(name: &str) -> Option<(&'static str, &'static str)> {
     match name {
         "openapi.json" => Some(("/openapi.json", "application/json")),
         "redoc.standalone.js" => Some(("/docs/redoc.standalone.js", "text/javascript; charset=utf-8")),
+        // The guide viewer's 3D web component (npm `@google/model-viewer`, three.js bundled).
+        "model-viewer.min.js" => Some(("/viewer/model-viewer.min.js", "text/javascript; charset=utf-8")),
         _ => None,
     }
 }
@@ -40,15 +42,17 @@ pub fn page() -> ApiResult<Response> {
     Ok(Response::ok(PAGE).or_internal("response")?.with_headers(headers))
 }
 
-/// `GET /api/v1/openapi.json` and `GET /docs/redoc.standalone.js`: one of the files,
-/// from the static assets.
+/// `GET /api/v1/openapi.json`, `GET /docs/redoc.standalone.js` and the guide viewer's
+/// `GET /portal/viewer/model-viewer.min.js`: one of the files, from the static assets.
 pub async fn asset(call: &Call, name: &str) -> ApiResult<Response> {
     let (path, kind) = file(name).ok_or_else(|| ApiError::not_found(format!("docs file {name}")))?;
     let assets = call.env.assets(ASSETS).or_internal("ASSETS binding")?;
     let mut found = assets.fetch(format!("https://assets.invalid{path}"), None).await.or_internal("assets")?;
     if found.status_code() != 200 {
         // The build writes both files; without them the deploy is broken, not the request.
-        return Err(ApiError::Unavailable(format!("the API reference is not built ({name}): run ./deploy.sh build")));
+        return Err(ApiError::Unavailable(format!(
+            "the portal's static files are not built ({name}): run ./deploy.sh build"
+        )));
     }
     let bytes = found.bytes().await.or_internal("asset body")?;
     let headers = Headers::new();

@@ -46,6 +46,8 @@ async fn route(req: Request, call: Call) -> ApiResult<Response> {
         (Method::Get, ["portal", "paid"]) => pages::paid(),
         (Method::Get, ["portal", "workbench"]) => pages::workbench(),
         (Method::Get, ["portal", "chat"]) => pages::chat(),
+        (Method::Get, ["portal", "guides", id]) => pages::guide(plain_id(id)?),
+        (Method::Get, ["portal", "viewer", "model-viewer.min.js"]) => docs::asset(&call, "model-viewer.min.js").await,
         (Method::Get, ["portal", "assets", name]) => pages::asset(name),
         (Method::Get, ["docs"]) => docs::page(),
         (Method::Get, ["docs", "redoc.standalone.js"]) => docs::asset(&call, "redoc.standalone.js").await,

@@ -36,6 +36,17 @@ const NAV: [(&str, &str, &str); 6] = [
 ];
 
 fn page(id: &str, title: &str, data: &str, body: &str) -> ApiResult<Response> {
+    page_with(id, title, data, body, CSP, "")
+}
+
+/// The guide viewer's needs beyond [`CSP`]: `<model-viewer>` (served from here) compiles
+/// its WebAssembly decoders (`wasm-unsafe-eval`, which allows no `eval`), styles its shadow
+/// DOM inline, and shows the model from a `blob:` URL made of the authenticated download.
+const VIEWER_CSP: &str = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; \
+                          connect-src 'self' blob:; img-src 'self' data: blob:; worker-src blob:; \
+                          form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+fn page_with(id: &str, title: &str, data: &str, body: &str, csp: &str, head: &str) -> ApiResult<Response> {
     let nav: String = if id == "signin" {
         String::new()
     } else {
@@ -53,7 +64,7 @@ fn page(id: &str, title: &str, data: &str, body: &str) -> ApiResult<Response> {
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>{title} · NoizyLab</title><link rel=\"stylesheet\" href=\"/portal/assets/app.css\">\
-         <script src=\"/portal/assets/app.js\" defer></script></head>\
+         <script src=\"/portal/assets/app.js\" defer></script>{head}</head>\
          <body data-page=\"{id}\"{data}><a class=\"skip\" href=\"#main\">Skip to content</a>\
          <header><div class=\"bar\"><a class=\"brand\" href=\"/portal/tickets\">NoizyLab</a>{nav}</div></header>\
          <main id=\"main\"><div id=\"notice\" class=\"notice\" role=\"status\" tabindex=\"-1\" hidden></div>{body}</main>\
@@ -63,7 +74,7 @@ fn page(id: &str, title: &str, data: &str, body: &str) -> ApiResult<Response> {
     );
     let headers = Headers::new();
     headers.set("content-type", "text/html; charset=utf-8").or_internal("header")?;
-    headers.set("content-security-policy", CSP).or_internal("header")?;
+    headers.set("content-security-policy", csp).or_internal("header")?;
     headers.set("x-content-type-options", "nosniff").or_internal("header")?;
     headers.set("referrer-policy", "no-referrer").or_internal("header")?;
     headers.set("cache-control", "no-store").or_internal("header")?;
@@ -203,7 +214,7 @@ pub fn workbench() -> ApiResult<Response> {
          <div id=\"board\" class=\"board\"></div></section>\
          <section aria-labelledby=\"room-h\" class=\"card\"><h2 id=\"room-h\">Room: <span id=\"room-title\">pick a ticket</span></h2>\
          <p class=\"muted\">Here: <span id=\"presence\"></span> <span id=\"typing\" aria-live=\"polite\"></span></p>\
-         <div id=\"moves\"></div>\
+         <div id=\"moves\"></div><p id=\"guides\" class=\"muted\"></p>\
          <section id=\"qc\" aria-labelledby=\"qc-h\" hidden><h3 id=\"qc-h\">Quality control</h3><div id=\"qc-body\"></div></section>\
          <ol id=\"feed\" class=\"timeline\" aria-live=\"polite\"></ol>\
          <form id=\"note-form\" hidden><label for=\"w-text\">Write</label><textarea id=\"w-text\" name=\"text\" required maxlength=\"4000\"></textarea>\
@@ -219,5 +230,31 @@ pub fn paid() -> ApiResult<Response> {
         "",
         "<h1>Thank you</h1><div class=\"card\"><p>Your payment is being confirmed; your repair page shows it as paid \
          within moments.</p><p><a href=\"/portal/tickets\">Back to my repairs</a></p></div>",
+    )
+}
+
+/// A repair guide in the workbench: the model with the step's part marked, the steps, and
+/// the guide's live annotation room for the ticket (`?ticket=`); `id` is checked by the
+/// caller to be a plain id.
+pub fn guide(id: &str) -> ApiResult<Response> {
+    page_with(
+        "guide",
+        "Repair guide",
+        &format!(" data-guide=\"{}\"", esc(id)),
+        "<h1 id=\"guide-title\">Repair guide</h1><div class=\"guide\">\
+         <section aria-labelledby=\"model-h\" class=\"card\"><h2 id=\"model-h\">Model</h2>\
+         <div id=\"stage\" class=\"stage\"><model-viewer id=\"viewer\" camera-controls interaction-prompt=\"none\" \
+         shadow-intensity=\"0.6\" alt=\"The device's 3D model\"></model-viewer><svg id=\"arrows\" class=\"arrows\" aria-hidden=\"true\"></svg></div>\
+         <p class=\"muted\">Click the model to drop a marker everyone in the room sees. <span id=\"room-state\" aria-live=\"polite\"></span></p>\
+         <form id=\"note-mark\"><label for=\"mark-text\">Marker note</label>\
+         <input id=\"mark-text\" name=\"text\" maxlength=\"500\" placeholder=\"bulged top\"></form>\
+         <button type=\"button\" id=\"mark-part\" class=\"secondary\">Mark this step's part for everyone</button></section>\
+         <section aria-labelledby=\"step-h\" class=\"card\"><h2 id=\"step-h\">Step <span id=\"step-n\">1</span> of <span id=\"step-count\">…</span></h2>\
+         <h3 id=\"step-title\"></h3><p id=\"step-text\"></p><ul id=\"step-facts\" class=\"facts\"></ul>\
+         <div class=\"step-nav\"><button type=\"button\" id=\"prev\" class=\"secondary\">Previous</button>\
+         <button type=\"button\" id=\"next\">Next step</button></div>\
+         <h2>Annotations</h2><ol id=\"annotations\" class=\"list\" aria-live=\"polite\"></ol></section></div>",
+        VIEWER_CSP,
+        "<script type=\"module\" src=\"/portal/viewer/model-viewer.min.js\"></script>",
     )
 }
