@@ -68,7 +68,7 @@ async fn route(req: Request, call: Call) -> ApiResult<Response> {
 
 fn plain_id(raw: &str) -> ApiResult<&str> {
     let ok = noizylab_core::names::is_plain_id(raw);
-    ok.then_some(raw).ok_or_else(|| ApiError::not_found("ticket"))
+    ok.then_some(raw).ok_or_else(|| ApiError::not_found("page"))
 }
 
 /// The signed-in person holding `scope`: (user id, workspace). 401 for anyone else (an API
