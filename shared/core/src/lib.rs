@@ -15,6 +15,7 @@ pub mod events;
 pub mod guides;
 pub mod health;
 pub mod identity;
+pub mod inventory;
 pub mod names;
 pub mod pricing;
 pub mod qc;

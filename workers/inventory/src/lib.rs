@@ -1,9 +1,23 @@
-//! `noizylab-inventory`: Parts, stock, barcode lookup, suppliers, purchase orders and reorder forecasts.
+//! `noizylab-inventory`: parts and stock (issue 16) — the catalogue (SKU, part number,
+//! barcodes, cost, the device models each part fits), CSV import and export, and stock per
+//! location kept as a ledger of movements whose sums are on hand, reserved and available.
+//!
+//! Life of a part on a repair: it is received (`receive`), reserved for a ticket
+//! (`reserve`: refused with 409 when none is available — the insert itself checks), used
+//! on it (`consume`) or given back (`release`); a count is corrected with a reason
+//! (`adjust`) and stock moves between locations (`transfer`). Falling to the reorder point
+//! puts `inventory.low_stock` on the bus.
 //!
 //! Internal: reached only through service bindings with a signed identity (see
-//! `noizylab_kit::serve`). What it answers today is listed in its README.
-use noizylab_kit::{http, serve, ApiResult, Call};
-use worker::{event, Context, Env, Request, Response};
+//! `noizylab_kit::serve`).
+
+mod api;
+mod store;
+
+use noizylab_kit::{http, serve, ApiError, ApiResult, Call};
+use worker::{event, Context, Env, Method, Request, Response};
+
+use api::{parts, stock};
 
 const DIR: &str = "inventory";
 
@@ -12,7 +26,28 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
     serve(req, env, DIR, route).await
 }
 
-/// No routes of its own yet: `serve` answers `/health`; anything else is the JSON 404.
-async fn route(req: Request, _call: Call) -> ApiResult<Response> {
-    Err(http::no_route(&req))
+async fn route(req: Request, call: Call) -> ApiResult<Response> {
+    use Method::{Get, Post, Put};
+    let path = req.path();
+    match (req.method(), http::segments(&path).as_slice()) {
+        (Post, ["api", "v1", "parts"]) => parts::create(req, &call).await,
+        (Get, ["api", "v1", "parts"]) => parts::list(&req, &call).await,
+        (Post, ["api", "v1", "parts", "import"]) => parts::import(req, &call).await,
+        (Get, ["api", "v1", "parts", "export"]) => parts::export(&call).await,
+        (Get, ["api", "v1", "parts", id]) => parts::show(&call, id).await,
+        (Put, ["api", "v1", "parts", id]) => parts::replace(req, &call, id).await,
+        (Post, ["api", "v1", "inventory", "movements"]) => stock::movement(req, &call).await,
+        (Get, ["api", "v1", "inventory", "ledger"]) => stock::ledger(&req, &call).await,
+        (Post, ["api", "v1", "inventory", "scan"]) => stock::scan(req, &call).await,
+        (Get, ["api", "v1", "inventory", "low-stock"]) => stock::low(&call).await,
+        (_, ["api", "v1", "parts"]) => Err(ApiError::MethodNotAllowed { allowed: vec!["GET", "POST"] }),
+        (_, ["api", "v1", "parts", "import"] | ["api", "v1", "inventory", "movements" | "scan"]) => {
+            Err(ApiError::MethodNotAllowed { allowed: vec!["POST"] })
+        }
+        (_, ["api", "v1", "parts", "export"] | ["api", "v1", "inventory", "ledger" | "low-stock"]) => {
+            Err(ApiError::MethodNotAllowed { allowed: vec!["GET"] })
+        }
+        (_, ["api", "v1", "parts", _]) => Err(ApiError::MethodNotAllowed { allowed: vec!["GET", "PUT"] }),
+        _ => Err(http::no_route(&req)),
+    }
 }

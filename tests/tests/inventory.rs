@@ -1,0 +1,231 @@
+//! Parts and stock end to end (issue 16) against the real `inventory` worker in workerd
+//! with real D1: the catalogue and its CSV, the stock ledger's movements and its sums,
+//! the last unit taken by two technicians at once, and low stock on the bus.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use noizylab_tests::*;
+use serde_json::{json, Value};
+
+fn platform() -> &'static Platform {
+    static SHARED: OnceLock<Platform> = OnceLock::new();
+    SHARED.get_or_init(|| Platform::fresh("inventory"))
+}
+
+fn part(p: &Platform, tech: &str, sku: &str, extra: Value) -> Value {
+    let mut body =
+        json!({ "sku": sku, "description": format!("{sku} part"), "category": "battery", "cost_cents": 5490 });
+    if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+        b.extend(e.clone());
+    }
+    let r = authed(p, "POST", "/api/v1/parts", tech, Some(&body));
+    assert_eq!(r.status, 201, "{}", r.text());
+    r.json()
+}
+
+fn movement(p: &Platform, tech: &str, body: Value) -> Reply {
+    authed(p, "POST", "/api/v1/inventory/movements", tech, Some(&body))
+}
+
+fn stock_at(part: &Value, location: &str) -> (i64, i64, i64) {
+    let s = part["stock"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["location"] == location))
+        .cloned()
+        .unwrap_or_default();
+    (s["on_hand"].as_i64().unwrap_or(0), s["reserved"].as_i64().unwrap_or(0), s["available"].as_i64().unwrap_or(0))
+}
+
+fn ticket(p: &Platform) -> String {
+    let customer = access(&sign_in(p, &unique_email("parts-customer")));
+    let t = authed(p, "POST", "/api/v1/tickets", &customer, Some(&json!({ "title": "Battery swells" })));
+    t.json()["id"].as_str().expect("ticket").to_owned()
+}
+
+#[test]
+fn the_catalogue_knows_what_fits_what_and_reads_and_writes_its_csv() {
+    let p = platform();
+    let tech = access(&technician(p));
+    let sku = format!("BAT-{}", now());
+    let made = part(
+        p,
+        &tech,
+        &sku,
+        json!({ "mpn": "SB10K97643", "barcodes": ["5901234123457"],
+        "models": ["ThinkPad X1 Carbon G7", "ThinkPad X1 Carbon G8"] }),
+    );
+    assert_eq!(made["models"], json!(["ThinkPad X1 Carbon G7", "ThinkPad X1 Carbon G8"]));
+    let fits = authed(p, "GET", "/api/v1/parts?model=ThinkPad%20X1%20Carbon%20G8", &tech, None).json();
+    assert!(fits["parts"].as_array().is_some_and(|ps| ps.iter().any(|x| x["sku"] == sku.as_str())), "{fits}");
+    assert_eq!(
+        authed(
+            p,
+            "POST",
+            "/api/v1/parts",
+            &tech,
+            Some(&json!({ "sku": sku, "description": "again", "cost_cents": 1 }))
+        )
+        .status,
+        409
+    );
+    let taken =
+        json!({ "sku": format!("{sku}-B"), "description": "x", "cost_cents": 1, "barcodes": ["5901234123457"] });
+    assert_eq!(authed(p, "POST", "/api/v1/parts", &tech, Some(&taken)).status, 409);
+    let r =
+        authed(p, "POST", "/api/v1/parts", &tech, Some(&json!({ "sku": "X Y", "description": "x", "cost_cents": 1 })));
+    assert_eq!((r.status, r.json()["error"]["field"].as_str()), (400, Some("sku")));
+
+    // Scanning: the code a barcode reader gives names the part; an unknown code says what was read.
+    let scanned = authed(p, "POST", "/api/v1/inventory/scan", &tech, Some(&json!({ "code": "5901234123457" })));
+    assert_eq!(scanned.json()["sku"], sku.as_str());
+    let unknown = authed(p, "POST", "/api/v1/inventory/scan", &tech, Some(&json!({ "code": "4006381333931" })));
+    assert_eq!(unknown.status, 404);
+    assert!(unknown.text().contains("4006381333931"));
+
+    // CSV: good rows land, bad ones are named by line; the export reads back the same.
+    let stamp = now();
+    let csv = format!(
+        "sku,mpn,description,category,cost,currency,barcodes,models,reorder_point,reorder_quantity\n\
+         FAN-{stamp},,\"CPU fan, 5 V\",cooling,12.50,CAD,,ThinkPad T14,1,3\n\
+         SCR-{stamp},,13.3in panel,display,not-a-price,CAD,,,0,0\n\
+         KEY-{stamp},,Keyboard,input,30,CAD,5901234123457,,0,0\n\
+         LCD-{stamp},,Panel,display,99.99,CAD,,iPhone 12,0,0\n"
+    );
+    let auth = format!("Bearer {tech}");
+    let r = request(
+        "POST",
+        &p.url("/api/v1/parts/import"),
+        &[("authorization", &auth), ("content-type", "text/csv")],
+        Some(csv.as_bytes()),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let report = r.json();
+    assert_eq!((report["created"].as_i64(), report["updated"].as_i64()), (Some(2), Some(0)), "{report}");
+    let lines: Vec<i64> =
+        report["rejected"].as_array().into_iter().flatten().filter_map(|r| r["line"].as_i64()).collect();
+    assert_eq!(lines, [3, 4], "{report}");
+    assert!(report["rejected"][1]["reason"].as_str().is_some_and(|r| r.contains("another part")), "{report}");
+    let export = authed(p, "GET", "/api/v1/parts/export", &tech, None);
+    assert_eq!(export.header("content-type"), Some("text/csv; charset=utf-8"));
+    let text = export.text();
+    assert!(text.contains(&format!("FAN-{stamp},,\"CPU fan, 5 V\",cooling,12.50,CAD,,ThinkPad T14,1,3")), "{text}");
+    let again = request(
+        "POST",
+        &p.url("/api/v1/parts/import"),
+        &[("authorization", &auth), ("content-type", "text/csv")],
+        Some(text.as_bytes()),
+    );
+    assert_eq!(again.json()["created"], 0, "re-importing the export changes nothing but updates");
+    let bad = request(
+        "POST",
+        &p.url("/api/v1/parts/import"),
+        &[("authorization", &auth), ("content-type", "text/csv")],
+        Some(b"name,price\nx,1\n"),
+    );
+    assert_eq!(bad.status, 400);
+}
+
+#[test]
+fn the_ledger_keeps_on_hand_reserved_and_available_and_never_goes_negative() {
+    let p = platform();
+    let tech = access(&technician(p));
+    let sku = format!("CAP-{}", now());
+    let id = part(p, &tech, &sku, json!({ "reorder_point": 2, "reorder_quantity": 10 }))["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let t = ticket(p);
+    let m = |kind: &str, quantity: i64, extra: Value| {
+        let mut body = json!({ "part_id": id, "kind": kind, "quantity": quantity, "location": "main" });
+        if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+            b.extend(e.clone());
+        }
+        movement(p, &tech, body)
+    };
+    assert_eq!(stock_at(&m("receive", 5, json!({ "bin": "A3" })).json(), "main"), (5, 0, 5));
+    assert_eq!(stock_at(&m("reserve", 2, json!({ "ticket_id": t })).json(), "main"), (5, 2, 3));
+    assert_eq!(stock_at(&m("consume", 1, json!({ "ticket_id": t })).json(), "main"), (4, 1, 3));
+    assert_eq!(stock_at(&m("release", 1, json!({ "ticket_id": t })).json(), "main"), (4, 0, 4));
+    let r = m("consume", 1, json!({ "ticket_id": t }));
+    assert_eq!(r.status, 409, "nothing reserved any more: {}", r.text());
+    assert!(r.text().contains("reserve first"));
+    assert_eq!(m("adjust", -1, json!({})).status, 400, "an adjustment says why");
+    assert_eq!(stock_at(&m("adjust", -1, json!({ "reason": "cracked case" })).json(), "main"), (3, 0, 3));
+    let moved = m("transfer", 2, json!({ "to_location": "van" })).json();
+    assert_eq!((stock_at(&moved, "main"), stock_at(&moved, "van")), ((1, 0, 1), (2, 0, 2)));
+    assert_eq!(m("reserve", 5, json!({ "ticket_id": t })).status, 409, "more than is available");
+    for (bad, field) in [
+        (json!({ "part_id": id, "kind": "receive", "quantity": -2, "location": "main" }), "quantity"),
+        (json!({ "part_id": id, "kind": "reserve", "quantity": 1, "location": "main" }), "ticket_id"),
+        (json!({ "part_id": "part_nope", "kind": "receive", "quantity": 1, "location": "main" }), "part_id"),
+    ] {
+        let r = movement(p, &tech, bad);
+        assert_eq!((r.status, r.json()["error"]["field"].as_str()), (400, Some(field)), "{}", r.text());
+    }
+    // The ledger is the truth: its sums are the stock.
+    let ledger = authed(p, "GET", &format!("/api/v1/inventory/ledger?part_id={id}"), &tech, None).json();
+    let entries = ledger["entries"].as_array().cloned().unwrap_or_default();
+    assert_eq!(entries.len(), 7, "{ledger}");
+    let on_hand: i64 = entries.iter().filter_map(|e| e["quantity"].as_i64()).sum();
+    assert_eq!(on_hand, 3);
+    // Available fell to the reorder point (2 → main 1 + van 2 = 3, then … ): the bus heard it once it crossed.
+    assert_eq!(stock_at(&m("reserve", 1, json!({ "ticket_id": t })).json(), "main"), (1, 1, 0));
+    let low = authed(p, "GET", "/api/v1/inventory/low-stock", &tech, None).json();
+    let mine = low["parts"].as_array().and_then(|ps| ps.iter().find(|x| x["id"] == id.as_str())).cloned();
+    assert_eq!(mine.map(|x| x["suggested_order"].clone()), Some(json!(10)), "{low}");
+    eventually(Duration::from_secs(20), "inventory.low_stock on the bus", || {
+        let sql =
+            format!("SELECT payload FROM event_log WHERE event = 'inventory.low_stock' AND payload LIKE '%{id}%'");
+        (!d1_query(&p.state, &sql).is_empty()).then_some(())
+    });
+}
+
+#[test]
+fn two_technicians_taking_the_last_unit_at_once_one_gets_it() {
+    let p = platform();
+    let tech = access(&technician(p));
+    let other = access(&technician(p));
+    let sku = format!("FLEX-{}", now());
+    let id = part(p, &tech, &sku, json!({}))["id"].as_str().expect("id").to_owned();
+    assert_eq!(
+        movement(p, &tech, json!({ "part_id": id, "kind": "receive", "quantity": 1, "location": "main" })).status,
+        201
+    );
+    let (a, b) = (ticket(p), ticket(p));
+    for round in 0..3 {
+        let statuses: Vec<u16> = std::thread::scope(|s| {
+            let take = |token: String, t: String| {
+                let id = id.clone();
+                s.spawn(move || {
+                    movement(
+                        p,
+                        &token,
+                        json!({ "part_id": id, "kind": "reserve", "quantity": 1, "location": "main", "ticket_id": t }),
+                    )
+                    .status
+                })
+            };
+            let x = take(tech.clone(), a.clone());
+            let y = take(other.clone(), b.clone());
+            let mut v = vec![x.join().expect("thread"), y.join().expect("thread")];
+            v.sort();
+            v
+        });
+        assert_eq!(statuses, [201, 409], "round {round}");
+        // Give it back for the next round.
+        let holder = d1_query(&p.state, &format!("SELECT ticket_id FROM stock_ledger WHERE part_id = '{id}' AND kind = 'reserve' ORDER BY seq DESC LIMIT 1"));
+        let t = holder[0]["ticket_id"].as_str().expect("holder").to_owned();
+        assert_eq!(
+            movement(
+                p,
+                &tech,
+                json!({ "part_id": id, "kind": "release", "quantity": 1, "location": "main", "ticket_id": t })
+            )
+            .status,
+            201
+        );
+    }
+    let part = authed(p, "GET", &format!("/api/v1/parts/{id}"), &tech, None).json();
+    assert_eq!(stock_at(&part, "main"), (1, 0, 1));
+}

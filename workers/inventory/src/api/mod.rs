@@ -1,0 +1,5 @@
+//! The handlers, one module per resource. A handler module never imports another (shared
+//! queries live in `crate::store`), and nothing but `lib.rs` refers to this module.
+
+pub mod parts;
+pub mod stock;
