@@ -229,3 +229,93 @@ fn two_technicians_taking_the_last_unit_at_once_one_gets_it() {
     let part = authed(p, "GET", &format!("/api/v1/parts/{id}"), &tech, None).json();
     assert_eq!(stock_at(&part, "main"), (1, 0, 1));
 }
+
+#[test]
+fn a_purchase_order_is_received_line_by_line_into_the_ledger_and_never_beyond_what_was_ordered() {
+    let p = platform();
+    let tech = access(&technician(p));
+    let stamp = now();
+    let battery = part(p, &tech, &format!("PO-BAT-{stamp}"), json!({ "reorder_point": 3, "reorder_quantity": 5 }));
+    let fan = part(p, &tech, &format!("PO-FAN-{stamp}"), json!({ "cost_cents": 1200 }));
+    let (bat, fan) = (battery["id"].as_str().expect("id").to_owned(), fan["id"].as_str().expect("id").to_owned());
+    let s = authed(
+        p,
+        "POST",
+        "/api/v1/suppliers",
+        &tech,
+        Some(&json!({ "name": format!("Parts Co {stamp}"), "lead_time_days": 5 })),
+    );
+    assert_eq!(s.status, 201, "{}", s.text());
+    let supplier = s.json()["id"].as_str().expect("supplier").to_owned();
+    let again = authed(p, "POST", "/api/v1/suppliers", &tech, Some(&json!({ "name": format!("Parts Co {stamp}") })));
+    assert_eq!(again.status, 409);
+    let priced = authed(
+        p,
+        "PUT",
+        &format!("/api/v1/suppliers/{supplier}/parts/{bat}"),
+        &tech,
+        Some(&json!({ "cost_cents": 4100 })),
+    );
+    assert_eq!(priced.json()["prices"][0]["cost_cents"], 4100);
+
+    // The parts at their reorder point, grouped by the supplier that sells them cheapest.
+    let sug = authed(p, "GET", "/api/v1/purchase-orders/suggestions", &tech, None).json();
+    let group =
+        sug["suggestions"].as_array().and_then(|g| g.iter().find(|g| g["supplier_id"] == supplier.as_str())).cloned();
+    let group = group.unwrap_or_else(|| panic!("a group for the supplier: {sug}"));
+    assert_eq!(
+        (group["lines"][0]["part_id"].as_str(), group["lines"][0]["quantity"].as_i64()),
+        (Some(bat.as_str()), Some(8))
+    );
+
+    let body = json!({ "supplier_id": supplier, "location": "main", "lines": [
+        { "part_id": bat, "quantity": 5 }, { "part_id": fan, "quantity": 2 } ] });
+    let d = authed(p, "POST", "/api/v1/purchase-orders", &tech, Some(&body));
+    assert_eq!(d.status, 201, "{}", d.text());
+    let d = d.json();
+    let po = d["id"].as_str().expect("po").to_owned();
+    assert_eq!(
+        (d["status"].as_str(), d["lines"][0]["cost_cents"].as_i64(), d["lines"][1]["cost_cents"].as_i64()),
+        (Some("draft"), Some(4100), Some(1200))
+    );
+    assert_eq!(d["total_cents"], 5 * 4100 + 2 * 1200);
+    let receive = |lines: Value| {
+        authed(p, "POST", &format!("/api/v1/purchase-orders/{po}/receive"), &tech, Some(&json!({ "lines": lines })))
+    };
+    assert_eq!(receive(json!([{ "line": 1, "quantity": 1 }])).status, 409, "a draft is not received");
+    assert_eq!(
+        authed(p, "POST", &format!("/api/v1/purchase-orders/{po}/order"), &tech, None).json()["status"],
+        "ordered"
+    );
+
+    let part_stock = |id: &str| stock_at(&authed(p, "GET", &format!("/api/v1/parts/{id}"), &tech, None).json(), "main");
+    let r = receive(json!([{ "line": 1, "quantity": 2 }]));
+    assert_eq!(r.json()["status"], "partially_received", "{}", r.text());
+    assert_eq!(part_stock(&bat), (2, 0, 2));
+    // Four more of line 1 is one too many: nothing of this receipt is written.
+    let r = receive(json!([{ "line": 2, "quantity": 2 }, { "line": 1, "quantity": 4 }]));
+    assert_eq!(r.status, 409, "{}", r.text());
+    assert!(r.text().contains("too many"), "{}", r.text());
+    assert_eq!((part_stock(&bat), part_stock(&fan)), ((2, 0, 2), (0, 0, 0)));
+    let r = receive(json!([{ "line": 2, "quantity": 2 }, { "line": 1, "quantity": 3 }]));
+    assert_eq!(r.json()["status"], "received", "{}", r.text());
+    assert_eq!((part_stock(&bat), part_stock(&fan)), ((5, 0, 5), (2, 0, 2)));
+    assert_eq!(
+        authed(p, "POST", &format!("/api/v1/purchase-orders/{po}/cancel"), &tech, None).status,
+        409,
+        "it arrived"
+    );
+    assert_eq!(
+        authed(p, "POST", &format!("/api/v1/purchase-orders/{po}/close"), &tech, None).json()["status"],
+        "closed"
+    );
+    let ledger = authed(p, "GET", &format!("/api/v1/inventory/ledger?part_id={bat}"), &tech, None).json();
+    let received: i64 = ledger["entries"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["kind"] == "receive")
+        .filter_map(|e| e["quantity"].as_i64())
+        .sum();
+    assert_eq!(received, 5, "the ledger and the order agree");
+}

@@ -321,3 +321,28 @@ fn disabling_moves_to_the_membership_and_an_erased_account_alone_stays_disabled_
         .collect();
     assert_eq!(users, [("gone".into(), Some("d2".into())), ("off".into(), None), ("on".into(), None)]);
 }
+
+#[test]
+fn a_purchase_order_line_never_receives_more_than_it_ordered() {
+    let conn = migrated();
+    conn.execute_batch(
+        "INSERT INTO parts (id, workspace_id, sku, description, category, cost_cents, currency, created_at, updated_at)
+         VALUES ('p1', 'ws-default', 'BAT-1', 'Battery', 'battery', 4100, 'CAD', 't', 't');
+         INSERT INTO suppliers (id, workspace_id, name, created_at) VALUES ('s1', 'ws-default', 'Parts Co', 't');
+         INSERT INTO purchase_orders (id, workspace_id, supplier_id, status, location, created_by, created_at, updated_at)
+         VALUES ('po1', 'ws-default', 's1', 'ordered', 'main', 'u', 't', 't');
+         INSERT INTO purchase_order_lines (po_id, line, part_id, quantity, cost_cents) VALUES ('po1', 1, 'p1', 5, 4100);",
+    )
+    .expect("seed");
+    let receive =
+        |n: i64| conn.execute("UPDATE purchase_order_lines SET received = received + ?1 WHERE po_id = 'po1'", [n]);
+    receive(3).expect("three of five");
+    assert!(receive(3).is_err(), "six of five is refused by the CHECK");
+    receive(2).expect("the last two");
+    let bad_kind = conn.execute(
+        "INSERT INTO stock_ledger (workspace_id, part_id, location, kind, quantity, reserved, actor_id, at)
+         VALUES ('ws-default', 'p1', 'main', 'steal', 1, 0, 'u', 't')",
+        [],
+    );
+    assert!(bad_kind.is_err(), "the ledger knows its movement kinds");
+}

@@ -8,6 +8,10 @@
 //! (`adjust`) and stock moves between locations (`transfer`). Falling to the reorder point
 //! puts `inventory.low_stock` on the bus.
 //!
+//! Buying: suppliers with their prices; purchase orders drafted (or suggested, grouped by
+//! the cheapest supplier, from the parts at their reorder point), ordered, received line
+//! by line into the ledger — never more than ordered — and closed.
+//!
 //! Internal: reached only through service bindings with a signed identity (see
 //! `noizylab_kit::serve`).
 
@@ -17,7 +21,7 @@ mod store;
 use noizylab_kit::{http, serve, ApiError, ApiResult, Call};
 use worker::{event, Context, Env, Method, Request, Response};
 
-use api::{parts, stock};
+use api::{parts, purchase_orders as orders, stock, suppliers};
 
 const DIR: &str = "inventory";
 
@@ -40,6 +44,18 @@ async fn route(req: Request, call: Call) -> ApiResult<Response> {
         (Get, ["api", "v1", "inventory", "ledger"]) => stock::ledger(&req, &call).await,
         (Post, ["api", "v1", "inventory", "scan"]) => stock::scan(req, &call).await,
         (Get, ["api", "v1", "inventory", "low-stock"]) => stock::low(&call).await,
+        (Post, ["api", "v1", "suppliers"]) => suppliers::create(req, &call).await,
+        (Get, ["api", "v1", "suppliers"]) => suppliers::list(&call).await,
+        (Get, ["api", "v1", "suppliers", id]) => suppliers::show(&call, id).await,
+        (Put, ["api", "v1", "suppliers", id, "parts", part]) => suppliers::price(req, &call, id, part).await,
+        (Post, ["api", "v1", "purchase-orders"]) => orders::create(req, &call).await,
+        (Get, ["api", "v1", "purchase-orders"]) => orders::list(&req, &call).await,
+        (Get, ["api", "v1", "purchase-orders", "suggestions"]) => orders::suggestions(&call).await,
+        (Get, ["api", "v1", "purchase-orders", id]) => orders::show(&call, id).await,
+        (Post, ["api", "v1", "purchase-orders", id, "order"]) => orders::order(&call, id).await,
+        (Post, ["api", "v1", "purchase-orders", id, "receive"]) => orders::receive(req, &call, id).await,
+        (Post, ["api", "v1", "purchase-orders", id, "close"]) => orders::close(&call, id).await,
+        (Post, ["api", "v1", "purchase-orders", id, "cancel"]) => orders::cancel(&call, id).await,
         (_, ["api", "v1", "parts"]) => Err(ApiError::MethodNotAllowed { allowed: vec!["GET", "POST"] }),
         (_, ["api", "v1", "parts", "import"] | ["api", "v1", "inventory", "movements" | "scan"]) => {
             Err(ApiError::MethodNotAllowed { allowed: vec!["POST"] })
@@ -48,6 +64,16 @@ async fn route(req: Request, call: Call) -> ApiResult<Response> {
             Err(ApiError::MethodNotAllowed { allowed: vec!["GET"] })
         }
         (_, ["api", "v1", "parts", _]) => Err(ApiError::MethodNotAllowed { allowed: vec!["GET", "PUT"] }),
+        (_, ["api", "v1", "suppliers" | "purchase-orders"]) => {
+            Err(ApiError::MethodNotAllowed { allowed: vec!["GET", "POST"] })
+        }
+        (_, ["api", "v1", "suppliers", _] | ["api", "v1", "purchase-orders", _]) => {
+            Err(ApiError::MethodNotAllowed { allowed: vec!["GET"] })
+        }
+        (_, ["api", "v1", "suppliers", _, "parts", _]) => Err(ApiError::MethodNotAllowed { allowed: vec!["PUT"] }),
+        (_, ["api", "v1", "purchase-orders", _, "order" | "receive" | "close" | "cancel"]) => {
+            Err(ApiError::MethodNotAllowed { allowed: vec!["POST"] })
+        }
         _ => Err(http::no_route(&req)),
     }
 }

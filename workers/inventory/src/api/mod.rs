@@ -2,4 +2,6 @@
 //! queries live in `crate::store`), and nothing but `lib.rs` refers to this module.
 
 pub mod parts;
+pub mod purchase_orders;
 pub mod stock;
+pub mod suppliers;
