@@ -82,6 +82,31 @@ fn the_catalogue_knows_what_fits_what_and_reads_and_writes_its_csv() {
     let unknown = authed(p, "POST", "/api/v1/inventory/scan", &tech, Some(&json!({ "code": "4006381333931" })));
     assert_eq!(unknown.status, 404);
     assert!(unknown.text().contains("4006381333931"));
+    // A phone photo of a book's EAN-13 (ZXing's test images; shared/core/tests/data/barcodes)
+    // is read in the worker.
+    let book = part(p, &tech, &format!("BOOK-{}", now()), json!({ "barcodes": ["9780393058673"] }));
+    let photo = |name: &str| std::fs::read(repo().join("shared/core/tests/data/barcodes").join(name)).expect("photo");
+    let auth = format!("Bearer {tech}");
+    let scan = |body: &[u8], kind: &str| {
+        request(
+            "POST",
+            &p.url("/api/v1/inventory/scan"),
+            &[("authorization", &auth), ("content-type", kind)],
+            Some(body),
+        )
+    };
+    let found = scan(&photo("ean13-book.png"), "image/png");
+    assert_eq!(found.status, 200, "{}", found.text());
+    assert_eq!(
+        (found.json()["id"].as_str(), found.json()["read"][0]["format"].as_str()),
+        (book["id"].as_str(), Some("EAN_13"))
+    );
+    let qr = scan(&photo("qr-phone.png"), "image/png");
+    assert_eq!(qr.status, 404, "a QR code no part has: {}", qr.text());
+    assert!(qr.text().contains("MEBKM:URL:"), "the 404 says what was read: {}", qr.text());
+    let blurred = scan(&photo("ean13-blurred.png"), "image/png");
+    assert_eq!(blurred.status, 422, "{}", blurred.text());
+    assert_eq!(scan(b"a label", "text/plain").status, 415);
 
     // CSV: good rows land, bad ones are named by line; the export reads back the same.
     let stamp = now();

@@ -16,6 +16,7 @@
 //! `noizylab_kit::serve`).
 
 mod api;
+mod barcodes;
 mod store;
 
 use noizylab_kit::{http, serve, ApiError, ApiResult, Call};

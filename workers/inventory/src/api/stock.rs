@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use worker::{Request, Response};
 
+use crate::barcodes;
 use crate::store::{self, Part, PART_COLUMNS};
 
 #[derive(Deserialize)]
@@ -253,26 +254,57 @@ struct Owner {
     part_id: String,
 }
 
-/// `POST /api/v1/inventory/scan {code}` (staff): the part a barcode or QR payload (or a
-/// SKU) names; 404 with the code read.
+/// The largest photo a scan takes.
+const MAX_PHOTO_BYTES: usize = 10 * 1024 * 1024;
+
+/// `POST /api/v1/inventory/scan` (staff): with a photo as the body (PNG or JPEG), the
+/// barcodes and QR codes in it are read here; with `{code}`, the decoded text is given.
+/// 200 with the part the first code (or SKU) names and what was read; 404 naming the
+/// codes read when no part has them; 422 when the photo holds no readable code.
 pub async fn scan(mut req: Request, call: &Call) -> ApiResult<Response> {
     let who = Caller::staff_with(call, Scope::InventoryRead).await?;
-    let s: Scan = http::read_json(&mut req).await?;
-    let code = s.code.trim();
-    if code.is_empty() || code.len() > 128 {
-        return Err(ApiError::invalid_field("code", "the code read is 1 to 128 characters"));
+    let json = req.headers().get("content-type").ok().flatten().is_some_and(|t| t.starts_with("application/json"));
+    let read: Vec<barcodes::Code> = if json {
+        let s: Scan = http::read_json(&mut req).await?;
+        let code = s.code.trim();
+        if code.is_empty() || code.len() > 128 {
+            return Err(ApiError::invalid_field("code", "the code read is 1 to 128 characters"));
+        }
+        vec![barcodes::Code { format: "TEXT".into(), text: code.to_owned() }]
+    } else {
+        let bytes = req.bytes().await.map_err(|_| ApiError::bad_request("the photo could not be read"))?;
+        if bytes.len() > MAX_PHOTO_BYTES {
+            return Err(ApiError::PayloadTooLarge { limit: MAX_PHOTO_BYTES as u64 });
+        }
+        barcodes::read(&bytes).map_err(|why| match why {
+            barcodes::Unreadable::NotAnImage => ApiError::UnsupportedMediaType(
+                "send a photo of the code (PNG or JPEG), or {\"code\": \"…\"} as JSON".into(),
+            ),
+            barcodes::Unreadable::Photo(why) => ApiError::Unprocessable(why),
+            barcodes::Unreadable::NoCode => ApiError::Unprocessable(
+                "no barcode or QR code could be read in the photo: fill the frame with the code, flat and in focus"
+                    .into(),
+            ),
+        })?
+    };
+    for code in &read {
+        let owner: Option<Owner> = call
+            .sql()?
+            .first(
+                "SELECT part_id FROM part_codes WHERE workspace_id = ?1 AND code = ?2
+                 UNION ALL SELECT id AS part_id FROM parts WHERE workspace_id = ?1 AND sku = ?2 LIMIT 1",
+                &[who.workspace.as_str().into(), code.text.as_str().into()],
+            )
+            .await?;
+        if let Some(owner) = owner {
+            let p = store::part(call, &who, &owner.part_id).await?;
+            let mut v = store::view(call, &p).await?;
+            v["read"] = serde_json::to_value(&read).unwrap_or_default();
+            return http::ok(&v);
+        }
     }
-    let owner: Option<Owner> = call
-        .sql()?
-        .first(
-            "SELECT part_id FROM part_codes WHERE workspace_id = ?1 AND code = ?2
-             UNION ALL SELECT id AS part_id FROM parts WHERE workspace_id = ?1 AND sku = ?2 LIMIT 1",
-            &[who.workspace.as_str().into(), code.into()],
-        )
-        .await?;
-    let owner = owner.ok_or_else(|| ApiError::not_found(format!("a part with code {code}")))?;
-    let p = store::part(call, &who, &owner.part_id).await?;
-    http::ok(&store::view(call, &p).await?)
+    let texts: Vec<&str> = read.iter().map(|c| c.text.as_str()).collect();
+    Err(ApiError::not_found(format!("a part with code {}", texts.join(" or "))))
 }
 
 /// `GET /api/v1/inventory/low-stock` (staff): parts at or below their reorder point, with
