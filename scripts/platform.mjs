@@ -115,6 +115,12 @@ function chatSecrets() {
   return Object.fromEntries(names.map((n) => [n, process.env[`NOIZYLAB_${n}`]]).filter(([, v]) => v));
 }
 
+// The deal hunter's eBay application keyset and API root (or a stand-in), when given.
+function sniperSettings() {
+  const names = ["EBAY_BASE_URL", "EBAY_MARKETPLACE", "EBAY_CLIENT_ID", "EBAY_CLIENT_SECRET", "SHOP_COUNTRY"];
+  return Object.fromEntries(names.map((n) => [n, process.env[`NOIZYLAB_${n}`]]).filter(([, v]) => v));
+}
+
 const EXTRA = {
   main: mainSecrets,
   "customer-portal": portalSecrets,
@@ -122,6 +128,7 @@ const EXTRA = {
   notifications: notificationSecrets,
   "chat-agent": chatSecrets,
   brain: chatSecrets,
+  "ebay-sniper": sniperSettings,
 };
 
 // Every config says production; a local platform is development (the outbox, /dev/*)
@@ -169,6 +176,9 @@ export async function start(opts) {
     // A fixed request.cf: otherwise Miniflare fetches one from the internet at every start.
     cf: { colo: "DEV", country: "CA", city: "Local", timezone: "UTC", asn: 0, clientTcpRtt: 0 },
     workers: WORKERS.map((dir) => workerOptions(dir, secret, EXTRA[dir]?.() ?? {})),
+    // In development a worker's cron runs on request: GET /cdn-cgi/handler/scheduled with
+    // Host noizylab-<dir>.internal (workerd does not keep time for crons locally).
+    unsafeTriggerHandlers: (process.env.NOIZYLAB_ENVIRONMENT ?? "development") === "development",
     d1Persist: path.join(state, "d1"),
     kvPersist: path.join(state, "kv"),
     r2Persist: path.join(state, "r2"),

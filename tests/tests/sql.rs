@@ -346,3 +346,42 @@ fn a_purchase_order_line_never_receives_more_than_it_ordered() {
     );
     assert!(bad_kind.is_err(), "the ledger knows its movement kinds");
 }
+
+#[test]
+fn a_deal_has_one_open_purchase_request_and_a_request_one_purchase_order() {
+    let conn = migrated();
+    conn.execute_batch(
+        "INSERT INTO parts (id, workspace_id, sku, description, category, cost_cents, currency, created_at, updated_at)
+         VALUES ('p1', 'ws-default', 'T4', 'GPU', 'gpu', 240000, 'USD', 't', 't');
+         INSERT INTO watches (id, workspace_id, part_id, query, condition, max_total_cents, currency, target_margin_bps,
+             min_score, created_by, created_at)
+         VALUES ('w1', 'ws-default', 'p1', 'T4', 'new', 220000, 'USD', 3000, 60, 'u', 't');
+         INSERT INTO deals (id, workspace_id, watch_id, part_id, listing_id, title, seller, price_cents, shipping_cents,
+             tax_cents, landed_cents, currency, stock_cost_cents, margin_bps, score, reasons, found_at, seen_at)
+         VALUES ('d1', 'ws-default', 'w1', 'p1', 'v1|1|0', 'T4', 's', 180000, 1200, 23556, 204756, 'USD', 240000, 3437,
+             72, '[]', 't', 't');
+         INSERT INTO suppliers (id, workspace_id, name, created_at) VALUES ('s1', 'ws-default', 'eBay: s', 't');",
+    )
+    .expect("seed");
+    let ask = |id: &str, status: &str| {
+        conn.execute(
+            "INSERT INTO purchase_requests (id, workspace_id, deal_id, quantity, location, status, requested_by, requested_at)
+             VALUES (?1, 'ws-default', 'd1', 1, 'main', ?2, 'u', 't')",
+            [id, status],
+        )
+    };
+    ask("r1", "pending").expect("a first request");
+    assert!(ask("r2", "pending").is_err(), "a second open request for the same deal");
+    conn.execute("UPDATE purchase_requests SET status = 'rejected' WHERE id = 'r1'", []).expect("reject");
+    ask("r3", "pending").expect("asked again after a rejection");
+    let order = |id: &str| {
+        conn.execute(
+            "INSERT INTO purchase_orders (id, workspace_id, supplier_id, status, location, source, created_by, created_at,
+                 updated_at)
+             VALUES (?1, 'ws-default', 's1', 'ordered', 'main', 'ebay:r3', 'u', 't', 't')",
+            [id],
+        )
+    };
+    order("po1").expect("the approval's order");
+    assert!(order("po2").is_err(), "a second order for the same approval");
+}

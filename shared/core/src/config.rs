@@ -55,6 +55,14 @@ pub const ANTHROPIC_BASE_URL: &str = "ANTHROPIC_BASE_URL";
 pub const ANTHROPIC_MODEL: &str = "ANTHROPIC_MODEL";
 pub const ANTHROPIC_API_KEY: &str = "ANTHROPIC_API_KEY";
 
+// ebay-sniper.
+pub const EBAY_BASE_URL: &str = "EBAY_BASE_URL";
+pub const EBAY_MARKETPLACE: &str = "EBAY_MARKETPLACE";
+/// Where the shop is (ISO 3166 alpha-2): deals shipping from here score higher.
+pub const SHOP_COUNTRY: &str = "SHOP_COUNTRY";
+pub const EBAY_CLIENT_ID: &str = "EBAY_CLIENT_ID";
+pub const EBAY_CLIENT_SECRET: &str = "EBAY_CLIENT_SECRET";
+
 /// Every worker's own settings, besides `ENVIRONMENT` (a var of all) and
 /// `INTERNAL_SECRET` (a secret of all).
 pub fn settings_of(dir: &str) -> &'static [(&'static str, Kind)] {
@@ -86,6 +94,13 @@ pub fn settings_of(dir: &str) -> &'static [(&'static str, Kind)] {
             (TWILIO_FROM, Secret),
             (VAPID_PRIVATE_KEY, Secret),
             (VAPID_SUBJECT, Tuning),
+        ],
+        "ebay-sniper" => &[
+            (EBAY_BASE_URL, Var),
+            (EBAY_MARKETPLACE, Var),
+            (SHOP_COUNTRY, Var),
+            (EBAY_CLIENT_ID, Secret),
+            (EBAY_CLIENT_SECRET, Secret),
         ],
         "chat-agent" | "brain" => &[(ANTHROPIC_BASE_URL, Var), (ANTHROPIC_MODEL, Var), (ANTHROPIC_API_KEY, Secret)],
         _ => &[],

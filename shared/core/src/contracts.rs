@@ -153,3 +153,73 @@ impl DeviceHealth {
         }
     }
 }
+
+/// `GET /internal/parts/:id?workspace=…` on `inventory` (from `ebay-sniper`): what a deal
+/// is judged against. 404 when the workspace has no such part.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PartFacts {
+    pub id: String,
+    pub workspace_id: String,
+    pub sku: String,
+    pub mpn: Option<String>,
+    pub description: String,
+    pub cost_cents: i64,
+    pub currency: String,
+    pub reorder_point: i64,
+    pub reorder_quantity: i64,
+    /// Summed over locations, from the ledger.
+    pub available: i64,
+}
+
+/// `POST /internal/purchases` on `inventory` (from `ebay-sniper`, after a manager approved
+/// it): a purchase order to an eBay seller, who becomes a supplier, placed (`ordered`) at
+/// once. `request_id` (the approved purchase request) makes it happen once: asked again,
+/// inventory answers with the order it already made.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DealPurchase {
+    pub workspace_id: String,
+    pub request_id: String,
+    /// The seller's eBay user name.
+    pub seller: String,
+    pub listing_id: String,
+    pub part_id: String,
+    pub quantity: i64,
+    /// Landed cost of one, in cents.
+    pub unit_cost_cents: i64,
+    /// Where the stock is to arrive.
+    pub location: String,
+    /// Who approved it.
+    pub approved_by: String,
+}
+
+/// The answer to [`DealPurchase`]: the order, and whether this call made it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PurchaseOrderRef {
+    pub id: String,
+    pub supplier_id: String,
+    pub status: String,
+    pub created: bool,
+}
+
+/// `POST /internal/hunts` on `ebay-sniper` (from the orchestrator, on
+/// `inventory.low_stock`): search eBay now for the part's watches (one is made from the
+/// part when it has none). Answered with [`HuntReport`]; 503 when eBay is not configured.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Hunt {
+    pub workspace_id: String,
+    pub part_id: String,
+}
+
+/// What a search of eBay found.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HuntReport {
+    pub watches: u32,
+    /// Listings eBay answered with.
+    pub listings: u32,
+    /// Listings too incomplete to judge.
+    pub skipped: u32,
+    /// Deals new or newly above their watch's score (each a `deal.found`).
+    pub found: u32,
+}

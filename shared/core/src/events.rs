@@ -114,7 +114,9 @@ payloads! {
     "chat.escalated" => ChatEscalated { conversation_id: String, customer_id: String, number: Option<i64>, reason: String }
     "report.generated" => ReportGenerated { report_id: String, kind: String }
     "inventory.low_stock" => InventoryLowStock { part_id: String, on_hand: i64, reorder_point: i64 }
-    "deal.found" => DealFound { listing_id: String, part: String, price: i64, currency: String }
+    /// A listing scored at or above its watch's threshold. `part` is the part's SKU;
+    /// `landed` (price + shipping + tax estimate) and `saving` (stock cost less landed) in cents.
+    "deal.found" => DealFound { deal_id: String, watch_id: String, listing_id: String, part_id: String, part: String, title: String, landed: i64, saving: i64, currency: String, score: u32 }
     /// An inspection failed: the ticket went back to IN_REPAIR; `rework` lists the failed
     /// checkpoints (`label: detail`). `attempt` 1 is the first inspection of the repair;
     /// `technician_id` is who did the repair (the ticket's assignee).

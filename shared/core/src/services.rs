@@ -237,7 +237,9 @@ pub static SERVICES: [ServiceSpec; 17] = [
         dir: "ebay-sniper",
         binding: EBAY_SNIPER,
         role: "parts deal hunting: listing watches, margin analysis, approved purchases",
-        bindings: &[d1(DB), kv(CACHE), queue(EVENTS), service(BRAIN)],
+        // INVENTORY: the part a deal is judged against, and the purchase order an approved
+        // deal becomes; MAIN: purchase decisions and refusals to the audit chain.
+        bindings: &[d1(DB), kv(CACHE), queue(EVENTS), service(BRAIN), service(MAIN), service(INVENTORY)],
         consumes: &[],
         classes: &[],
     },

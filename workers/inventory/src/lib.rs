@@ -12,6 +12,10 @@
 //! the cheapest supplier, from the parts at their reorder point), ordered, received line
 //! by line into the ledger — never more than ordered — and closed.
 //!
+//! Deals: `ebay-sniper` reads a part's facts (`/internal/parts/:id`) and turns an approved
+//! deal into an `ordered` purchase order to the eBay seller (`/internal/purchases`, once per
+//! approval however often it is asked).
+//!
 //! Internal: reached only through service bindings with a signed identity (see
 //! `noizylab_kit::serve`).
 
@@ -22,7 +26,7 @@ mod store;
 use noizylab_kit::{http, serve, ApiError, ApiResult, Call};
 use worker::{event, Context, Env, Method, Request, Response};
 
-use api::{parts, purchase_orders as orders, stock, suppliers};
+use api::{internal, parts, purchase_orders as orders, stock, suppliers};
 
 const DIR: &str = "inventory";
 
@@ -35,6 +39,8 @@ async fn route(req: Request, call: Call) -> ApiResult<Response> {
     use Method::{Get, Post, Put};
     let path = req.path();
     match (req.method(), http::segments(&path).as_slice()) {
+        (Get, ["internal", "parts", id]) => internal::part(&req, &call, id).await,
+        (Post, ["internal", "purchases"]) => internal::purchase(req, &call).await,
         (Post, ["api", "v1", "parts"]) => parts::create(req, &call).await,
         (Get, ["api", "v1", "parts"]) => parts::list(&req, &call).await,
         (Post, ["api", "v1", "parts", "import"]) => parts::import(req, &call).await,

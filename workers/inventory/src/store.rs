@@ -27,10 +27,15 @@ pub const PART_COLUMNS: &str =
 
 /// Part `id` of the caller's workspace (else 404).
 pub async fn part(call: &Call, who: &Caller, id: &str) -> ApiResult<Part> {
+    part_in(call, &who.workspace, id).await
+}
+
+/// Part `id` of `workspace` (else 404).
+pub async fn part_in(call: &Call, workspace: &str, id: &str) -> ApiResult<Part> {
     call.sql()?
         .first(
             &format!("SELECT {PART_COLUMNS} FROM parts WHERE id = ?1 AND workspace_id = ?2"),
-            &[id.into(), who.workspace.as_str().into()],
+            &[id.into(), workspace.into()],
         )
         .await?
         .ok_or_else(|| ApiError::not_found(format!("part {id}")))

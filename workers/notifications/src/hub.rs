@@ -117,6 +117,23 @@ pub fn template(e: &Envelope, channel: &str) -> Option<Message> {
         return team
             .then(|| Message { subject: "Critical finding".into(), text: format!("{} ({})", p.message, p.source) });
     }
+    if let Some(p) = e.payload::<DealFound>() {
+        // For the people who buy: the team channels and the managers' inboxes.
+        let saving = if p.saving >= 0 {
+            format!("{} under stock cost", money_in(p.saving, &p.currency))
+        } else {
+            format!("{} over stock cost", money_in(-p.saving, &p.currency))
+        };
+        return (team || channel == "in_app").then(|| Message {
+            subject: format!("Deal on {}: {}", p.part, money_in(p.landed, &p.currency)),
+            text: format!(
+                "{} — {} landed ({saving}), score {}/100. Review it and ask to buy it from the workbench.",
+                p.title,
+                money_in(p.landed, &p.currency),
+                p.score
+            ),
+        });
+    }
     if let Some(p) = e.payload::<ChatEscalated>() {
         let about = p.number.map(|n| format!(" about ticket #{n}")).unwrap_or_default();
         return team.then(|| Message {
@@ -152,6 +169,16 @@ fn customer_of(e: &Envelope) -> Option<String> {
         return None;
     };
     (by.as_deref() != Some(customer.as_str())).then_some(customer)
+}
+
+/// Events for the shop's managers rather than a customer.
+fn for_managers(e: &Envelope) -> bool {
+    e.is::<noizylab_core::events::DealFound>()
+}
+
+#[derive(Deserialize)]
+struct Manager {
+    user_id: String,
 }
 
 #[derive(Deserialize)]
@@ -277,6 +304,23 @@ async fn plan(db: &Db, e: &Envelope) -> ApiResult<Vec<Planned>> {
                         });
                     }
                 }
+            }
+        }
+    }
+    if let (Some(ws), true) = (e.workspace_id.as_deref(), for_managers(e)) {
+        // Owners and admins hear in their inbox (in-app only: a deal is not worth a text).
+        let managers: Vec<Manager> = db
+            .all(
+                "SELECT m.user_id FROM memberships m JOIN users u ON u.id = m.user_id
+                 WHERE m.workspace_id = ?1 AND m.role IN ('owner', 'admin') AND m.disabled_at IS NULL
+                   AND u.disabled_at IS NULL",
+                &[ws.into()],
+            )
+            .await?;
+        for m in managers {
+            if let Some(message) = template(e, "in_app") {
+                let to = m.user_id.clone();
+                out.push(Planned { recipient: m.user_id, channel: "in_app", to, message, skip: None, push: None });
             }
         }
     }

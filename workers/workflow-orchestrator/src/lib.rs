@@ -2,17 +2,18 @@
 //! bus.
 //!
 //! Cloudflare Queues allow one consumer per queue, so this worker consumes
-//! `noizylab-events` for everyone: today it records each catalogued event once in
-//! `event_log`; workflow triggers and fan-out to notifications, analytics and ticket rooms
-//! arrive with their issues. It also consumes every dead-letter queue, so each message that
+//! `noizylab-events` for everyone: it records each catalogued event once in `event_log`,
+//! feeds ticket rooms, hands the notifications hub what it tells people about, and starts
+//! the parts sourcing flow (`inventory.low_stock` → the deal hunter searches eBay);
+//! workflow triggers arrive with their issue. It also consumes every dead-letter queue, so each message that
 //! exhausted its retries is kept in `dead_letters` for an operator.
 
 use noizylab_core::auth::Scope;
 use noizylab_core::events::{self, Envelope};
 use noizylab_core::events::{
-    AlertCritical, ChatEscalated, DiagnosticsComplete, DiagnosticsProgress, Payload, PaymentSucceeded, QuoteApproved,
-    QuoteDeclined, QuoteIssued, SessionStarted, TicketAssigned, TicketAttachmentAdded, TicketCreated,
-    TicketMessageAdded, TicketStatusChanged, TicketUpdated,
+    AlertCritical, ChatEscalated, DealFound, DiagnosticsComplete, DiagnosticsProgress, InventoryLowStock, Payload,
+    PaymentSucceeded, QuoteApproved, QuoteDeclined, QuoteIssued, SessionStarted, TicketAssigned, TicketAttachmentAdded,
+    TicketCreated, TicketMessageAdded, TicketStatusChanged, TicketUpdated,
 };
 use noizylab_core::services::queues;
 use noizylab_kit::caller::Caller;
@@ -218,6 +219,11 @@ async fn on_event(env: &Env, delivery: &Delivery) -> ApiResult<Outcome> {
         return Ok(Outcome::Done);
     }
     feed_room(env, &envelope).await?;
+    if let Some(low) = envelope.payload::<InventoryLowStock>() {
+        if let Outcome::Retry(why) = hunt(env, &envelope, low).await? {
+            return Ok(Outcome::Retry(why));
+        }
+    }
     if NOTIFIED.contains(&envelope.event.as_str()) {
         let queue = env.queue(noizylab_core::bindings::NOTIFY).or_internal("NOTIFY")?;
         queue.send(delivery.body.clone()).await.or_internal("notify send")?;
@@ -264,8 +270,40 @@ async fn record_dead_letter(env: &Env, delivery: &Delivery, failed_on: &str, rea
     Ok(())
 }
 
+/// The parts sourcing flow: a part fell to its reorder point, so the deal hunter searches
+/// eBay for it. A provider failure is retried with the delivery; eBay not configured (503)
+/// is final — the hunter noted it on the part's watch — and logged here.
+async fn hunt(env: &Env, envelope: &Envelope, low: InventoryLowStock) -> ApiResult<Outcome> {
+    let Some(workspace) = envelope.workspace_id.clone() else {
+        return Ok(Outcome::Done);
+    };
+    let body = noizylab_core::contracts::Hunt { workspace_id: workspace, part_id: low.part_id };
+    let body = serde_json::to_string(&body).map_err(|e| ApiError::internal(format!("hunt: {e}")))?;
+    let sniper = env.service(noizylab_core::services::EBAY_SNIPER).or_internal("EBAY_SNIPER")?;
+    let secret = noizylab_kit::call::internal_secret(env)?;
+    let me = noizylab_core::identity::Identity::of_service(noizylab_core::services::WORKFLOW_ORCHESTRATOR);
+    let resp = noizylab_kit::call::forward_signed(
+        &sniper,
+        &secret,
+        &me,
+        &envelope.id,
+        Method::Post,
+        "/internal/hunts",
+        Some(body),
+    )
+    .await?;
+    match resp.status_code() {
+        200 => Ok(Outcome::Done),
+        s @ (404 | 422 | 503) => {
+            worker::console_warn!("{DIR}: hunt for event {} not run ({s})", envelope.id);
+            Ok(Outcome::Done)
+        }
+        s => Ok(Outcome::Retry(format!("the deal hunter answered {s}"))),
+    }
+}
+
 /// Events the notifications hub hears about (it decides who hears what, once).
-const NOTIFIED: [&str; 11] = [
+const NOTIFIED: [&str; 12] = [
     TicketCreated::NAME,
     TicketStatusChanged::NAME,
     TicketMessageAdded::NAME,
@@ -277,6 +315,7 @@ const NOTIFIED: [&str; 11] = [
     DiagnosticsProgress::NAME,
     DiagnosticsComplete::NAME,
     AlertCritical::NAME,
+    DealFound::NAME,
 ];
 
 /// What of an event a ticket's live room shows: (frame kind, visibility). `None`: nothing.

@@ -43,6 +43,8 @@ struct Po {
     status: String,
     location: String,
     note: Option<String>,
+    /// `ebay:<purchase request>` for an order an approved deal made.
+    source: Option<String>,
     created_by: String,
     created_at: String,
     updated_at: String,
@@ -61,7 +63,7 @@ struct Line {
 async fn po(call: &Call, who: &Caller, id: &str) -> ApiResult<Po> {
     call.sql()?
         .first(
-            "SELECT o.id, o.supplier_id, s.name AS supplier, o.status, o.location, o.note, o.created_by, o.created_at, o.updated_at
+            "SELECT o.id, o.supplier_id, s.name AS supplier, o.status, o.location, o.note, o.source, o.created_by, o.created_at, o.updated_at
              FROM purchase_orders o JOIN suppliers s ON s.id = o.supplier_id WHERE o.id = ?1 AND o.workspace_id = ?2",
             &[id.into(), who.workspace.as_str().into()],
         )
@@ -175,7 +177,7 @@ pub async fn list(req: &Request, call: &Call) -> ApiResult<Response> {
     let rows: Vec<Po> = call
         .sql()?
         .all(
-            "SELECT o.id, o.supplier_id, s.name AS supplier, o.status, o.location, o.note, o.created_by, o.created_at, o.updated_at
+            "SELECT o.id, o.supplier_id, s.name AS supplier, o.status, o.location, o.note, o.source, o.created_by, o.created_at, o.updated_at
              FROM purchase_orders o JOIN suppliers s ON s.id = o.supplier_id
              WHERE o.workspace_id = ?1 AND (?2 IS NULL OR o.status = ?2) ORDER BY o.created_at DESC LIMIT 100",
             &[who.workspace.as_str().into(), opt(q.status.as_deref())],
