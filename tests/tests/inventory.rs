@@ -344,3 +344,81 @@ fn a_purchase_order_is_received_line_by_line_into_the_ledger_and_never_beyond_wh
         .sum();
     assert_eq!(received, 5, "the ledger and the order agree");
 }
+
+#[test]
+fn reorder_points_are_forecast_from_what_repairs_consumed_and_the_supplier_s_lead_time() {
+    let p = platform();
+    let tech = access(&technician(p));
+    let made = part(p, &tech, &format!("FAN-{}", now()), json!({ "reorder_point": 1, "reorder_quantity": 1 }));
+    let id = made["id"].as_str().expect("part id").to_owned();
+    assert_eq!(
+        movement(p, &tech, json!({ "part_id": id, "kind": "receive", "quantity": 12, "location": "main" })).status,
+        201
+    );
+    // Half a year of repairs, as imported from the shop's old system: one fan every six
+    // days, three every twelfth (intermittent demand); the ledger rows are dated then.
+    let mut daily = vec![0i64; noizylab_core::reorder::HISTORY_DAYS];
+    for k in 0..daily.len() {
+        let days_ago = daily.len() - 1 - k;
+        if k % 6 == 5 {
+            let used = if k % 12 == 5 { 3 } else { 1 };
+            daily[k] = used;
+            d1_execute(
+                &p.state,
+                &format!(
+                    "INSERT INTO stock_ledger (workspace_id, part_id, location, kind, quantity, reserved, actor_id, at)
+                     VALUES ('ws-default', '{id}', 'main', 'consume', -{used}, 0, 'import',
+                             strftime('%Y-%m-%dT12:00:00Z', 'now', '-{days_ago} days'))"
+                ),
+            );
+        }
+    }
+    // A receive to balance what the import took out, so the stock stays 12.
+    d1_execute(
+        &p.state,
+        &format!(
+            "INSERT INTO stock_ledger (workspace_id, part_id, location, kind, quantity, reserved, actor_id, at)
+             VALUES ('ws-default', '{id}', 'main', 'receive', {}, 0, 'import', strftime('%Y-%m-%dT00:00:00Z', 'now', '-200 days'))",
+            daily.iter().sum::<i64>()
+        ),
+    );
+    // The cheapest supplier delivers in 12 days.
+    let s = |name: &str, lead: i64, cost: i64| {
+        let made =
+            authed(p, "POST", "/api/v1/suppliers", &tech, Some(&json!({ "name": name, "lead_time_days": lead })));
+        assert_eq!(made.status, 201, "{}", made.text());
+        let sid = made.json()["id"].as_str().expect("supplier").to_owned();
+        let price = authed(
+            p,
+            "PUT",
+            &format!("/api/v1/suppliers/{sid}/parts/{id}"),
+            &tech,
+            Some(&json!({ "cost_cents": cost })),
+        );
+        assert_eq!(price.status, 200, "{}", price.text());
+    };
+    s(&format!("Fans Direct {}", now()), 12, 1800);
+    s(&format!("Fans Express {}", now()), 2, 2600);
+
+    let shown = authed(p, "GET", &format!("/api/v1/parts/{id}/reorder-plan"), &tech, None);
+    assert_eq!(shown.status, 200, "{}", shown.text());
+    let v = shown.json();
+    let expected = noizylab_core::reorder::plan(&daily, 12);
+    assert_eq!(v["plan"]["lead_time_days"], 12, "{v}");
+    assert_eq!((v["plan"]["demand_days"].as_u64(), v["plan"]["consumed"].as_i64()), (Some(30), Some(60)), "{v}");
+    assert_eq!(v["plan"]["reorder_point"], expected.reorder_point, "{v}");
+    assert_eq!(v["plan"]["reorder_quantity"], expected.reorder_quantity, "{v}");
+    assert!(v["plan"]["method"].as_str().is_some_and(|m| m.starts_with("SBA")));
+    assert!(v["lead_time_from"].as_str().is_some_and(|s| s.starts_with("Fans Direct")));
+    assert_eq!(v["current"], json!({ "reorder_point": 1, "reorder_quantity": 1 }));
+    assert!(expected.reorder_point > 1 && expected.reorder_point <= 12, "{expected:?}");
+
+    // Applied: the part takes the plan's numbers.
+    let applied = authed(p, "POST", &format!("/api/v1/parts/{id}/reorder-plan"), &tech, None);
+    assert_eq!(applied.status, 200, "{}", applied.text());
+    let part = authed(p, "GET", &format!("/api/v1/parts/{id}"), &tech, None).json();
+    assert_eq!(
+        (part["reorder_point"].as_i64(), part["reorder_quantity"].as_i64()),
+        (Some(expected.reorder_point), Some(expected.reorder_quantity))
+    );
+}

@@ -45,11 +45,20 @@ pub struct Plan {
 /// Days of history a plan reads.
 pub const HISTORY_DAYS: usize = 180;
 
+fn first_day(today: &str, days: usize) -> Option<chrono::NaiveDate> {
+    let end = chrono::NaiveDate::parse_from_str(today.get(..10)?, "%Y-%m-%d").ok()?;
+    Some(end - chrono::Duration::days(i64::try_from(days).ok()?.max(1) - 1))
+}
+
+/// The first day (`YYYY-MM-DD`) of the `days` days ending `today`.
+pub fn window_start(today: &str, days: usize) -> Option<String> {
+    first_day(today, days).map(|d| d.format("%Y-%m-%d").to_string())
+}
+
 /// Units used per day over the `days` days ending `today` (`YYYY-MM-DD`), oldest first,
 /// from `(day, units)` sums; days outside the window are ignored. `None` for a bad date.
 pub fn daily(used: &[(String, i64)], today: &str, days: usize) -> Option<Vec<i64>> {
-    let end = chrono::NaiveDate::parse_from_str(today.get(..10)?, "%Y-%m-%d").ok()?;
-    let start = end - chrono::Duration::days(i64::try_from(days).ok()? - 1);
+    let start = first_day(today, days)?;
     let mut out = vec![0; days];
     for (day, units) in used {
         let Some(d) = day.get(..10).and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()) else {
@@ -171,6 +180,7 @@ mod tests {
         let used = vec![("2026-12-04".to_owned(), 2), ("2026-12-01".to_owned(), 1), ("2026-05-01".to_owned(), 9)];
         assert_eq!(daily(&used, "2026-12-04T10:00:00Z", 5), Some(vec![0, 1, 0, 0, 2]));
         assert_eq!(daily(&used, "yesterday", 5), None);
+        assert_eq!(window_start("2026-12-04T10:00:00Z", 5).as_deref(), Some("2026-11-30"));
     }
 
     #[test]

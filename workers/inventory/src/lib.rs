@@ -8,6 +8,10 @@
 //! (`adjust`) and stock moves between locations (`transfer`). Falling to the reorder point
 //! puts `inventory.low_stock` on the bus.
 //!
+//! Reordering: a part's reorder point and quantity are forecast from what repairs consumed
+//! (SBA, for intermittent demand) and the cheapest supplier's lead time, and applied on
+//! request (`/api/v1/parts/:id/reorder-plan`).
+//!
 //! Buying: suppliers with their prices; purchase orders drafted (or suggested, grouped by
 //! the cheapest supplier, from the parts at their reorder point), ordered, received line
 //! by line into the ledger — never more than ordered — and closed.
@@ -26,7 +30,7 @@ mod store;
 use noizylab_kit::{http, serve, ApiError, ApiResult, Call};
 use worker::{event, Context, Env, Method, Request, Response};
 
-use api::{internal, parts, purchase_orders as orders, stock, suppliers};
+use api::{internal, parts, purchase_orders as orders, reorder, stock, suppliers};
 
 const DIR: &str = "inventory";
 
@@ -47,6 +51,8 @@ async fn route(req: Request, call: Call) -> ApiResult<Response> {
         (Get, ["api", "v1", "parts", "export"]) => parts::export(&call).await,
         (Get, ["api", "v1", "parts", id]) => parts::show(&call, id).await,
         (Put, ["api", "v1", "parts", id]) => parts::replace(req, &call, id).await,
+        (Get, ["api", "v1", "parts", id, "reorder-plan"]) => reorder::show(&call, id).await,
+        (Post, ["api", "v1", "parts", id, "reorder-plan"]) => reorder::apply(&call, id).await,
         (Post, ["api", "v1", "inventory", "movements"]) => stock::movement(req, &call).await,
         (Get, ["api", "v1", "inventory", "ledger"]) => stock::ledger(&req, &call).await,
         (Post, ["api", "v1", "inventory", "scan"]) => stock::scan(req, &call).await,
@@ -71,6 +77,9 @@ async fn route(req: Request, call: Call) -> ApiResult<Response> {
             Err(ApiError::MethodNotAllowed { allowed: vec!["GET"] })
         }
         (_, ["api", "v1", "parts", _]) => Err(ApiError::MethodNotAllowed { allowed: vec!["GET", "PUT"] }),
+        (_, ["api", "v1", "parts", _, "reorder-plan"]) => {
+            Err(ApiError::MethodNotAllowed { allowed: vec!["GET", "POST"] })
+        }
         (_, ["api", "v1", "suppliers" | "purchase-orders"]) => {
             Err(ApiError::MethodNotAllowed { allowed: vec!["GET", "POST"] })
         }

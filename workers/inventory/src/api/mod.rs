@@ -4,5 +4,6 @@
 pub mod internal;
 pub mod parts;
 pub mod purchase_orders;
+pub mod reorder;
 pub mod stock;
 pub mod suppliers;
