@@ -251,6 +251,23 @@ fn low_stock_finds_ranked_deals_and_an_approved_one_is_bought_once_and_received(
     let sum: i64 = ledger["entries"].as_array().into_iter().flatten().filter_map(|e| e["quantity"].as_i64()).sum();
     assert_eq!(sum, 4, "{ledger}");
 
+    // The part now costs what the shop really paid on average (2 at 2,400.00, 2 at
+    // 2,047.56), and a quote for a repair with it charges that, with the parts markup.
+    let costed = authed(p, "GET", &format!("/api/v1/parts/{part}"), &tech, None).json();
+    assert_eq!(costed["cost_cents"], 222_378, "{costed}");
+    let mut list = authed(p, "GET", "/api/v1/pricing/price-list", &owner, None).json();
+    list["currency"] = "USD".into();
+    assert_eq!(authed(p, "PUT", "/api/v1/pricing/price-list", &owner, Some(&list)).status, 200);
+    let customer = access(&sign_in(p, &unique_email("gpu-owner")));
+    let t = authed(p, "POST", "/api/v1/tickets", &customer, Some(&json!({ "title": "GPU artefacts" })));
+    let ticket = t.json()["id"].as_str().expect("ticket").to_owned();
+    move_to(p, &tech, &ticket, &["TRIAGE", "DIAGNOSTICS"]);
+    let body = json!({ "ticket_id": ticket, "complexity": "standard", "estimated_minutes": 60,
+                       "parts": [{ "part_id": part, "quantity": 1 }] });
+    let q = authed(p, "POST", "/api/v1/pricing/estimate", &tech, Some(&body));
+    assert_eq!(q.status, 201, "{}", q.text());
+    assert_eq!(q.json()["breakdown"]["parts"], 222_378 + 66_713, "{}", q.text());
+
     // Every step is on the audit chain.
     let audited = d1_query(
         &p.state,

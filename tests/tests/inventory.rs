@@ -422,3 +422,102 @@ fn reorder_points_are_forecast_from_what_repairs_consumed_and_the_supplier_s_lea
         (Some(expected.reorder_point), Some(expected.reorder_quantity))
     );
 }
+
+/// A quote naming `part` (2 of them) issued on a new ticket of `customer`'s and approved
+/// by them; the ticket (assigned to the technician) and the quote.
+fn approved_quote_with(p: &Platform, customer: &str, tech: &str, tech_id: &str, part: &str) -> (String, Value) {
+    let d =
+        authed(p, "POST", "/api/v1/devices/register", customer, Some(&json!({ "name": "Laptop", "type": "laptop" })));
+    assert_eq!(d.status, 201, "{}", d.text());
+    let body = json!({ "title": "Battery swells", "device_id": d.json()["id"] });
+    let t = authed(p, "POST", "/api/v1/tickets", customer, Some(&body));
+    let ticket = t.json()["id"].as_str().expect("ticket").to_owned();
+    let assign =
+        authed(p, "PATCH", &format!("/api/v1/tickets/{ticket}"), tech, Some(&json!({ "assignee_id": tech_id })));
+    assert_eq!(assign.status, 200, "{}", assign.text());
+    move_to(p, tech, &ticket, &["TRIAGE", "DIAGNOSTICS"]);
+    let quote = json!({ "ticket_id": ticket, "complexity": "standard", "estimated_minutes": 40,
+                        "parts": [{ "part_id": part, "quantity": 2, "cost_cents": 1 }] });
+    let q = authed(p, "POST", "/api/v1/pricing/estimate", tech, Some(&quote));
+    assert_eq!(q.status, 201, "{}", q.text());
+    let approve = format!("/api/v1/pricing/quotes/{}/approve", q.json()["quote_id"].as_str().expect("quote"));
+    assert_eq!(authed(p, "POST", &approve, customer, None).status, 200);
+    (ticket, q.json())
+}
+
+#[test]
+fn a_quote_costs_catalogue_parts_at_their_real_cost_reserves_them_when_approved_and_the_ticket_uses_or_frees_them() {
+    let p = platform();
+    let owner = access(&sign_in(p, OWNER_EMAIL));
+    let tech_pair = technician(p);
+    let (tech, tech_id) = (access(&tech_pair), user_id(&tech_pair));
+    let customer = access(&sign_in(p, &unique_email("parts-quote")));
+    let made = part(p, &tech, &format!("BATQ-{}", now()), json!({ "cost_cents": 4_100, "reorder_point": 2 }));
+    let id = made["id"].as_str().expect("part id").to_owned();
+    assert_eq!(
+        movement(p, &tech, json!({ "part_id": id, "kind": "receive", "quantity": 5, "location": "main" })).status,
+        201
+    );
+
+    // The quote takes the part's real cost (4,100, not the 1 typed) with the price list's markup.
+    let (ticket, quote) = approved_quote_with(p, &customer, &tech, &tech_id, &id);
+    assert_eq!(quote["breakdown"]["parts"], 8_200 + 2_460, "{quote}");
+    let bad = json!({ "complexity": "simple", "estimated_minutes": 10, "parts": [{ "part_id": "part_nope", "quantity": 1 }] });
+    let r = authed(p, "POST", "/api/v1/pricing/estimate", &tech, Some(&bad));
+    assert_eq!((r.status, r.json()["error"]["field"].as_str()), (400, Some("parts[0]")), "{}", r.text());
+
+    // Approved: the two are reserved for the ticket (available 5 → 3).
+    let held = |ticket: &str| {
+        let l = authed(p, "GET", &format!("/api/v1/inventory/ledger?ticket_id={ticket}"), &tech, None).json();
+        let rows = l["entries"].as_array().cloned().unwrap_or_default();
+        (
+            rows.iter().filter_map(|e| e["reserved"].as_i64()).sum::<i64>(),
+            rows.iter().filter_map(|e| e["quantity"].as_i64()).sum::<i64>(),
+        )
+    };
+    eventually(Duration::from_secs(20), "the approved quote's parts reserved", || {
+        (held(&ticket) == (2, 0)).then_some(())
+    });
+    let stock = authed(p, "GET", &format!("/api/v1/parts/{id}"), &tech, None).json();
+    assert_eq!(stock_at(&stock, "main"), (5, 2, 3));
+
+    // A second approved quote takes two more: available 1, at the reorder point of 2 → low stock.
+    let (voided, _) = approved_quote_with(p, &customer, &tech, &tech_id, &id);
+    eventually(Duration::from_secs(20), "the second ticket's reservation", || (held(&voided) == (2, 0)).then_some(()));
+    eventually(Duration::from_secs(20), "low stock from a reservation", || {
+        let low = d1_query(
+            &p.state,
+            &format!("SELECT id FROM event_log WHERE event = 'inventory.low_stock' AND payload LIKE '%{id}%'"),
+        );
+        (!low.is_empty()).then_some(())
+    });
+    // Voided: its two go back to stock.
+    assert_eq!(
+        authed(p, "POST", &format!("/api/v1/tickets/{voided}/status"), &tech, Some(&json!({ "to": "VOID" }))).status,
+        200
+    );
+    eventually(Duration::from_secs(20), "the voided ticket's parts released", || {
+        (held(&voided) == (0, 0)).then_some(())
+    });
+
+    // The first is repaired and passes QC: READY consumes its two (on hand 5 → 3).
+    let template = json!({ "checkpoints": [{ "id": "powers_on", "label": "Powers on", "kind": "manual" }] });
+    assert_eq!(authed(p, "PUT", "/api/v1/qc/templates/laptop", &owner, Some(&template)).status, 200);
+    move_to(p, &tech, &ticket, &["IN_REPAIR", "QC"]);
+    let i = authed(p, "POST", "/api/v1/qc/inspections", &tech, Some(&json!({ "ticket_id": ticket })));
+    assert_eq!(i.status, 201, "{}", i.text());
+    let inspection = i.json()["id"].as_str().expect("inspection").to_owned();
+    let passed = authed(
+        p,
+        "POST",
+        &format!("/api/v1/qc/inspections/{inspection}/checkpoints/powers_on"),
+        &tech,
+        Some(&json!({ "passed": true })),
+    );
+    assert_eq!(passed.status, 200, "{}", passed.text());
+    eventually(Duration::from_secs(20), "the repaired ticket's parts consumed", || {
+        (held(&ticket) == (0, -2)).then_some(())
+    });
+    let stock = authed(p, "GET", &format!("/api/v1/parts/{id}"), &tech, None).json();
+    assert_eq!(stock_at(&stock, "main"), (3, 0, 3), "{stock}");
+}

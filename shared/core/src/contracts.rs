@@ -154,8 +154,9 @@ impl DeviceHealth {
     }
 }
 
-/// `GET /internal/parts/:id?workspace=…` on `inventory` (from `ebay-sniper`): what a deal
-/// is judged against. 404 when the workspace has no such part.
+/// `GET /internal/parts/:id?workspace=…` on `inventory` (from `ebay-sniper` and `pricing`):
+/// what a deal is judged against, what a quote costs a part at. 404 when the workspace has
+/// no such part.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PartFacts {
     pub id: String,
@@ -169,6 +170,45 @@ pub struct PartFacts {
     pub reorder_quantity: i64,
     /// Summed over locations, from the ledger.
     pub available: i64,
+}
+
+/// What happens to a ticket's parts, in [`TicketParts`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "step", rename_all = "snake_case", deny_unknown_fields)]
+pub enum PartsStep {
+    /// The quote was approved: its catalogue parts are reserved for the ticket.
+    Reserve { quote_id: String },
+    /// The repair is done (READY): what is still reserved for the ticket was used.
+    Consume,
+    /// The ticket was voided: its reservations go back to stock.
+    Release,
+}
+
+/// `POST /internal/tickets/:id/parts` on `inventory` (from the orchestrator, on
+/// `quote.approved` and `ticket.status_changed`). Each step is idempotent: heard twice, it
+/// moves stock once. Answered with [`PartsMoved`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TicketParts {
+    pub workspace_id: String,
+    pub step: PartsStep,
+    /// Who caused it (the approving customer, the technician who moved the ticket).
+    pub by: String,
+}
+
+/// What a [`TicketParts`] step moved: per part and location, and what could not be
+/// reserved for want of stock.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PartsMoved {
+    pub moved: Vec<PartMove>,
+    pub short: Vec<PartMove>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PartMove {
+    pub part_id: String,
+    pub location: Option<String>,
+    pub quantity: i64,
 }
 
 /// `POST /internal/purchases` on `inventory` (from `ebay-sniper`, after a manager approved

@@ -99,9 +99,15 @@ impl Tier {
     }
 }
 
+/// A part on a quote: from the catalogue (`part_id`: its name and real cost come from
+/// inventory, and an approved quote reserves it) or typed by hand.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Part {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub part_id: Option<String>,
+    #[serde(default)]
     pub name: String,
+    #[serde(default)]
     pub cost_cents: i64,
     pub quantity: i64,
 }
@@ -279,7 +285,7 @@ mod tests {
     #[test]
     fn parts_carry_their_markup_and_competitors_never_push_below_the_floor() {
         let list = PriceList::default();
-        let parts = vec![Part { name: "OLED panel".into(), cost_cents: 20_000, quantity: 1 }];
+        let parts = vec![Part { part_id: None, name: "OLED panel".into(), cost_cents: 20_000, quantity: 1 }];
         let q = price(&list, &Inputs { parts: parts.clone(), ..job() });
         assert_eq!(q.breakdown.parts, 26_000);
         let matched = price(&list, &Inputs { parts: parts.clone(), competitor_cents: vec![40_000], ..job() });

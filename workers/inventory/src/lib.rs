@@ -16,6 +16,10 @@
 //! the cheapest supplier, from the parts at their reorder point), ordered, received line
 //! by line into the ledger — never more than ordered — and closed.
 //!
+//! Tickets use parts: an approved quote reserves its catalogue parts, a repair done (READY)
+//! consumes them, a voided ticket releases them (`/internal/tickets/:id/parts`, from the
+//! orchestrator); `pricing` quotes a catalogue part at its real cost (`/internal/parts/:id`).
+//!
 //! Deals: `ebay-sniper` reads a part's facts (`/internal/parts/:id`) and turns an approved
 //! deal into an `ordered` purchase order to the eBay seller (`/internal/purchases`, once per
 //! approval however often it is asked).
@@ -30,7 +34,7 @@ mod store;
 use noizylab_kit::{http, serve, ApiError, ApiResult, Call};
 use worker::{event, Context, Env, Method, Request, Response};
 
-use api::{internal, parts, purchase_orders as orders, reorder, stock, suppliers};
+use api::{internal, parts, purchase_orders as orders, reorder, stock, suppliers, tickets};
 
 const DIR: &str = "inventory";
 
@@ -45,6 +49,7 @@ async fn route(req: Request, call: Call) -> ApiResult<Response> {
     match (req.method(), http::segments(&path).as_slice()) {
         (Get, ["internal", "parts", id]) => internal::part(&req, &call, id).await,
         (Post, ["internal", "purchases"]) => internal::purchase(req, &call).await,
+        (Post, ["internal", "tickets", id, "parts"]) => tickets::parts(req, &call, id).await,
         (Post, ["api", "v1", "parts"]) => parts::create(req, &call).await,
         (Get, ["api", "v1", "parts"]) => parts::list(&req, &call).await,
         (Post, ["api", "v1", "parts", "import"]) => parts::import(req, &call).await,

@@ -169,3 +169,14 @@ pub async fn taken(call: &Call, who: &Caller, id: Option<&str>, input: &PartInpu
     }
     Ok(None)
 }
+
+/// The conditional insert: the movement lands only if, with it, the location's available
+/// stock stays at or above zero and, for a ticket, the ticket's reservation does too.
+pub const LEDGER_INSERT: &str = "INSERT INTO stock_ledger (workspace_id, part_id, location, bin, kind, quantity, reserved, ticket_id,
+        reason, actor_id, at)
+    SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11
+    WHERE (SELECT COALESCE(SUM(quantity) - SUM(reserved), 0) FROM stock_ledger WHERE part_id = ?2 AND location = ?3)
+          + ?6 - ?7 >= 0
+      AND (?8 IS NULL OR ?5 = 'reserve'
+           OR (SELECT COALESCE(SUM(reserved), 0) FROM stock_ledger WHERE part_id = ?2 AND location = ?3 AND ticket_id = ?8)
+              + ?7 >= 0)";

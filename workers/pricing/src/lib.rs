@@ -8,12 +8,12 @@
 //! with a reason (ticket → DIAGNOSTICS). Expired quotes cannot be approved.
 
 use noizylab_core::auth::Scope;
-use noizylab_core::contracts::{QuoteMove, QuoteStep, TicketFacts};
+use noizylab_core::contracts::{PartFacts, QuoteMove, QuoteStep, TicketFacts};
 use noizylab_core::diagnostics::plan::RepairPlan;
 use noizylab_core::error::ErrorBody;
 use noizylab_core::events::{QuoteApproved, QuoteDeclined, QuoteIssued};
 use noizylab_core::pricing::{self, Complexity, Inputs, Part, PriceList, Tier, Urgency};
-use noizylab_core::services::MAIN;
+use noizylab_core::services::{INVENTORY, MAIN};
 use noizylab_kit::call::now_secs;
 use noizylab_kit::caller::{Caller, Owned};
 use noizylab_kit::db::{int, opt};
@@ -194,6 +194,40 @@ struct TierRow {
     tier: String,
 }
 
+/// Catalogue parts take their name and real cost from `inventory` (what the shop pays
+/// for them now, whatever was typed); 400 for a part the catalogue does not have, 422 for
+/// one costed in another currency than the price list's.
+async fn catalogue_costs(call: &Call, workspace: &str, currency: &str, parts: Vec<Part>) -> ApiResult<Vec<Part>> {
+    let mut out = Vec::with_capacity(parts.len());
+    for (i, mut p) in parts.into_iter().enumerate() {
+        if let Some(id) = p.part_id.clone() {
+            let field = format!("parts[{i}]");
+            if !noizylab_core::names::is_plain_id(&id) {
+                return Err(ApiError::invalid_field(&field, format!("no part {id} in the catalogue")));
+            }
+            let path = format!("/internal/parts/{id}?workspace={workspace}");
+            let resp = call.as_service(INVENTORY, Method::Get, &path, None).await?;
+            let facts: PartFacts = match resp.status_code() {
+                200 => noizylab_kit::http::answer_json(&resp).await?,
+                404 => return Err(ApiError::invalid_field(&field, format!("no part {id} in the catalogue"))),
+                s => return Err(ApiError::internal(format!("inventory answered {s} for part {id}"))),
+            };
+            if facts.currency != currency {
+                return Err(ApiError::Unprocessable(format!(
+                    "part {} is costed in {}; quotes here are in {currency}",
+                    facts.sku, facts.currency
+                )));
+            }
+            p.cost_cents = facts.cost_cents;
+            if p.name.trim().is_empty() {
+                p.name = format!("{} ({})", facts.description, facts.sku).chars().take(MAX_PART_NAME).collect();
+            }
+        }
+        out.push(p);
+    }
+    Ok(out)
+}
+
 async fn ticket(call: &Call, id: &str) -> ApiResult<TicketFacts> {
     let resp = call.as_service(MAIN, Method::Get, &format!("/internal/tickets/{id}"), None).await?;
     match resp.status_code() {
@@ -287,14 +321,14 @@ async fn estimate(mut req: Request, call: &Call) -> ApiResult<Response> {
         p.cost_cents >= 0
             && p.cost_cents <= MAX_CENTS
             && (1..=100).contains(&p.quantity)
-            && !name.is_empty()
+            && (!name.is_empty() || p.part_id.is_some())
             && name.chars().count() <= MAX_PART_NAME
             && !name.chars().any(char::is_control)
     };
     if !body.parts.iter().all(part_ok) {
         return Err(ApiError::invalid_field(
             "parts",
-            "each part has a name of 1 to 120 characters, cost_cents of 0 to 10,000,000 and a quantity of 1 to 100",
+            "each part is a part_id from the catalogue, or has a name of 1 to 120 characters and cost_cents of 0 to 10,000,000; a quantity of 1 to 100",
         ));
     }
     if body.competitor_prices_cents.len() > MAX_COMPETITORS
@@ -348,10 +382,11 @@ async fn estimate(mut req: Request, call: &Call) -> ApiResult<Response> {
         }
     };
     let list = price_list(call, &who.workspace).await?;
+    let parts = catalogue_costs(call, &who.workspace, &list.currency, body.parts).await?;
     let inputs = Inputs {
         complexity,
         estimated_minutes,
-        parts: body.parts,
+        parts,
         urgency: body.urgency,
         tier,
         previous_repairs,

@@ -4,7 +4,9 @@
 //! Cloudflare Queues allow one consumer per queue, so this worker consumes
 //! `noizylab-events` for everyone: it records each catalogued event once in `event_log`,
 //! feeds ticket rooms, hands the notifications hub what it tells people about, and starts
-//! the parts sourcing flow (`inventory.low_stock` → the deal hunter searches eBay);
+//! the parts sourcing flow (`inventory.low_stock` → the deal hunter searches eBay), and
+//! moves a ticket's parts with it (quote approved: reserved; READY: consumed; VOID:
+//! released);
 //! workflow triggers arrive with their issue. It also consumes every dead-letter queue, so each message that
 //! exhausted its retries is kept in `dead_letters` for an operator.
 
@@ -224,6 +226,9 @@ async fn on_event(env: &Env, delivery: &Delivery) -> ApiResult<Outcome> {
             return Ok(Outcome::Retry(why));
         }
     }
+    if let Outcome::Retry(why) = ticket_parts(env, &envelope).await? {
+        return Ok(Outcome::Retry(why));
+    }
     if NOTIFIED.contains(&envelope.event.as_str()) {
         let queue = env.queue(noizylab_core::bindings::NOTIFY).or_internal("NOTIFY")?;
         queue.send(delivery.body.clone()).await.or_internal("notify send")?;
@@ -270,6 +275,48 @@ async fn record_dead_letter(env: &Env, delivery: &Delivery, failed_on: &str, rea
     Ok(())
 }
 
+/// Calls `path` on the worker bound as `binding`, as this service, with the event's id as
+/// the request id; answers the status.
+async fn ask(env: &Env, binding: &str, envelope: &Envelope, path: &str, body: String) -> ApiResult<u16> {
+    let fetcher = env.service(binding).or_internal(binding)?;
+    let secret = noizylab_kit::call::internal_secret(env)?;
+    let me = noizylab_core::identity::Identity::of_service(noizylab_core::services::WORKFLOW_ORCHESTRATOR);
+    let resp = noizylab_kit::call::forward_signed(&fetcher, &secret, &me, &envelope.id, Method::Post, path, Some(body))
+        .await?;
+    Ok(resp.status_code())
+}
+
+/// A ticket's parts follow it: an approved quote reserves its catalogue parts, READY
+/// consumes what is reserved, VOID releases it (`inventory`, idempotent per step).
+async fn ticket_parts(env: &Env, envelope: &Envelope) -> ApiResult<Outcome> {
+    use noizylab_core::contracts::{PartsStep, TicketParts};
+    let (Some(workspace), Some(ticket)) = (envelope.workspace_id.clone(), envelope.ticket_id.as_deref()) else {
+        return Ok(Outcome::Done);
+    };
+    let (step, by) = if let Some(q) = envelope.payload::<QuoteApproved>() {
+        (PartsStep::Reserve { quote_id: q.quote_id }, q.by)
+    } else if let Some(m) = envelope.payload::<TicketStatusChanged>() {
+        match m.to.as_str() {
+            "READY" => (PartsStep::Consume, m.by),
+            "VOID" => (PartsStep::Release, m.by),
+            _ => return Ok(Outcome::Done),
+        }
+    } else {
+        return Ok(Outcome::Done);
+    };
+    let body = serde_json::to_string(&TicketParts { workspace_id: workspace, step, by })
+        .map_err(|e| ApiError::internal(format!("ticket parts: {e}")))?;
+    let path = format!("/internal/tickets/{ticket}/parts");
+    match ask(env, noizylab_core::services::INVENTORY, envelope, &path, body).await? {
+        200 => Ok(Outcome::Done),
+        404 => {
+            worker::console_warn!("{DIR}: parts of ticket {ticket} for event {}: not found", envelope.id);
+            Ok(Outcome::Done)
+        }
+        s => Ok(Outcome::Retry(format!("inventory answered {s} for the ticket's parts"))),
+    }
+}
+
 /// The parts sourcing flow: a part fell to its reorder point, so the deal hunter searches
 /// eBay for it. A provider failure is retried with the delivery; eBay not configured (503)
 /// is final — the hunter noted it on the part's watch — and logged here.
@@ -279,20 +326,7 @@ async fn hunt(env: &Env, envelope: &Envelope, low: InventoryLowStock) -> ApiResu
     };
     let body = noizylab_core::contracts::Hunt { workspace_id: workspace, part_id: low.part_id };
     let body = serde_json::to_string(&body).map_err(|e| ApiError::internal(format!("hunt: {e}")))?;
-    let sniper = env.service(noizylab_core::services::EBAY_SNIPER).or_internal("EBAY_SNIPER")?;
-    let secret = noizylab_kit::call::internal_secret(env)?;
-    let me = noizylab_core::identity::Identity::of_service(noizylab_core::services::WORKFLOW_ORCHESTRATOR);
-    let resp = noizylab_kit::call::forward_signed(
-        &sniper,
-        &secret,
-        &me,
-        &envelope.id,
-        Method::Post,
-        "/internal/hunts",
-        Some(body),
-    )
-    .await?;
-    match resp.status_code() {
+    match ask(env, noizylab_core::services::EBAY_SNIPER, envelope, "/internal/hunts", body).await? {
         200 => Ok(Outcome::Done),
         s @ (404 | 422 | 503) => {
             worker::console_warn!("{DIR}: hunt for event {} not run ({s})", envelope.id);

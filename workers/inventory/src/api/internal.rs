@@ -1,9 +1,10 @@
-//! `/internal/…`: what `ebay-sniper` asks of inventory — a part's facts to judge a deal
-//! against, and the purchase order an approved deal becomes.
+//! `/internal/…`: what other workers ask of inventory — a part's facts (`ebay-sniper` to
+//! judge a deal against, `pricing` to quote it at its real cost), and the purchase order an
+//! approved deal becomes.
 
 use noizylab_core::contracts::{DealPurchase, PartFacts, PurchaseOrderRef};
 use noizylab_core::names::is_plain_id;
-use noizylab_core::services::EBAY_SNIPER;
+use noizylab_core::services::{EBAY_SNIPER, PRICING};
 use noizylab_kit::caller::require_service;
 use noizylab_kit::db::int;
 use noizylab_kit::{http, random, time, ApiError, ApiResult, Call};
@@ -18,9 +19,11 @@ struct Of {
     workspace: String,
 }
 
-/// `GET /internal/parts/:id?workspace=` (ebay-sniper): the part's [`PartFacts`].
+/// `GET /internal/parts/:id?workspace=` (ebay-sniper, pricing): the part's [`PartFacts`].
 pub async fn part(req: &Request, call: &Call, id: &str) -> ApiResult<Response> {
-    require_service(call, EBAY_SNIPER, "only the deal hunter reads parts here")?;
+    if require_service(call, PRICING, "").is_err() {
+        require_service(call, EBAY_SNIPER, "only pricing and the deal hunter read parts here")?;
+    }
     let q: Of = http::query(req)?;
     let p = store::part_in(call, &q.workspace, id).await?;
     let available = store::stock(call, &p.id).await?.iter().map(|s| s.available).sum();

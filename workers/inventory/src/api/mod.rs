@@ -7,3 +7,4 @@ pub mod purchase_orders;
 pub mod reorder;
 pub mod stock;
 pub mod suppliers;
+pub mod tickets;

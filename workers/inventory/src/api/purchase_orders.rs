@@ -248,7 +248,8 @@ struct Receive {
 }
 
 /// `POST /api/v1/purchase-orders/:id/receive {lines: [{line, quantity}], bin?}` (ordered
-/// or partially received): each receipt counts on its line and enters the ledger, all in
+/// or partially received): each receipt counts on its line and enters the ledger, and the
+/// part's cost becomes the weighted average of the stock on hand and the receipt, all in
 /// one batch; more than a line ordered is 409 and nothing is written.
 pub async fn receive(mut req: Request, call: &Call, id: &str) -> ApiResult<Response> {
     let who = Caller::staff_with(call, Scope::InventoryWrite).await?;
@@ -282,6 +283,17 @@ pub async fn receive(mut req: Request, call: &Call, id: &str) -> ApiResult<Respo
         statements.push(db.statement(
             "UPDATE purchase_order_lines SET received = received + ?3 WHERE po_id = ?1 AND line = ?2",
             &[id.into(), int(line.line), int(rec.quantity)],
+        )?);
+        // The part's cost becomes the weighted average of what is on hand and what arrived
+        // (read before the receipt enters the ledger): quotes then charge what the shop
+        // really paid.
+        statements.push(db.statement(
+            "UPDATE parts SET updated_at = ?4, cost_cents = (
+                 SELECT CAST(CASE WHEN on_hand <= 0 THEN ?3
+                             ELSE (parts.cost_cents * on_hand + ?3 * ?2 + (on_hand + ?2) / 2) / (on_hand + ?2) END AS INTEGER)
+                 FROM (SELECT COALESCE(SUM(quantity), 0) AS on_hand FROM stock_ledger WHERE part_id = ?1))
+             WHERE id = ?1",
+            &[line.part_id.as_str().into(), int(rec.quantity), int(line.cost_cents), now.as_str().into()],
         )?);
         statements.push(db.statement(
             "INSERT INTO stock_ledger (workspace_id, part_id, location, bin, kind, quantity, reserved, ticket_id, reason, actor_id, at)

@@ -46,17 +46,6 @@ fn place(field: &str, v: &str) -> ApiResult<String> {
     Ok(v.to_owned())
 }
 
-/// The conditional insert: the movement lands only if, with it, the location's available
-/// stock stays at or above zero and, for a ticket, the ticket's reservation does too.
-const INSERT: &str = "INSERT INTO stock_ledger (workspace_id, part_id, location, bin, kind, quantity, reserved, ticket_id,
-        reason, actor_id, at)
-    SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11
-    WHERE (SELECT COALESCE(SUM(quantity) - SUM(reserved), 0) FROM stock_ledger WHERE part_id = ?2 AND location = ?3)
-          + ?6 - ?7 >= 0
-      AND (?8 IS NULL OR ?5 = 'reserve'
-           OR (SELECT COALESCE(SUM(reserved), 0) FROM stock_ledger WHERE part_id = ?2 AND location = ?3 AND ticket_id = ?8)
-              + ?7 >= 0)";
-
 #[derive(Deserialize)]
 struct TicketRow {
     status: String,
@@ -146,7 +135,7 @@ pub async fn movement(mut req: Request, call: &Call) -> ApiResult<Response> {
     let db = call.sql()?;
     let row = |kind: &str, location: &str, dq: i64, dr: i64| {
         db.statement(
-            INSERT,
+            store::LEDGER_INSERT,
             &[
                 who.workspace.as_str().into(),
                 part.id.as_str().into(),
