@@ -9,7 +9,9 @@
 //! inspection with the photo's defect overlay, then a passed one after rework. Screenshots:
 //! `target/screenshots/qc/`. Two technicians open a repair guide on a ticket
 //! (`tests/browser/guide.mjs`): the real glTF model renders with the step's part marked and
-//! each sees the other's annotations live. Screenshots: `target/screenshots/guide/`.
+//! each sees the other's annotations live. Screenshots: `target/screenshots/guide/`. The
+//! manager asks to buy the best parts deal an eBay watch found and approves it on the
+//! workbench (`tests/browser/deals.mjs`). Screenshots: `target/screenshots/deals/`.
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
@@ -243,6 +245,56 @@ fn two_technicians_annotate_a_guide_live_on_its_3d_model_in_chromium() {
     for name in ["guide-01-step-part-marked", "guide-02-annotated-live", "guide-03-pin-from-the-other"] {
         let size = std::fs::metadata(shots.join(format!("{name}.png"))).map(|m| m.len()).unwrap_or(0);
         assert!(size > 10_000, "screenshot {name} was saved");
+    }
+    p.stop();
+}
+
+#[test]
+fn a_manager_buys_the_best_parts_deal_from_the_workbench_in_chromium() {
+    let stand_in = StandIn::start(ebay::reply);
+    let env = ebay::env(&stand_in);
+    let p = Platform::fresh_with("browser-deals", &env.iter().map(|(k, v)| (*k, v.as_str())).collect::<Vec<_>>());
+    let owner = access(&sign_in(&p, OWNER_EMAIL));
+    let body = json!({ "sku": format!("T4-{}", now()), "description": "NVIDIA Tesla T4 16 GB", "category": "gpu",
+                       "cost_cents": 240_000, "currency": "USD" });
+    let part = authed(&p, "POST", "/api/v1/parts", &owner, Some(&body));
+    assert_eq!(part.status, 201, "{}", part.text());
+    let watch = json!({ "part_id": part.json()["id"], "query": "NVIDIA T4", "max_total_cents": 220_000,
+                        "currency": "USD", "min_score": 65 });
+    let w = authed(&p, "POST", "/api/v1/watches", &owner, Some(&watch));
+    assert_eq!(w.status, 201, "{}", w.text());
+    let searched =
+        authed(&p, "POST", &format!("/api/v1/watches/{}/search", w.json()["id"].as_str().unwrap_or("")), &owner, None);
+    assert_eq!(searched.status, 200, "{}", searched.text());
+    let deals = authed(&p, "GET", "/api/v1/deals", &owner, None).json();
+    let best = deals["deals"][0]["id"].as_str().expect("a deal").to_owned();
+
+    let shots = repo().join("target/screenshots/deals");
+    let _ = std::fs::remove_dir_all(&shots);
+    let out = Command::new("node")
+        .arg(repo().join("tests/browser/deals.mjs"))
+        .env("BASE", &p.base)
+        .env("STAFF_EMAIL", OWNER_EMAIL)
+        .env("DEAL", &best)
+        .env("SHOTS", &shots)
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("node tests/browser/deals.mjs");
+    assert!(out.status.success(), "the browser script failed");
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    let mut lines = said.lines();
+    let po = lines.next().unwrap_or_default().to_owned();
+    assert_eq!(lines.next(), Some("done"), "{said}");
+    let order = authed(&p, "GET", &format!("/api/v1/purchase-orders/{po}"), &owner, None);
+    assert_eq!(order.status, 200, "{}", order.text());
+    assert_eq!(
+        (order.json()["status"].as_str(), order.json()["lines"][0]["quantity"].as_i64()),
+        (Some("ordered"), Some(2))
+    );
+    assert_eq!(order.json()["supplier"], "eBay: jedeh-telecom");
+    for name in ["deals-00-found", "deals-01-asked", "deals-02-bought"] {
+        let size = std::fs::metadata(shots.join(format!("{name}.png"))).map(|m| m.len()).unwrap_or(0);
+        assert!(size > 1000, "screenshot {name} was saved");
     }
     p.stop();
 }

@@ -15,54 +15,6 @@ use std::time::Duration;
 use noizylab_tests::*;
 use serde_json::{json, Value};
 
-const CLIENT_ID: &str = "NoizyLab-test-PRD-0a1b2c3d4-5e6f7a8b";
-const CLIENT_SECRET: &str = "PRD-0a1b2c3d4e5f-test-secret";
-/// Base64 of `CLIENT_ID:CLIENT_SECRET`, as eBay's identity endpoint expects it.
-const BASIC: &str = "Basic Tm9penlMYWItdGVzdC1QUkQtMGExYjJjM2Q0LTVlNmY3YThiOlBSRC0wYTFiMmMzZDRlNWYtdGVzdC1zZWNyZXQ=";
-const TOKEN: &str = "v^1.1#i^1#p^1#r^0#I^3#f^0#t^H4sI-test-application-token";
-
-fn data(name: &str) -> String {
-    std::fs::read_to_string(repo().join("shared/core/tests/data/ebay").join(name)).expect("eBay test data")
-}
-
-/// eBay: a token for the application's keyset; searches answered from the real capture,
-/// or, for `q` naming a case, an incomplete answer or an eBay failure.
-fn ebay(r: &Received) -> (u16, String) {
-    if r.path.starts_with("/identity/v1/oauth2/token") {
-        let body = String::from_utf8_lossy(&r.body);
-        let grant = body.contains("grant_type=client_credentials")
-            && body.contains("scope=https%3A%2F%2Fapi.ebay.com%2Foauth%2Fapi_scope");
-        if r.method == "POST" && r.header("authorization") == Some(BASIC) && grant {
-            let token = json!({ "access_token": TOKEN, "expires_in": 7200, "token_type": "Application Access Token" });
-            return (200, token.to_string());
-        }
-        return (
-            401,
-            json!({ "error": "invalid_client", "error_description": "client authentication failed" }).to_string(),
-        );
-    }
-    if r.path.starts_with("/buy/browse/v1/item_summary/search") {
-        if r.header("authorization") != Some(&format!("Bearer {TOKEN}")) {
-            return (401, data("error_invalid_token.json"));
-        }
-        if r.path.contains("q=incomplete") {
-            let body = json!({ "total": 2, "itemSummaries": [
-                { "itemId": "v1|1|0", "title": "no price", "seller": { "username": "a" } },
-                { "itemId": "v1|2|0", "title": "no seller", "price": { "value": "10.00", "currency": "USD" },
-                  "shippingOptions": [{ "shippingCostType": "FIXED", "shippingCost": { "value": "0.00", "currency": "USD" } }] }
-            ]});
-            return (200, body.to_string());
-        }
-        if r.path.contains("q=broken") {
-            let body = json!({ "errors": [{ "errorId": 10001, "domain": "API_BROWSE", "category": "APPLICATION",
-                                            "message": "stand-in failure" }] });
-            return (500, body.to_string());
-        }
-        return (200, data("search_nvidia_t4.json"));
-    }
-    (404, "{}".into())
-}
-
 struct World {
     p: Platform,
     ebay: StandIn,
@@ -71,18 +23,10 @@ struct World {
 fn world() -> &'static World {
     static SHARED: OnceLock<World> = OnceLock::new();
     SHARED.get_or_init(|| {
-        let ebay = StandIn::start(ebay);
-        let url = ebay.url();
-        let p = Platform::fresh_with(
-            "deals",
-            &[
-                ("NOIZYLAB_EBAY_BASE_URL", url.as_str()),
-                ("NOIZYLAB_EBAY_CLIENT_ID", CLIENT_ID),
-                ("NOIZYLAB_EBAY_CLIENT_SECRET", CLIENT_SECRET),
-                ("NOIZYLAB_EBAY_MARKETPLACE", "EBAY_US"),
-            ],
-        );
-        World { p, ebay }
+        let stand_in = StandIn::start(ebay::reply);
+        let env = ebay::env(&stand_in);
+        let p = Platform::fresh_with("deals", &env.iter().map(|(k, v)| (*k, v.as_str())).collect::<Vec<_>>());
+        World { p, ebay: stand_in }
     })
 }
 

@@ -190,6 +190,9 @@ function chatLine(f, me) {
 
 // ---- pages ----
 
+// Set by the workbench: redraws its deals when the inbox says one was found.
+let onDealFound = null;
+
 const pages = {
   async signin() {
     const params = new URLSearchParams(location.search);
@@ -533,9 +536,63 @@ const pages = {
       form.reset();
       form.customer.checked = inChat;
     });
+    // Parts deals: what the eBay watches found, best first; staff ask to buy one, an owner
+    // or admin approves (and so buys) or rejects the request. Nothing is bought here
+    // without that approval.
+    const manager = ["owner", "admin"].includes(session()?.role);
+    const askForm = (d) => {
+      const f = el("form", { class: "inline", "data-ask": d.id },
+        el("label", {}, "Quantity ", el("input", { name: "quantity", type: "number", min: "1", max: "1000", value: "1", required: "" })),
+        el("label", {}, "Arrives at ", el("input", { name: "location", value: "main", required: "", maxlength: "60" })),
+        el("button", { type: "submit" }, "Ask to buy"));
+      onSubmit(f, async (data) => {
+        await api("POST", `/api/v1/deals/${d.id}/purchase-requests`,
+          { quantity: Number(data.get("quantity")), location: data.get("location") });
+        await renderDeals();
+      });
+      return f;
+    };
+    const pending = (r) => {
+      if (!manager) return el("span", { class: "muted" }, `${r.quantity} asked: waiting for a manager`);
+      const why = el("input", { name: "why", maxlength: "500", "aria-label": "Why not", placeholder: "why not (to reject)" });
+      const decide = (verb, body) => async () => {
+        try { await api("POST", `/api/v1/deals/purchase-requests/${r.id}/${verb}`, body()); await renderDeals(); }
+        catch (err) { notice(err.message, true); }
+      };
+      return el("div", { class: "inline", "data-request": r.id }, `${r.quantity} asked `,
+        el("button", { type: "button", onclick: decide("approve", () => ({})) }, "Approve and buy"),
+        why, el("button", { type: "button", class: "secondary", onclick: decide("reject", () => ({ note: why.value })) }, "Reject"));
+    };
+    const renderDeals = async () => {
+      const [{ deals }, { purchase_requests: asked }] = await Promise.all([
+        api("GET", "/api/v1/deals"), api("GET", "/api/v1/deals/purchase-requests"),
+      ]);
+      if (!deals.length) {
+        $("#deals").replaceChildren(el("p", { class: "muted" }, "No deals yet: the watches search eBay every 30 minutes."));
+        return;
+      }
+      $("#deals").replaceChildren(el("ul", { class: "list" }, ...deals.slice(0, 10).map((d) => {
+        const r = asked.find((x) => x.deal_id === d.id && x.status !== "rejected");
+        const saving = d.stock_cost_cents - d.landed_cents;
+        const feedback = d.seller_feedback_permille == null ? "no feedback" : `${(d.seller_feedback_permille / 10).toFixed(1)} % positive`;
+        const state = !r ? askForm(d) : r.status === "pending" ? pending(r)
+          : el("span", { class: "bought", "data-po": r.purchase_order_id || "" },
+            r.purchase_order_id ? `Bought: purchase order ${r.purchase_order_id}` : "Approved");
+        return el("li", { class: "deal", "data-deal": d.id },
+          el("div", {},
+            el("div", {}, el("strong", {}, `${d.score}/100 `),
+              d.url ? el("a", { href: d.url, target: "_blank", rel: "noopener noreferrer" }, d.title) : d.title),
+            el("div", { class: "muted" }, `${d.seller} (${feedback}) · ${d.condition || "condition unknown"} · ships from ${d.country || "?"}`),
+            el("div", {}, `${money(d.landed_cents, d.currency)} landed · `,
+              saving >= 0 ? `${money(saving, d.currency)} under stock cost` : `${money(-saving, d.currency)} over stock cost`)),
+          state);
+      })));
+    };
+    onDealFound = () => renderDeals().catch(() => {});
     await renderChats();
     setInterval(() => renderChats().catch(() => {}), 5000);
     await renderBoard();
+    await renderDeals();
   },
 
   async guide() {
@@ -734,7 +791,10 @@ document.addEventListener("DOMContentLoaded", async () => {
   try { await pages[page]?.(); } catch (err) { if (err.message !== "signed out") notice(err.message, true); }
   // In-app notices: whatever the hub sends this person while a page is open.
   if (page !== "signin") {
-    live("/api/v1/users/me/live/ticket", (f) => { if (f.type === "event" && f.title) inApp(f); }, { mark: false });
+    live("/api/v1/users/me/live/ticket", (f) => {
+      if (f.type === "event" && f.title) inApp(f);
+      if (f.type === "event" && f.event === "deal.found") onDealFound?.();
+    }, { mark: false });
   }
   document.body.dataset.ready = "true";
 });

@@ -201,7 +201,8 @@ pub fn account() -> ApiResult<Response> {
     )
 }
 
-/// The technician's workbench: the board, and the live room of the ticket in hand with its
+/// The technician's workbench: the board, the parts deals the eBay watches found (asked
+/// for, approved by a manager), and the live room of the ticket in hand with its
 /// quality-control inspection when it is in QC.
 pub fn workbench() -> ApiResult<Response> {
     page(
@@ -211,7 +212,8 @@ pub fn workbench() -> ApiResult<Response> {
         "<h1>Workbench</h1><div class=\"bench\"><section aria-labelledby=\"board-h\">\
          <h2 id=\"chats-h\">Chats waiting for a person</h2><ul id=\"chats\" class=\"list card\" aria-live=\"polite\"></ul>\
          <h2 id=\"board-h\">Board</h2>\
-         <div id=\"board\" class=\"board\"></div></section>\
+         <div id=\"board\" class=\"board\"></div>\
+         <h2 id=\"deals-h\">Parts deals</h2><div id=\"deals\" class=\"card\" aria-live=\"polite\"></div></section>\
          <section aria-labelledby=\"room-h\" class=\"card\"><h2 id=\"room-h\">Room: <span id=\"room-title\">pick a ticket</span></h2>\
          <p class=\"muted\">Here: <span id=\"presence\"></span> <span id=\"typing\" aria-live=\"polite\"></span></p>\
          <div id=\"moves\"></div><p id=\"guides\" class=\"muted\"></p>\
