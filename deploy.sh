@@ -377,6 +377,10 @@ cmd_deploy() {
       # Payments answer 503 until both Stripe secrets are set.
       printf '{"INTERNAL_SECRET":"%s","STRIPE_SECRET_KEY":"%s","STRIPE_WEBHOOK_SECRET":"%s"}' "$secret" \
         "$NOIZYLAB_STRIPE_SECRET_KEY" "${NOIZYLAB_STRIPE_WEBHOOK_SECRET:-}" | wrangler secret bulk -c "$cfg" >/dev/null
+    elif [ "$d" = ebay-sniper ] && [ -n "${NOIZYLAB_EBAY_CLIENT_ID:-}" ]; then
+      # Deal searches answer 503 until the eBay application keyset is set.
+      printf '{"INTERNAL_SECRET":"%s","EBAY_CLIENT_ID":"%s","EBAY_CLIENT_SECRET":"%s"}' "$secret" \
+        "$NOIZYLAB_EBAY_CLIENT_ID" "${NOIZYLAB_EBAY_CLIENT_SECRET:-}" | wrangler secret bulk -c "$cfg" >/dev/null
     else
       printf '{"INTERNAL_SECRET":"%s"}' "$secret" | wrangler secret bulk -c "$cfg" >/dev/null
     fi
