@@ -234,6 +234,139 @@ fn a_healthy_nvme_drive_comes_out_healthy_and_the_seed_start_route_takes_the_sam
 }
 
 #[test]
+fn a_scan_job_delivered_again_changes_nothing_and_announces_nothing_twice() {
+    let p = platform();
+    let owner = access(&sign_in(p, &unique_email("twice")));
+    let id = device(p, &owner, "Twice scanned");
+    let s = scan(p, &owner, &id, &json!({ "smart_data": smartctl("smart-nvme.json") }));
+    let scan_id = s["scan_id"].as_str().expect("id").to_owned();
+    let first = finished(p, &owner, &scan_id);
+    assert_eq!(first["status"], "complete", "{first}");
+    let health = authed(p, "GET", &format!("/api/v1/devices/{id}/health"), &owner, None).json();
+    // The queue delivers at least once: the same job twice more, as a redelivery would.
+    for _ in 0..2 {
+        let again =
+            send_json("POST", &p.url("/api/v1/dev/jobs"), &json!({ "kind": "diagnostic_scan", "scan_id": scan_id }));
+        assert_eq!(again.status, 202, "{}", again.text());
+    }
+    // Brain takes them (a batch is delivered within about a second) and finds the scan done.
+    std::thread::sleep(Duration::from_secs(4));
+    let after = authed(p, "GET", &format!("/api/v1/diagnostics/{scan_id}"), &owner, None).json();
+    assert_eq!(after["status"], "complete");
+    assert_eq!(after["completed_at"], first["completed_at"], "the scan was not run again");
+    assert_eq!(after["result"], first["result"]);
+    assert_eq!(authed(p, "GET", &format!("/api/v1/devices/{id}/health"), &owner, None).json(), health);
+    let events = events_for(p, &id);
+    for once in ["diagnostics.started", "diagnostics.complete"] {
+        assert_eq!(events.iter().filter(|e| *e == once).count(), 1, "{once} once: {events:?}");
+    }
+    let dead = d1_query(&p.state, &format!("SELECT message_id FROM dead_letters WHERE body LIKE '%{scan_id}%'"));
+    assert!(dead.is_empty(), "a redelivered job is done, not failed: {dead:?}");
+}
+
+#[test]
+fn in_a_remote_session_the_device_agent_collects_the_scan_data_itself() {
+    let p = platform();
+    let email = unique_email("agent-scan");
+    let owner = access(&sign_in(p, &email));
+    let tech = access(&technician(p));
+    let id = device(p, &owner, "Agent PC");
+    let started = authed(
+        p,
+        "POST",
+        "/api/v1/sessions/start",
+        &owner,
+        Some(&json!({ "device_id": id, "issue": "Clicking, then slow" })),
+    );
+    assert_eq!(started.status, 201, "{}", started.text());
+    let session = started.json()["id"].as_str().expect("session").to_owned();
+    let token = started.json()["agent_token"].as_str().expect("agent token").to_owned();
+    let mut agent =
+        connect(&p.ws_url(started.json()["agent_path"].as_str().expect("path"))).expect("the agent connects");
+    next_of(&mut agent, "hello");
+    let live = authed(p, "POST", &format!("/api/v1/sessions/{session}/live/ticket"), &tech, None);
+    let mut bench = connect(&p.ws_url(live.json()["path"].as_str().expect("path"))).expect("the technician joins");
+    next_of(&mut bench, "hello");
+
+    // The technician asks for a diagnostic; the agent collects the drive's SMART data and
+    // the system log on the device (real smartctl output and a real journal) and sends them.
+    let asked = authed(
+        p,
+        "POST",
+        &format!("/api/v1/sessions/{session}/action"),
+        &tech,
+        Some(&json!({ "type": "run_diagnostic" })),
+    );
+    assert_eq!(asked.status, 201, "{}", asked.text());
+    assert_eq!(next_of(&mut agent, "action")["action"], "run_diagnostic");
+    let collected = json!({
+        "os": "Ubuntu 22.04", "cpu_cores": 8, "ram_gb": 32, "storage_gb": 1000, "free_storage_gb": 400,
+        "smart_data": smartctl("smart-fail2.json"), "logs": data("logs/linux-journal-io-errors.log"),
+    });
+    let body = collected.to_string();
+    let url = p.url(&format!("/api/v1/sessions/{session}/scan"));
+    let json_type = ("content-type", "application/json");
+    let none = request("POST", &url, &[json_type], Some(body.as_bytes()));
+    assert_eq!(none.status, 401, "{}", none.text());
+    let wrong = request("POST", &url, &[json_type, ("x-agent-token", "not-the-agent")], Some(body.as_bytes()));
+    assert_eq!(wrong.status, 401, "{}", wrong.text());
+    let bad = request("POST", &url, &[json_type, ("x-agent-token", &token)], Some(br#"{"ram_gb": -4}"#));
+    assert_eq!((bad.status, bad.json()["error"]["field"].as_str()), (400, Some("ram_gb")), "{}", bad.text());
+    let sent = request("POST", &url, &[json_type, ("x-agent-token", &token)], Some(body.as_bytes()));
+    assert_eq!(sent.status, 202, "{}", sent.text());
+    let scan_id = sent.json()["scan_id"].as_str().expect("scan id").to_owned();
+    let noted = next_of(&mut bench, "event");
+    assert_eq!(
+        (noted["event"].as_str(), noted["scan_id"].as_str()),
+        (Some("diagnostics.requested"), Some(scan_id.as_str()))
+    );
+
+    // Brain runs it like any other scan: the failing drive is found.
+    let view = finished(p, &owner, &scan_id);
+    assert_eq!(view["status"], "complete", "{view}");
+    assert!(view["result"]["health_score"].as_i64().is_some_and(|s| s <= 45), "{view}");
+    assert_eq!(view["device_id"], id.as_str());
+
+    // Once the session has ended, its agent sends nothing more, and the customer gets the
+    // session's report in the seed's template (from brain's engine), once.
+    let end =
+        authed(p, "POST", &format!("/api/v1/sessions/{session}/end"), &tech, Some(&json!({ "outcome": "resolved" })));
+    assert_eq!(end.status, 200, "{}", end.text());
+    let late = request("POST", &url, &[json_type, ("x-agent-token", &token)], Some(body.as_bytes()));
+    assert_eq!(late.status, 409, "{}", late.text());
+    let reports = || {
+        let outbox = get(&p.url(&format!("/api/v1/notifications/dev/outbox?to={email}"))).json();
+        outbox["messages"]
+            .as_array()
+            .map(|m| {
+                m.iter()
+                    .filter(|m| m["subject"].as_str().is_some_and(|s| s.starts_with("Your repair report")))
+                    .cloned()
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default()
+    };
+    let sent = eventually(Duration::from_secs(30), "the session's report emailed", || {
+        let r = reports();
+        (!r.is_empty()).then_some(r)
+    });
+    assert!(sent[0]["body"].as_str().is_some_and(|b| b.contains("run diagnostic")), "{}", sent[0]);
+    let stored = d1_query(&p.state, &format!("SELECT id, kind FROM diagnostic_reports WHERE session_id = '{session}'"));
+    assert_eq!((stored.len(), stored[0]["kind"].as_str()), (1, Some("remote_session")), "{stored:?}");
+    // The session's end heard again (a new delivery of the event): no second report, no second email.
+    let ws = d1_query(&p.state, &format!("SELECT workspace_id FROM repair_sessions WHERE id = '{session}'"));
+    let again = json!({ "event": "session.ended", "workspace_id": ws[0]["workspace_id"], "device_id": id,
+                        "data": { "session_id": session, "outcome": "resolved", "duration_seconds": 1 } });
+    assert_eq!(send_json("POST", &p.url("/api/v1/dev/events"), &again).status, 202);
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(reports().len(), 1, "one report email");
+    assert_eq!(
+        d1_query(&p.state, &format!("SELECT id FROM diagnostic_reports WHERE session_id = '{session}'")).len(),
+        1
+    );
+}
+
+#[test]
 fn bad_scan_input_is_refused_naming_the_field_and_nothing_is_queued() {
     let p = platform();
     let owner = access(&sign_in(p, &unique_email("badscan")));

@@ -100,26 +100,28 @@ fn schemathesis(p: &Platform, schema: &Path, who: &str, token: &str, out: &Path)
 
 #[test]
 fn every_route_survives_schema_driven_fuzzing_as_each_role() {
-    // Every provider configured (Stripe answered by a stand-in), as in production: an
+    // Every provider configured (Stripe and eBay answered by stand-ins), as in production: an
     // unconfigured one answers 503 by design, which is not what the run looks for.
     let stripe = StandIn::start(|_| {
         (200, json!({ "id": "cs_test_fuzz", "url": "https://checkout.stripe.test/c/pay/cs_test_fuzz" }).to_string())
     });
     let stripe_url = stripe.url();
-    let p = Platform::fresh_with(
-        "fuzz",
-        &[
-            ("NOIZYLAB_USER_RATE_LIMIT", "1000000"),
-            ("NOIZYLAB_SIGNIN_LINKS_PER_EMAIL", "100000"),
-            ("NOIZYLAB_STRIPE_BASE_URL", stripe_url.as_str()),
-            ("NOIZYLAB_STRIPE_SECRET_KEY", "sk_test_fuzz"),
-            ("NOIZYLAB_STRIPE_WEBHOOK_SECRET", "whsec_fuzz"),
-            // Any 32 bytes below the P-256 order make a key.
-            ("NOIZYLAB_VAPID_PRIVATE_KEY", "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA"),
-            ("NOIZYLAB_VAPID_SUBJECT", "mailto:ops@noizylab.test"),
-            ("NOIZYLAB_INBOUND_EMAIL_KEY", "inbound-fuzz-key"),
-        ],
-    );
+    // eBay answered by its stand-in (a real captured search answer).
+    let ebay_stand_in = StandIn::start(ebay::reply);
+    let ebay_env = ebay::env(&ebay_stand_in);
+    let mut env: Vec<(&str, &str)> = ebay_env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    env.extend([
+        ("NOIZYLAB_USER_RATE_LIMIT", "1000000"),
+        ("NOIZYLAB_SIGNIN_LINKS_PER_EMAIL", "100000"),
+        ("NOIZYLAB_STRIPE_BASE_URL", stripe_url.as_str()),
+        ("NOIZYLAB_STRIPE_SECRET_KEY", "sk_test_fuzz"),
+        ("NOIZYLAB_STRIPE_WEBHOOK_SECRET", "whsec_fuzz"),
+        // Any 32 bytes below the P-256 order make a key.
+        ("NOIZYLAB_VAPID_PRIVATE_KEY", "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA"),
+        ("NOIZYLAB_VAPID_SUBJECT", "mailto:ops@noizylab.test"),
+        ("NOIZYLAB_INBOUND_EMAIL_KEY", "inbound-fuzz-key"),
+    ]);
+    let p = Platform::fresh_with("fuzz", &env);
     let owner = access(&sign_in(&p, OWNER_EMAIL));
     let tech = access(&technician(&p));
     let customer = access(&sign_in(&p, &unique_email("fuzzed-customer")));

@@ -349,7 +349,7 @@ fn a_purchase_order_is_received_line_by_line_into_the_ledger_and_never_beyond_wh
 fn reorder_points_are_forecast_from_what_repairs_consumed_and_the_supplier_s_lead_time() {
     let p = platform();
     let tech = access(&technician(p));
-    let made = part(p, &tech, &format!("FAN-{}", now()), json!({ "reorder_point": 1, "reorder_quantity": 1 }));
+    let made = part(p, &tech, &format!("FANR-{}", now()), json!({ "reorder_point": 1, "reorder_quantity": 1 }));
     let id = made["id"].as_str().expect("part id").to_owned();
     assert_eq!(
         movement(p, &tech, json!({ "part_id": id, "kind": "receive", "quantity": 12, "location": "main" })).status,

@@ -347,6 +347,23 @@ impl Room {
         self.state.get_websockets().iter().filter_map(member_of).any(|m| m.agent)
     }
 
+    /// The device agent a standing credential names, if it is one and has not expired:
+    /// for the agent's HTTP calls beside its socket (nothing is used up).
+    pub fn agent_of(&self, token: &str) -> worker::Result<Option<Member>> {
+        let hash = sha256_hex(token.as_bytes());
+        let rows: Vec<TicketRow> = self
+            .sql()?
+            .exec("SELECT hash, member, expires_ms FROM standing WHERE hash = ?", vec![hash.as_str().into()])?
+            .to_array()?;
+        let Some(row) = rows.into_iter().find(|r| constant_time_eq(r.hash.as_bytes(), hash.as_bytes())) else {
+            return Ok(None);
+        };
+        if row.expires_ms < crate::time::now_millis() as i64 {
+            return Ok(None);
+        }
+        Ok(serde_json::from_str::<Member>(&row.member).ok().filter(|m| m.agent))
+    }
+
     /// Redeems a room ticket (once) or a standing credential: the member it names.
     fn redeem(&self, ticket: &str) -> worker::Result<Option<Member>> {
         let hash = sha256_hex(ticket.as_bytes());

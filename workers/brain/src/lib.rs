@@ -40,6 +40,7 @@ async fn route(req: Request, call: Call) -> ApiResult<Response> {
         (Method::Get, ["api", "v1", "reports", id]) => reports::show(&req, &call, id).await,
         (Method::Get, ["api", "v1", "reports", id, "pdf"]) => reports::pdf(&call, id).await,
         (Method::Post, ["api", "v1", "reports", id, "email"]) => reports::email(&call, id).await,
+        (Method::Post, ["internal", "sessions", id, "report"]) => reports::for_session(&call, id).await,
         (_, ["api", "v1", "diagnostics", "start"] | ["api", "v1", "diagnostics", _, "fix"]) => post_only(),
         (_, ["api", "v1", "reports", "generate"] | ["api", "v1", "reports", _, "email"]) => post_only(),
         (_, ["api", "v1", "diagnostics", _] | ["api", "v1", "predictions", _]) => get_only(),

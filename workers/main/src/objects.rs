@@ -95,6 +95,18 @@ impl DurableObject for RepairSession {
                 Response::from_json(&serde_json::json!({ "seq": seq }))
             }
             "/transcript" => self.room.transcript(),
+            // Whether a token is this session's device agent's (its HTTP calls).
+            "/agent" => {
+                let body: serde_json::Value = req.json().await?;
+                match self.room.agent_of(body["token"].as_str().unwrap_or_default())? {
+                    Some(agent) if body["event"].is_object() => {
+                        let seq = self.room.append("event", "customer", &agent.name, &body["event"])?;
+                        Response::from_json(&serde_json::json!({ "seq": seq }))
+                    }
+                    Some(agent) => Response::from_json(&serde_json::json!({ "agent": agent.name })),
+                    None => Response::error("not this session's device agent", 403),
+                }
+            }
             "/close" => {
                 self.room.close_all("session ended")?;
                 Response::empty()

@@ -6,7 +6,7 @@
 //! feeds ticket rooms, hands the notifications hub what it tells people about, and starts
 //! the parts sourcing flow (`inventory.low_stock` → the deal hunter searches eBay), and
 //! moves a ticket's parts with it (quote approved: reserved; READY: consumed; VOID:
-//! released);
+//! released), and has an ended remote session's report made and emailed (`brain`);
 //! workflow triggers arrive with their issue. It also consumes every dead-letter queue, so each message that
 //! exhausted its retries is kept in `dead_letters` for an operator.
 
@@ -14,8 +14,8 @@ use noizylab_core::auth::Scope;
 use noizylab_core::events::{self, Envelope};
 use noizylab_core::events::{
     AlertCritical, ChatEscalated, DealFound, DiagnosticsComplete, DiagnosticsProgress, InventoryLowStock, Payload,
-    PaymentSucceeded, QuoteApproved, QuoteDeclined, QuoteIssued, SessionStarted, TicketAssigned, TicketAttachmentAdded,
-    TicketCreated, TicketMessageAdded, TicketStatusChanged, TicketUpdated,
+    PaymentSucceeded, QuoteApproved, QuoteDeclined, QuoteIssued, SessionEnded, SessionStarted, TicketAssigned,
+    TicketAttachmentAdded, TicketCreated, TicketMessageAdded, TicketStatusChanged, TicketUpdated,
 };
 use noizylab_core::services::queues;
 use noizylab_kit::caller::Caller;
@@ -229,6 +229,11 @@ async fn on_event(env: &Env, delivery: &Delivery) -> ApiResult<Outcome> {
     if let Outcome::Retry(why) = ticket_parts(env, &envelope).await? {
         return Ok(Outcome::Retry(why));
     }
+    if let Some(ended) = envelope.payload::<SessionEnded>() {
+        if let Outcome::Retry(why) = session_report(env, &envelope, &ended.session_id).await? {
+            return Ok(Outcome::Retry(why));
+        }
+    }
     if NOTIFIED.contains(&envelope.event.as_str()) {
         let queue = env.queue(noizylab_core::bindings::NOTIFY).or_internal("NOTIFY")?;
         queue.send(delivery.body.clone()).await.or_internal("notify send")?;
@@ -314,6 +319,20 @@ async fn ticket_parts(env: &Env, envelope: &Envelope) -> ApiResult<Outcome> {
             Ok(Outcome::Done)
         }
         s => Ok(Outcome::Retry(format!("inventory answered {s} for the ticket's parts"))),
+    }
+}
+
+/// A remote session ended: `brain` makes its report in the seed's template and emails it
+/// to the customer, once. A device with no complete scan to report on (409) is logged.
+async fn session_report(env: &Env, envelope: &Envelope, session: &str) -> ApiResult<Outcome> {
+    let path = format!("/internal/sessions/{session}/report");
+    match ask(env, noizylab_core::services::BRAIN, envelope, &path, "{}".into()).await? {
+        200 => Ok(Outcome::Done),
+        s @ (404 | 409) => {
+            worker::console_warn!("{DIR}: no report for session {session} ({s})");
+            Ok(Outcome::Done)
+        }
+        s => Ok(Outcome::Retry(format!("brain answered {s} for the session's report"))),
     }
 }
 

@@ -94,6 +94,16 @@ async fn person(call: &Call, id: &str) -> ApiResult<Option<Person>> {
 pub async fn generate(mut req: Request, call: &Call) -> ApiResult<Response> {
     let who = Caller::staff_with(call, Scope::TicketsWrite).await?;
     let body: Generate = http::read_json(&mut req).await?;
+    let (id, report) = make(call, &who, &body).await?;
+    http::created(&json!({
+        "report": report,
+        "html_url": format!("/api/v1/reports/{id}"),
+        "pdf_url": format!("/api/v1/reports/{id}/pdf"),
+    }))
+}
+
+/// Makes, stores and announces a report for `who` (staff): its id and the report.
+async fn make(call: &Call, who: &Caller, body: &Generate) -> ApiResult<(String, Report)> {
     let session = match &body.session_id {
         Some(id) => {
             let found: Option<Session> = call
@@ -124,7 +134,7 @@ pub async fn generate(mut req: Request, call: &Call) -> ApiResult<Response> {
         }
         (None, None) => return Err(ApiError::invalid_field("scan_id", "name a scan_id, a session_id or both")),
     };
-    let after = store::visible_scan(call, &who, &scan_id).await?;
+    let after = store::visible_scan(call, who, &scan_id).await?;
     if session.as_ref().is_some_and(|s| s.device_id != after.device_id) {
         return Err(ApiError::invalid_field("scan_id", "the scan and the session are of different devices"));
     }
@@ -147,7 +157,7 @@ pub async fn generate(mut req: Request, call: &Call) -> ApiResult<Response> {
     };
     let (before, before_result) = match before_id {
         Some(id) => {
-            let scan = store::visible_scan(call, &who, &id).await?;
+            let scan = store::visible_scan(call, who, &id).await?;
             if scan.device_id != after.device_id {
                 return Err(ApiError::invalid_field("before_scan_id", "the two scans are of different devices"));
             }
@@ -186,7 +196,7 @@ pub async fn generate(mut req: Request, call: &Call) -> ApiResult<Response> {
         Some(p) => format!("NoizyLab + {}", display_name(p.name.as_deref(), &p.email)),
         None => "NoizyLab".into(),
     };
-    let device: store::Device = store::visible_device(call, &who, &after.device_id).await?;
+    let device: store::Device = store::visible_device(call, who, &after.device_id).await?;
     let now = time::now_rfc3339();
     let id = format!("rep_{}", random::id()?);
     let after_snapshot = snapshot(call, &after, &after_result).await?;
@@ -251,11 +261,7 @@ pub async fn generate(mut req: Request, call: &Call) -> ApiResult<Response> {
     let about =
         About { workspace: Some(&device.workspace_id), device: Some(&device.id), ticket: after.ticket_id.as_deref() };
     events::publish(call, about, &ReportGenerated { report_id: id.clone(), kind: report.kind.clone() }).await?;
-    http::created(&json!({
-        "report": report,
-        "html_url": format!("/api/v1/reports/{id}"),
-        "pdf_url": format!("/api/v1/reports/{id}/pdf"),
-    }))
+    Ok((id, report))
 }
 
 #[derive(Deserialize)]
@@ -333,6 +339,11 @@ pub async fn pdf(call: &Call, id: &str) -> ApiResult<Response> {
 pub async fn email(call: &Call, id: &str) -> ApiResult<Response> {
     let who = Caller::staff_with(call, Scope::TicketsWrite).await?;
     let stored = visible(call, &who, id).await?;
+    http::json(202, &send(call, &stored).await?)
+}
+
+/// Emails the stored report to the device's owner through `notifications`; where it went.
+async fn send(call: &Call, stored: &Stored) -> ApiResult<serde_json::Value> {
     let report: Report = serde_json::from_str(&stored.report).or_internal("stored report")?;
     let Some(owner) = person(call, &stored.owner_id).await? else {
         return Err(ApiError::Conflict("the device's owner has no email address on record".into()));
@@ -355,8 +366,76 @@ pub async fn email(call: &Call, id: &str) -> ApiResult<Response> {
             &[stored.id.as_str().into(), time::now_rfc3339().into()],
         )
         .await?;
-    http::json(
-        202,
-        &json!({ "report_id": stored.id, "device_id": stored.device_id, "sent_to": owner.email, "delivered_to": delivered["delivered_to"] }),
+    Ok(
+        json!({ "report_id": stored.id, "device_id": stored.device_id, "sent_to": owner.email, "delivered_to": delivered["delivered_to"] }),
     )
+}
+
+#[derive(Deserialize)]
+struct EndedSession {
+    workspace_id: String,
+    technician_id: Option<String>,
+    status: String,
+}
+
+#[derive(Deserialize)]
+struct Made {
+    id: String,
+    emailed_at: Option<String>,
+}
+
+/// `POST /internal/sessions/:id/report` (the orchestrator, on `session.ended`): the
+/// session's report in the seed's template, made from the device's latest complete scan
+/// and the session's actions, and emailed to the customer — once: heard again, the report
+/// made is reused and an email sent is not sent again. 200 with where it went; 409 when the
+/// device has no complete scan to report on (nothing to retry).
+pub async fn for_session(call: &Call, id: &str) -> ApiResult<Response> {
+    noizylab_kit::caller::require_service(
+        call,
+        noizylab_core::services::WORKFLOW_ORCHESTRATOR,
+        "only the orchestrator reports an ended session",
+    )?;
+    let s: EndedSession = call
+        .sql()?
+        .first("SELECT workspace_id, technician_id, status FROM repair_sessions WHERE id = ?1", &[id.into()])
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("session {id}")))?;
+    if s.status != "ended" {
+        return Err(ApiError::Conflict("the session has not ended".into()));
+    }
+    let made: Option<Made> = call
+        .sql()?
+        .first(
+            "SELECT id, emailed_at FROM diagnostic_reports WHERE session_id = ?1 ORDER BY created_at LIMIT 1",
+            &[id.into()],
+        )
+        .await?;
+    let made = match made {
+        Some(m) => m,
+        None => {
+            // The report is the session technician's (or the shop's, when none took it).
+            let who = Caller {
+                id: s.technician_id.clone().unwrap_or_else(|| "noizylab-brain".into()),
+                workspace: s.workspace_id.clone(),
+                role: Some(noizylab_core::auth::Role::Technician),
+                scopes: noizylab_core::auth::Role::Technician.default_scopes().to_vec(),
+            };
+            let body = Generate { scan_id: None, before_scan_id: None, session_id: Some(id.to_owned()) };
+            let (report_id, _) = make(call, &who, &body).await?;
+            Made { id: report_id, emailed_at: None }
+        }
+    };
+    if made.emailed_at.is_some() {
+        return http::ok(&json!({ "report_id": made.id, "emailed": "before" }));
+    }
+    let stored: Stored = call
+        .sql()?
+        .first(
+            "SELECT r.id, r.device_id, d.owner_id, r.report FROM diagnostic_reports r JOIN devices d ON d.id = r.device_id
+             WHERE r.id = ?1",
+            &[made.id.as_str().into()],
+        )
+        .await?
+        .ok_or_else(|| ApiError::internal(format!("report {} vanished", made.id)))?;
+    http::ok(&send(call, &stored).await?)
 }

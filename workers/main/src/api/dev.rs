@@ -2,8 +2,9 @@
 //! (in production every route here answers 404, as if it did not exist).
 //!
 //! They let a developer, and the end-to-end suite, see each storage binding work on the
-//! local stack through the real gateway: KV with TTL, R2 objects, and the event bus. They
-//! touch only keys under `dev:`/`dev/`, never real data.
+//! local stack through the real gateway: KV with TTL, R2 objects, the event bus and the
+//! jobs queue (a job sent again, as a queue may redeliver it). They touch only keys under
+//! `dev:`/`dev/`, never real data.
 
 use noizylab_core::bindings;
 use noizylab_core::events::{self, Envelope};
@@ -26,8 +27,9 @@ pub async fn route(req: Request, call: &Call, rest: &[&str]) -> ApiResult<Respon
         (Method::Put, ["r2", key]) => r2_put(req, call, key).await,
         (Method::Get, ["r2", key]) => r2_get(call, key).await,
         (Method::Post, ["events"]) => publish(req, call).await,
+        (Method::Post, ["jobs"]) => job(req, call).await,
         (_, ["kv" | "r2", _]) => Err(ApiError::MethodNotAllowed { allowed: vec!["GET", "PUT"] }),
-        (_, ["events"]) => Err(ApiError::MethodNotAllowed { allowed: vec!["POST"] }),
+        (_, ["events" | "jobs"]) => Err(ApiError::MethodNotAllowed { allowed: vec!["POST"] }),
         _ => Err(http::no_route(&req)),
     }
 }
@@ -186,4 +188,13 @@ async fn publish(mut req: Request, call: &Call) -> ApiResult<Response> {
         202,
         &Published { id: envelope.id, event: envelope.event, queue: noizylab_core::services::queues::EVENTS },
     )
+}
+
+/// `POST /api/v1/dev/jobs {kind, …}`: puts a job on `noizylab-jobs` as a producer would —
+/// to see a consumer take the same job twice (queues deliver at least once).
+async fn job(mut req: Request, call: &Call) -> ApiResult<Response> {
+    let job: noizylab_core::contracts::Job = http::read_json(&mut req).await?;
+    let text = serde_json::to_string(&job).map_err(|e| ApiError::internal(format!("serialize: {e}")))?;
+    call.queue(bindings::JOBS)?.send(text).await.or_internal("queue send")?;
+    http::json(202, &serde_json::json!({ "queue": noizylab_core::services::queues::JOBS, "job": job }))
 }

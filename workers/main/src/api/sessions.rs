@@ -8,6 +8,9 @@
 //!    customer join with single-use room tickets (`POST /sessions/:id/live/ticket`).
 //! 3. `POST /sessions/:id/action {type, params}` — a technician's action is recorded and
 //!    reaches the connected agent; the agent's progress and results reach everyone live.
+//!    Asked to `run_diagnostic`, the agent collects the device's data itself and posts it
+//!    (`POST /sessions/:id/scan` with its token): a scan of the session's device, run by
+//!    `brain` like any other.
 //! 4. `POST /sessions/:id/end {outcome, summary?}` — duration, outcome, and a report
 //!    (JSON, plus an HTML summary kept in R2); the channel closes.
 
@@ -50,10 +53,11 @@ pub async fn route(req: Request, call: &Call, rest: &[&str]) -> ApiResult<Respon
         (Get, [id]) => show(call, id).await,
         (Post, [id, "action"]) => action(req, call, id).await,
         (Post, [id, "end"]) => end(req, call, id).await,
+        (Post, [id, "scan"]) => agent_scan(req, call, id).await,
         (Post, [id, "live", "ticket"]) => live_ticket(call, id).await,
         (Get, [id, "live" | "agent"]) => join(&req, call, id).await,
         (Get, [id, "report"]) => report_html(call, id).await,
-        (_, ["start"] | [_, "action" | "end"] | [_, "live", "ticket"]) => {
+        (_, ["start"] | [_, "action" | "end" | "scan"] | [_, "live", "ticket"]) => {
             Err(ApiError::MethodNotAllowed { allowed: vec!["POST"] })
         }
         (_, ["history"] | [_] | [_, "live" | "agent" | "report"]) => {
@@ -359,6 +363,55 @@ struct End {
     outcome: String,
     #[serde(default)]
     summary: Option<String>,
+}
+
+/// `POST /api/v1/sessions/:id/scan` (the session's device agent, `X-Agent-Token: <its
+/// token>`): what the agent collected on the device (the seed's scan data: os, cpu_cores,
+/// ram_gb, storage_gb, logs, smart_data …; what it leaves out comes from the device's
+/// record) becomes a scan of the session's device, queued for `brain`: 202 with its id,
+/// and an `event` frame in the session's room. 401 without the agent's token, 409 once
+/// the session has ended, 400 naming a bad field (nothing queued).
+async fn agent_scan(mut req: Request, call: &Call, raw: &str) -> ApiResult<Response> {
+    let id = plain_id(raw)?;
+    let token =
+        req.headers().get("x-agent-token").ok().flatten().filter(|t| !t.is_empty() && t.len() <= 128).ok_or_else(
+            || ApiError::Unauthenticated("the device agent sends its session token in X-Agent-Token".into()),
+        )?;
+    let s: Session = call
+        .sql()?
+        .first(&format!("SELECT {COLUMNS} FROM repair_sessions WHERE id = ?1"), &[id.into()])
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("session {id}")))?;
+    if s.status == "ended" {
+        return Err(ApiError::Conflict("this session has ended: the agent's token died with it".into()));
+    }
+    let body = req.bytes().await.or_internal("body")?;
+    if body.len() > http::JSON_LIMIT {
+        return Err(ApiError::PayloadTooLarge { limit: http::JSON_LIMIT as u64 });
+    }
+    let given: serde_json::Map<String, Value> = http::parse_json(&body)?;
+    let device: store::Device = call
+        .sql()?
+        .first(
+            &format!("SELECT {} FROM devices WHERE id = ?1 AND deleted_at IS NULL", store::DEVICE_COLUMNS),
+            &[s.device_id.as_str().into()],
+        )
+        .await?
+        .ok_or_else(|| ApiError::Conflict("the session's device was removed".into()))?;
+    let input =
+        noizylab_core::diagnostics::ScanInput::for_device(Some(given), &device.id, device.os.as_deref(), &device.specs)
+            .map_err(|e| ApiError::invalid_field(e.field, e.message))?;
+    // The token is checked before anything is queued; then the room notes the scan.
+    if to_channel(call, &s.id, "agent", &json!({ "token": token })).await?.status_code() != 200 {
+        return Err(ApiError::Unauthenticated("this is not the session's device agent token".into()));
+    }
+    let by = s.technician_id.clone().unwrap_or_else(|| s.customer_id.clone());
+    let target =
+        noizylab_kit::scans::Target { device_id: &device.id, workspace_id: &s.workspace_id, requested_by: &by };
+    let queued = noizylab_kit::scans::queue(call, target, &input).await?;
+    let note = json!({ "token": token, "event": { "event": "diagnostics.requested", "scan_id": queued.scan_id } });
+    expect_ok(call, &s.id, "agent", &note).await?;
+    http::json(202, &queued)
 }
 
 /// `POST /api/v1/sessions/:id/end {outcome, summary?}` (staff): the session, its report.
