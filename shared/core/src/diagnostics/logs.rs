@@ -144,6 +144,11 @@ pub fn scan(text: &str) -> Vec<Finding> {
             if sig.kind == "failed_update" && lower.contains("softwareupdated") && !lower.contains("fail") {
                 continue;
             }
+            // macOS reports its thermal pressure at every level: nominal (0) and moderate
+            // (1) are no throttling, nor is a CPU speed limit of 100 %.
+            if sig.kind == "thermal_throttling" && thermally_fine(&lower) {
+                continue;
+            }
             if sig.needles.iter().any(|n| lower.contains(n)) {
                 hits.entry(i).or_default().push(line);
             }
@@ -176,6 +181,22 @@ pub fn scan(text: &str) -> Vec<Finding> {
         );
     }
     findings
+}
+
+/// Whether a thermal line says all is well: macOS' `Thermal pressure state: 0|1` (nominal,
+/// moderate; heavy is 2 and up) or `thermal level 0`, and `CPU_Speed_Limit = 100`.
+fn thermally_fine(lower: &str) -> bool {
+    let level_after = |key: &str| -> Option<u32> {
+        let at = lower.find(key)? + key.len();
+        lower[at..].trim_start_matches([' ', ':', '=', '\t']).chars().next()?.to_digit(10)
+    };
+    let speed = lower.find("cpu_speed_limit").map(|at| {
+        let rest = lower[at + "cpu_speed_limit".len()..].trim_start_matches([' ', ':', '=', '\t']);
+        rest.starts_with("100")
+    });
+    level_after("thermal pressure state").is_some_and(|l| l < 2)
+        || level_after("thermal level").is_some_and(|l| l == 0)
+        || speed == Some(true)
 }
 
 /// The program a crash line names: systemd's "<unit>: Main process exited, code=dumped",
@@ -226,6 +247,23 @@ mod tests {
 
     fn kinds(text: &str) -> Vec<String> {
         scan(text).into_iter().map(|f| f.title).collect()
+    }
+
+    #[test]
+    fn macos_thermal_pressure_counts_only_when_heavy() {
+        // The lines in the form macOS' CDScheduler and pmset print them. A real MacBook's
+        // system.log (LogPAI loghub's Mac sample, whose research-only licence keeps it out
+        // of this repository) reports its pressure state dozens of times a day at 0
+        // (nominal) and 1 (moderate), which is not throttling.
+        let calm = "\
+Jul  1 09:01:05 mac com.apple.CDScheduler[43]: Thermal pressure state: 1 Memory pressure state: 0
+Jul  1 09:41:54 mac com.apple.CDScheduler[258]: Thermal pressure state: 0 Memory pressure state: 0
+CPU_Speed_Limit \t= 100";
+        assert!(kinds(calm).is_empty(), "{:?}", kinds(calm));
+        let hot = "\
+Jul  1 14:02:11 mac com.apple.CDScheduler[43]: Thermal pressure state: 2 Memory pressure state: 0
+CPU_Speed_Limit \t= 62";
+        assert_eq!(kinds(hot), ["Thermal throttling in the logs (2 lines)"]);
     }
 
     #[test]
