@@ -176,6 +176,11 @@ pub struct Room {
     schema_ready: Cell<bool>,
     /// Per-socket frame quotas, in memory: an evicted room starts everyone afresh.
     quotas: RefCell<HashMap<String, Quota>>,
+    /// Each socket with its member as its attachment says, read once and kept until a
+    /// socket comes, goes or changes: reading every attachment across the JS boundary on
+    /// every broadcast was most of a broadcast's work in a full room. A woken object
+    /// starts with none and reads them again.
+    members: RefCell<Option<Vec<(WebSocket, Member)>>>,
 }
 
 /// Hands a client's WebSocket upgrade (with its query: `ticket`, `since`) to the room
@@ -257,7 +262,12 @@ impl Stored {
 
 impl Room {
     pub fn new(state: State) -> Self {
-        Room { state, schema_ready: Cell::new(false), quotas: RefCell::new(HashMap::new()) }
+        Room {
+            state,
+            schema_ready: Cell::new(false),
+            quotas: RefCell::new(HashMap::new()),
+            members: RefCell::new(None),
+        }
     }
 
     /// The object's key-value storage, for what its owner keeps beside the room.
@@ -329,6 +339,7 @@ impl Room {
         for ws in self.state.get_websockets() {
             let _ = ws.close(Some(1000), Some(reason));
         }
+        self.forget_members();
         Ok(())
     }
 
@@ -422,6 +433,7 @@ impl Room {
         let pair = WebSocketPair::new()?;
         self.state.accept_web_socket(&pair.server);
         pair.server.serialize_attachment(&member)?;
+        self.forget_members();
         let replayed = match since {
             Some(since) => self.replay(&pair.server, &member, since)?,
             None => 0,
@@ -463,11 +475,12 @@ impl Room {
                 vec![at.into(), from.into(), kind.into(), visibility.into(), body.to_string().into()],
             )?
             .one()?;
-        let frame = stored.frame();
+        // Serialised once for everyone.
+        let text = stored.frame().to_string();
         for (peer, member) in self.trusted() {
             if stored.visible_to(&member) {
                 // A peer that went away mid-broadcast is cleaned up by its close event.
-                let _ = send_json(&peer, &frame);
+                let _ = peer.send_with_str(&text);
             }
         }
         Ok(stored.seq)
@@ -476,9 +489,10 @@ impl Room {
     /// Sends a frame that is not kept (typing, say) to every member; internal-only when
     /// `staff_only`.
     pub fn signal(&self, frame: &Value, staff_only: bool) {
+        let text = frame.to_string();
         for (peer, member) in self.trusted() {
             if !staff_only || member.staff {
-                let _ = send_json(&peer, frame);
+                let _ = peer.send_with_str(&text);
             }
         }
     }
@@ -487,18 +501,29 @@ impl Room {
     /// closed (4001) instead: nothing more reaches a socket on a ticket that old.
     fn trusted(&self) -> Vec<(WebSocket, Member)> {
         let now = crate::time::now_millis();
-        let mut live = Vec::new();
-        for ws in self.state.get_websockets() {
-            match member_of(&ws) {
-                Some(m) if m.stale(now) => {
-                    let _ =
-                        ws.close(Some(CLOSE_ACCESS_CHANGED), Some("this socket is a day old; mint a new room ticket"));
-                }
-                Some(m) => live.push((ws, m)),
-                None => {}
+        let mut cache = self.members.borrow_mut();
+        let all = cache.get_or_insert_with(|| {
+            self.state.get_websockets().into_iter().filter_map(|ws| member_of(&ws).map(|m| (ws, m))).collect()
+        });
+        let mut live = Vec::with_capacity(all.len());
+        let mut closed = false;
+        for (ws, m) in all.iter() {
+            if m.stale(now) {
+                let _ = ws.close(Some(CLOSE_ACCESS_CHANGED), Some("this socket is a day old; mint a new room ticket"));
+                closed = true;
+            } else {
+                live.push((ws.clone(), m.clone()));
             }
         }
+        if closed {
+            *cache = None;
+        }
         live
+    }
+
+    /// The sockets or their members changed: read them again next time.
+    fn forget_members(&self) {
+        *self.members.borrow_mut() = None;
     }
 
     /// `POST /publish` from the owning worker.
@@ -548,6 +573,7 @@ impl Room {
             // refused by `admit`, and nothing more is broadcast to it.
             member.since_ms = 0;
             let _ = ws.serialize_attachment(&member);
+            self.forget_members();
             let _ = ws.close(Some(CLOSE_ACCESS_CHANGED), Some(reason));
             closed += 1;
         }
@@ -592,6 +618,7 @@ impl Room {
         } else if q.refused == MAX_REFUSED {
             // Marked stale too, so that nothing it still sends is admitted, quota or not.
             let _ = ws.serialize_attachment(&Member { since_ms: 0, ..member });
+            self.forget_members();
             let _ = ws.close(Some(1008), Some("too many frames"));
         } else if too_large {
             let _ = error_frame(ws, "that frame is too large: 16 KiB at most");
@@ -673,6 +700,7 @@ impl Room {
             ClientFrame::Presence { step } => {
                 member.step = step.map(|s| s.chars().take(100).collect());
                 ws.serialize_attachment(&member)?;
+                self.forget_members();
                 self.broadcast_presence(None)
             }
         }
@@ -682,6 +710,7 @@ impl Room {
         if let Some(key) = member_of(ws).and_then(|m| m.socket) {
             self.quotas.borrow_mut().remove(&key);
         }
+        self.forget_members();
         // 1005/1006 are reserved and may not be sent back; answer with a normal closure.
         let code = if code == 1005 || code == 1006 { 1000 } else { code as u16 };
         let _ = ws.close(Some(code), Some(reason));
