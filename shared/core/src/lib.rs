@@ -32,6 +32,7 @@ pub mod text;
 pub mod tickets;
 pub mod vision;
 pub mod webpush;
+pub mod workflows;
 
 /// The version every worker reports in `/health`: the workspace version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
