@@ -24,6 +24,10 @@ use noizylab_kit::{http, serve, time, ApiError, ApiResult, Call, OrInternal};
 use serde::{Deserialize, Serialize};
 use worker::{event, wasm_bindgen::JsValue, Context, Env, MessageBatch, Method, Request, Response};
 
+mod api;
+
+use api::definitions;
+
 const DIR: &str = "workflow-orchestrator";
 
 #[event(fetch)]
@@ -34,9 +38,27 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
 async fn route(req: Request, call: Call) -> ApiResult<Response> {
     let path = req.path();
     match (req.method(), http::segments(&path).as_slice()) {
+        (Method::Post, ["api", "v1", "workflows"]) => definitions::create(req, &call).await,
+        (Method::Get, ["api", "v1", "workflows"]) => definitions::list(&call).await,
+        (Method::Get, ["api", "v1", "workflows", "actions"]) => definitions::actions(&call).await,
         (Method::Get, ["api", "v1", "workflows", "events", id]) => event_by_id(&call, id).await,
         (Method::Get, ["api", "v1", "workflows", "dead-letters"]) => dead_letters(&req, &call).await,
         (Method::Post, ["api", "v1", "workflows", "dead-letters", id, "replay"]) => replay(&call, id).await,
+        (Method::Get, ["api", "v1", "workflows", id]) => definitions::show(&call, id).await,
+        (Method::Put, ["api", "v1", "workflows", id]) => definitions::replace(req, &call, id).await,
+        (Method::Get, ["api", "v1", "workflows", id, "versions", v]) => definitions::version(&call, id, v).await,
+        (Method::Post, ["api", "v1", "workflows", id, "enable"]) => definitions::enable(&call, id, true).await,
+        (Method::Post, ["api", "v1", "workflows", id, "disable"]) => definitions::enable(&call, id, false).await,
+        (_, ["api", "v1", "workflows"]) => Err(ApiError::MethodNotAllowed { allowed: vec!["GET", "POST"] }),
+        (_, ["api", "v1", "workflows", "actions" | "dead-letters"] | ["api", "v1", "workflows", "events", _]) => {
+            Err(ApiError::MethodNotAllowed { allowed: vec!["GET"] })
+        }
+        (_, ["api", "v1", "workflows", _]) => Err(ApiError::MethodNotAllowed { allowed: vec!["GET", "PUT"] }),
+        (
+            _,
+            ["api", "v1", "workflows", _, "enable" | "disable"]
+            | ["api", "v1", "workflows", "dead-letters", _, "replay"],
+        ) => Err(ApiError::MethodNotAllowed { allowed: vec!["POST"] }),
         _ => Err(http::no_route(&req)),
     }
 }

@@ -28,7 +28,7 @@ pub enum Trigger {
     /// A catalogued event, when `filter` (an expression over `event.…`) holds.
     Event {
         event: String,
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         filter: Option<String>,
     },
     /// A person starts it (`POST …/runs`).
@@ -91,7 +91,7 @@ pub enum Kind {
         fields: Vec<Field>,
         #[serde(default = "day")]
         timeout_hours: u32,
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         escalate_to: Option<Assignee>,
         approved: String,
         rejected: String,
@@ -138,7 +138,7 @@ pub struct Step {
 #[serde(deny_unknown_fields)]
 pub struct Definition {
     pub name: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     pub trigger: Trigger,
     /// The first step's id.

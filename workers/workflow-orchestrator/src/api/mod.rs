@@ -1,0 +1,4 @@
+//! The handlers of the automation engine, one module per resource (the bus consumer and
+//! the operator routes are still in `lib.rs`). A handler module never imports another.
+
+pub mod definitions;
