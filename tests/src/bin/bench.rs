@@ -529,6 +529,14 @@ fn peer_comparison(quick: bool) {
         }
     }
     let _stop = Stop(peer.id());
+    // The release profile aborts on a panic, so no destructor runs then: a panic hook
+    // (which runs before the abort) stops the peer too.
+    let group = peer.id();
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let _ = std::process::Command::new("kill").args(["-TERM", "--", &format!("-{group}")]).status();
+        report(info);
+    }));
     let mut peer_url = String::new();
     let mut peer_token = String::new();
     let out = std::io::BufReader::new(peer.stdout.take().expect("peer stdout"));
