@@ -136,6 +136,9 @@ const EXTRA = {
 function localVars(dir) {
   const origin = (process.env.NOIZYLAB_PORTAL_ORIGIN ?? "http://localhost:8787").replace(/\/+$/, "");
   const vars = { ENVIRONMENT: process.env.NOIZYLAB_ENVIRONMENT ?? "development" };
+  // NOIZYLAB_DELIVER_TWICE=1: every queue message is handled twice (development only), as
+  // at-least-once delivery may; the tests of idempotent consumers run with it.
+  if (process.env.NOIZYLAB_DELIVER_TWICE === "1") vars.DELIVER_TWICE = "1";
   if (dir === "api-gateway") vars.PORTAL_ORIGIN = origin;
   if (dir === "main" || dir === "customer-portal") vars.PORTAL_URL = `${origin}/portal`;
   return vars;

@@ -4,7 +4,7 @@
 //!
 //! The workers must be built (`./deploy.sh build`; `./deploy.sh test` does it).
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -129,8 +129,15 @@ impl Platform {
             }
         });
         let (tx, rx) = mpsc::channel::<String>();
+        // Stdout (the workers' console, Miniflare's notes) is kept beside it, for a person
+        // finding out why a test failed.
+        let out_path = state.join("platform.out");
         std::thread::spawn(move || {
+            let mut out = std::fs::OpenOptions::new().create(true).append(true).open(out_path).ok();
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(f) = out.as_mut() {
+                    let _ = writeln!(f, "{line}");
+                }
                 if line.contains("\"ready\":true") {
                     let _ = tx.send(line);
                 }

@@ -1,7 +1,17 @@
-//! Workflow definitions end to end (issue 17, its first part) against the real
-//! `workflow-orchestrator` in workerd with real D1: the seed's parts sourcing flow saved,
-//! a definition with a cycle or an unknown action refused naming the step, versions kept
-//! and readable, enable/disable, and who may manage them.
+//! Workflows end to end (issue 17) against the real `workflow-orchestrator` in workerd
+//! with real D1, queues and Durable Objects (one per run, with alarms), the real workers
+//! its actions call, and an eBay stand-in on loopback speaking eBay's wire format:
+//!
+//! - definitions: checked whole (a cycle or an unknown action refused naming the step),
+//!   versions kept and readable, enable/disable, who may manage them, the defaults put in;
+//! - the seed's parts sourcing flow as shipped, with every queue message delivered twice:
+//!   low stock → eBay searched (its first failure retried) → a manager's task (escalated
+//!   when overdue) → exactly one purchase request and one order;
+//! - a run survives a platform restart in the middle of a delay and finishes;
+//! - a failed run is kept with the dead letters and, replayed, finishes.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use noizylab_tests::*;
 use serde_json::{json, Value};
@@ -33,7 +43,7 @@ fn workflows_are_checked_whole_versioned_and_enabled_by_those_who_manage_them() 
     let owner = access(&sign_in(&p, OWNER_EMAIL));
     let tech = access(&technician(&p));
 
-    let made = authed(&p, "POST", "/api/v1/workflows", &owner, Some(&parts_sourcing("Parts sourcing")));
+    let made = authed(&p, "POST", "/api/v1/workflows", &owner, Some(&parts_sourcing("Sourcing by hand")));
     assert_eq!(made.status, 201, "{}", made.text());
     let v = made.json();
     let id = v["id"].as_str().expect("id").to_owned();
@@ -51,13 +61,22 @@ fn workflows_are_checked_whole_versioned_and_enabled_by_those_who_manage_them() 
     unknown["steps"][0]["action"] = json!("ebay.snipe");
     let r = authed(&p, "POST", "/api/v1/workflows", &owner, Some(&unknown));
     assert_eq!((r.status, r.json()["error"]["field"].as_str()), (400, Some("steps.hunt")), "{}", r.text());
-    let same = authed(&p, "POST", "/api/v1/workflows", &owner, Some(&parts_sourcing("Parts sourcing")));
+    let same = authed(&p, "POST", "/api/v1/workflows", &owner, Some(&parts_sourcing("Sourcing by hand")));
     assert_eq!(same.status, 409, "{}", same.text());
+    // Beside it, the seed's two flows, put in once: parts sourcing on, repair intake off.
     let listed = authed(&p, "GET", "/api/v1/workflows", &owner, None).json();
-    assert_eq!(listed["workflows"].as_array().map(Vec::len), Some(1), "{listed}");
+    let names: Vec<(&str, bool)> = listed["workflows"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|w| Some((w["name"].as_str()?, w["enabled"].as_bool()?)))
+        .collect();
+    assert_eq!(names, [("Parts sourcing", true), ("Repair intake", false), ("Sourcing by hand", false)], "{listed}");
+    let again = authed(&p, "GET", "/api/v1/workflows", &owner, None).json();
+    assert_eq!(again["workflows"].as_array().map(Vec::len), Some(3), "the defaults are put in once");
 
     // A new version: the old one stays readable.
-    let mut second = parts_sourcing("Parts sourcing");
+    let mut second = parts_sourcing("Sourcing by hand");
     second["steps"][1]["expression"] = json!("steps.hunt.found > 0 && event.data.reorder_point >= 1");
     let saved = authed(&p, "PUT", &format!("/api/v1/workflows/{id}"), &owner, Some(&second));
     assert_eq!(saved.status, 200, "{}", saved.text());
@@ -77,5 +96,306 @@ fn workflows_are_checked_whole_versioned_and_enabled_by_those_who_manage_them() 
     assert!(actions["actions"].as_array().is_some_and(|a| a.iter().any(|x| x["name"] == "ebay.hunt")), "{actions}");
     assert_eq!(authed(&p, "GET", "/api/v1/workflows", &tech, None).status, 403);
     assert_eq!(authed(&p, "POST", "/api/v1/workflows", &tech, Some(&parts_sourcing("Mine"))).status, 403);
+    p.stop();
+}
+
+/// Searches of eBay so far: the first one fails (eBay answers 500), as eBay sometimes does.
+static SEARCHES: AtomicUsize = AtomicUsize::new(0);
+
+fn flaky_ebay(r: &Received) -> (u16, String) {
+    if r.path.starts_with("/buy/browse/v1/item_summary/search") && SEARCHES.fetch_add(1, Ordering::SeqCst) == 0 {
+        let body = json!({ "errors": [{ "errorId": 10001, "domain": "API_BROWSE", "category": "APPLICATION",
+                                        "message": "stand-in failure" }] });
+        return (500, body.to_string());
+    }
+    ebay::reply(r)
+}
+
+fn part(p: &Platform, tech: &str, sku: &str, reorder_point: i64) -> String {
+    let body = json!({ "sku": sku, "mpn": "900-2G183-0000-001", "description": "NVIDIA Tesla T4 16 GB",
+                       "category": "gpu", "cost_cents": 240_000, "currency": "USD",
+                       "reorder_point": reorder_point, "reorder_quantity": 3 });
+    let r = authed(p, "POST", "/api/v1/parts", tech, Some(&body));
+    assert_eq!(r.status, 201, "{}", r.text());
+    r.json()["id"].as_str().expect("part id").to_owned()
+}
+
+fn run_of(p: &Platform, token: &str, run: &str) -> Value {
+    let r = authed(p, "GET", &format!("/api/v1/workflows/runs/{run}"), token, None);
+    assert_eq!(r.status, 200, "{}", r.text());
+    r.json()
+}
+
+fn finished(p: &Platform, token: &str, run: &str, status: &str) -> Value {
+    eventually(Duration::from_secs(60), &format!("run {run} {status}"), || {
+        let r = run_of(p, token, run);
+        (r["status"] == status).then_some(r)
+    })
+}
+
+/// (step, outcome) of each entry of a run's history.
+fn outcomes(run: &Value) -> Vec<(String, String)> {
+    run["history"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|h| (h["step"].as_str().unwrap_or("").to_owned(), h["outcome"].as_str().unwrap_or("").to_owned()))
+        .collect()
+}
+
+#[test]
+fn the_parts_sourcing_flow_buys_once_with_every_message_delivered_twice() {
+    let stand_in = StandIn::start(flaky_ebay);
+    let mut env = ebay::env(&stand_in);
+    env.push(("NOIZYLAB_DELIVER_TWICE", "1".to_owned()));
+    let p = Platform::fresh_with("wf-parts", &env.iter().map(|(k, v)| (*k, v.as_str())).collect::<Vec<_>>());
+    let owner_pair = sign_in(&p, OWNER_EMAIL);
+    let (owner, owner_id) = (access(&owner_pair), user_id(&owner_pair));
+    let tech = access(&technician(&p));
+
+    // Two left of a part whose reorder point is two: inventory.low_stock (delivered
+    // twice) starts the shipped parts sourcing flow once.
+    let part = part(&p, &tech, &format!("WF-T4-{}", now()), 2);
+    let m = |body: Value| authed(&p, "POST", "/api/v1/inventory/movements", &tech, Some(&body));
+    assert_eq!(m(json!({ "part_id": part, "kind": "receive", "quantity": 3, "location": "main" })).status, 201);
+    assert_eq!(
+        m(json!({ "part_id": part, "kind": "adjust", "quantity": -1, "location": "main", "reason": "bent pins" }))
+            .status,
+        201
+    );
+
+    // The flow waits for a manager: the task carries what the run found.
+    let task = eventually(Duration::from_secs(60), "the manager's task", || {
+        let r = authed(&p, "GET", "/api/v1/tasks", &owner, None).json();
+        r["tasks"].as_array().and_then(|t| t.first()).cloned()
+    });
+    let (task_id, run) =
+        (task["id"].as_str().expect("task").to_owned(), task["run_id"].as_str().expect("run").to_owned());
+    assert_eq!((task["status"].as_str(), task["assignee"]["role"].as_str()), (Some("open"), Some("admin")), "{task}");
+    assert_eq!(task["workflow"], "Parts sourcing");
+    assert_eq!(task["form"][0]["name"], "quantity");
+    assert_eq!(task["context"]["event"]["data"]["part_id"], part.as_str());
+    assert_eq!(task["context"]["steps"]["hunt"]["deals"], 2, "{task}");
+    let best = task["context"]["steps"]["hunt"]["best_deal"].as_str().expect("best deal").to_owned();
+    let ranked = authed(&p, "GET", &format!("/api/v1/deals?part_id={part}"), &tech, None).json();
+    assert_eq!(ranked["deals"][0]["id"], best.as_str(), "the best deal by the hunter's score");
+
+    // eBay's first answer was a failure: the step was tried again after a back-off.
+    let r = run_of(&p, &owner, &run);
+    assert_eq!((r["status"].as_str(), r["current_step"].as_str()), (Some("waiting"), Some("approve")), "{r}");
+    let seen = outcomes(&r);
+    assert_eq!(
+        &seen[..4],
+        &[
+            ("hunt".into(), "retry".into()),
+            ("hunt".into(), "ok".into()),
+            ("any_deal".into(), "ok".into()),
+            ("approve".into(), "waiting".into())
+        ],
+        "{r}"
+    );
+    assert!(r["history"][0]["error"].as_str().is_some_and(|e| e.contains("502")), "{r}");
+    assert_eq!(r["actor"], owner_id.as_str(), "a default flow acts for the workspace's owner");
+
+    // A technician neither sees nor decides a manager's task; a decision needs the form.
+    let theirs = authed(&p, "GET", "/api/v1/tasks", &tech, None).json();
+    assert_eq!(theirs["tasks"].as_array().map(Vec::len), Some(0), "{theirs}");
+    let decide = format!("/api/v1/tasks/{task_id}/decision");
+    assert_eq!(authed(&p, "POST", &decide, &tech, Some(&json!({ "decision": "approve" }))).status, 404);
+    let bare = authed(&p, "POST", &decide, &owner, Some(&json!({ "decision": "approve" })));
+    assert_eq!(
+        (bare.status, bare.json()["error"]["field"].as_str()),
+        (400, Some("answers.quantity")),
+        "{}",
+        bare.text()
+    );
+    let wrong =
+        authed(&p, "POST", &decide, &owner, Some(&json!({ "decision": "approve", "answers": { "quantity": "two" } })));
+    assert_eq!(wrong.status, 400, "{}", wrong.text());
+
+    // Overdue: the task is escalated to the owners, who are emailed once.
+    d1_execute(&p.state, &format!("UPDATE workflow_tasks SET due_at = '2000-01-01T00:00:00Z' WHERE id = '{task_id}'"));
+    let woken = authed(&p, "POST", &format!("/api/v1/workflows/runs/{run}/wake"), &owner, None);
+    assert_eq!(woken.status, 200, "{}", woken.text());
+    let t = authed(&p, "GET", &format!("/api/v1/tasks/{task_id}"), &owner, None).json();
+    assert_eq!(t["assignee"]["role"], "owner", "{t}");
+    assert!(t["escalated_at"].is_string() && t["due_at"].as_str() > Some("2001"), "{t}");
+    let reminders = || {
+        d1_query(&p.state, &format!("SELECT id FROM dev_outbox WHERE recipient = '{OWNER_EMAIL}' AND subject LIKE 'Waiting for your decision%'"))
+    };
+    eventually(Duration::from_secs(20), "the escalation email", || (reminders().len() == 1).then_some(()));
+
+    // The owner approves two; a second decision is refused.
+    let yes = json!({ "decision": "approve", "comment": "good seller", "answers": { "quantity": 2 } });
+    let decided = authed(&p, "POST", &decide, &owner, Some(&yes));
+    assert_eq!(decided.status, 200, "{}", decided.text());
+    assert_eq!(
+        (decided.json()["status"].as_str(), decided.json()["decided_by"].as_str()),
+        (Some("approved"), Some(owner_id.as_str()))
+    );
+    let twice = authed(&p, "POST", &decide, &owner, Some(&json!({ "decision": "reject" })));
+    assert_eq!(twice.status, 409, "{}", twice.text());
+
+    // The run buys: one request (by the decider), approved, one order; then it ends.
+    let done = finished(&p, &owner, &run, "succeeded");
+    let tail: Vec<(String, String)> = outcomes(&done).into_iter().skip(4).collect();
+    assert_eq!(
+        tail,
+        [
+            ("approve".into(), "escalated".into()),
+            ("approve".into(), "approved".into()),
+            ("request".into(), "ok".into()),
+            ("buy".into(), "ok".into())
+        ],
+        "{done}"
+    );
+    let requests = d1_query(
+        &p.state,
+        &format!(
+            "SELECT id, status, quantity, requested_by, decided_by FROM purchase_requests WHERE deal_id = '{best}'"
+        ),
+    );
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    assert_eq!((requests[0]["status"].as_str(), requests[0]["quantity"].as_i64()), (Some("approved"), Some(2)));
+    assert_eq!(requests[0]["requested_by"], owner_id.as_str());
+    let request = requests[0]["id"].as_str().expect("request");
+    let orders = d1_query(&p.state, &format!("SELECT id, status FROM purchase_orders WHERE source = 'ebay:{request}'"));
+    assert_eq!(orders.len(), 1, "{orders:?}");
+    assert_eq!(done["steps"]["buy"]["purchase_order"]["id"], orders[0]["id"]);
+
+    // Delivered twice, done once: one run, one deal.found, one escalation email, one
+    // audited decision.
+    let listed = authed(&p, "GET", "/api/v1/workflows/runs?status=succeeded", &owner, None).json();
+    assert_eq!(listed["runs"].as_array().map(Vec::len), Some(1), "{listed}");
+    let announced =
+        d1_query(&p.state, &format!("SELECT id FROM deals WHERE part_id = '{part}' AND alerted_at IS NOT NULL"));
+    assert_eq!(announced.len(), 2, "both deals at the made watch's score (60) are announced");
+    for deal in &announced {
+        let id = deal["id"].as_str().unwrap_or_default();
+        let found = || {
+            d1_query(
+                &p.state,
+                &format!("SELECT id FROM event_log WHERE event = 'deal.found' AND payload LIKE '%{id}%'"),
+            )
+        };
+        eventually(Duration::from_secs(20), "deal.found logged", || (found().len() == 1).then_some(()));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(reminders().len(), 1);
+    let audited = d1_query(
+        &p.state,
+        &format!("SELECT actor FROM audit_log WHERE action = 'workflow.task_decided' AND detail LIKE '%{task_id}%'"),
+    );
+    assert_eq!(audited.len(), 1, "{audited:?}");
+    assert_eq!(audited[0]["actor"], owner_id.as_str());
+    p.stop();
+}
+
+/// A workflow started by hand: check a part, wait, check it again.
+fn pause_flow(part: &str, seconds: u32) -> Value {
+    json!({
+        "name": "Pause",
+        "trigger": { "type": "manual" },
+        "start": "first",
+        "steps": [
+            { "id": "first", "type": "action", "action": "inventory.check", "input": { "part_id": part }, "next": "pause" },
+            { "id": "pause", "type": "delay", "seconds": seconds, "next": "again" },
+            { "id": "again", "type": "action", "action": "inventory.check", "input": { "part_id": "{{steps.first.id}}" } }
+        ]
+    })
+}
+
+#[test]
+fn a_run_survives_a_platform_restart_in_the_middle_and_finishes() {
+    let p = Platform::fresh("wf-restart");
+    let owner = access(&sign_in(&p, OWNER_EMAIL));
+    let part = part(&p, &owner, &format!("WF-R-{}", now()), 0);
+    let made = authed(&p, "POST", "/api/v1/workflows", &owner, Some(&pause_flow(&part, 4)));
+    assert_eq!(made.status, 201, "{}", made.text());
+    let id = made.json()["id"].as_str().expect("workflow").to_owned();
+    let start = format!("/api/v1/workflows/{id}/runs");
+    assert_eq!(authed(&p, "POST", &start, &owner, None).status, 409, "a disabled workflow does not run");
+    assert_eq!(authed(&p, "POST", &format!("/api/v1/workflows/{id}/enable"), &owner, None).status, 200);
+    let started = authed(&p, "POST", &start, &owner, Some(&json!({ "input": { "why": "restart test" } })));
+    assert_eq!(started.status, 202, "{}", started.text());
+    let run = started.json()["id"].as_str().expect("run").to_owned();
+    eventually(Duration::from_secs(20), "the run in its delay", || {
+        let r = run_of(&p, &owner, &run);
+        (r["current_step"] == "pause" && r["status"] == "waiting").then_some(())
+    });
+
+    // The platform goes down in the middle of the delay, and comes back after it ended.
+    let state = p.stop();
+    std::thread::sleep(Duration::from_secs(5));
+    let p = Platform::start(&state);
+    let owner = access(&sign_in(&p, OWNER_EMAIL));
+    let done = finished(&p, &owner, &run, "succeeded");
+    let seen = outcomes(&done);
+    assert_eq!(
+        seen,
+        [("first".into(), "ok".into()), ("pause".into(), "ok".into()), ("again".into(), "ok".into())],
+        "{done}"
+    );
+    assert_eq!(done["steps"]["again"]["id"], part.as_str());
+    assert_eq!(done["event"]["data"]["why"], "restart test");
+    p.stop();
+}
+
+#[test]
+fn a_failed_run_is_a_dead_letter_and_replayed_it_finishes() {
+    let p = Platform::fresh("wf-replay");
+    let owner = access(&sign_in(&p, OWNER_EMAIL));
+    let tech = access(&technician(&p));
+    let customer = access(&sign_in(&p, &unique_email("wf-customer")));
+    let t = authed(&p, "POST", "/api/v1/tickets", &customer, Some(&json!({ "title": "Amp hums" })));
+    assert_eq!(t.status, 201, "{}", t.text());
+    let ticket = t.json()["id"].as_str().expect("ticket").to_owned();
+    let flow = json!({
+        "name": "To diagnostics",
+        "trigger": { "type": "manual" },
+        "start": "move",
+        "steps": [{ "id": "move", "type": "action", "action": "ticket.move",
+                    "input": { "ticket_id": "{{event.data.ticket_id}}", "to": "DIAGNOSTICS" } }]
+    });
+    let made = authed(&p, "POST", "/api/v1/workflows", &owner, Some(&flow));
+    assert_eq!(made.status, 201, "{}", made.text());
+    let id = made.json()["id"].as_str().expect("workflow").to_owned();
+    assert_eq!(authed(&p, "POST", &format!("/api/v1/workflows/{id}/enable"), &owner, None).status, 200);
+
+    // Started twice with one Idempotency-Key: one run.
+    let start = |key: &str| {
+        let url = p.url(&format!("/api/v1/workflows/{id}/runs"));
+        let body = json!({ "input": { "ticket_id": ticket } }).to_string();
+        let auth = format!("Bearer {owner}");
+        let headers =
+            [("authorization", auth.as_str()), ("content-type", "application/json"), ("idempotency-key", key)];
+        request("POST", &url, &headers, Some(body.as_bytes()))
+    };
+    let (a, b) = (start("move-1"), start("move-1"));
+    assert_eq!((a.status, b.status), (202, 202), "{}", a.text());
+    assert_eq!(a.json()["id"], b.json()["id"]);
+    let run = a.json()["id"].as_str().expect("run").to_owned();
+
+    // INTAKE cannot go straight to DIAGNOSTICS: main's refusal is final, the run fails
+    // and is kept with the dead letters, saying why.
+    let failed = finished(&p, &owner, &run, "failed");
+    assert!(failed["error"].as_str().is_some_and(|e| e.contains("main refused it (409)")), "{failed}");
+    let letters = authed(&p, "GET", "/api/v1/workflows/dead-letters?queue=noizylab-workflows", &owner, None).json();
+    let letter =
+        letters["dead_letters"].as_array().and_then(|l| l.iter().find(|d| d["message_id"] == run.as_str())).cloned();
+    assert!(
+        letter.as_ref().is_some_and(|l| l["reason"].as_str().is_some_and(|r| r.contains("step move"))),
+        "{letters}"
+    );
+
+    // Someone triages the ticket; the dead letter replayed, the run goes on and finishes.
+    move_to(&p, &tech, &ticket, &["TRIAGE"]);
+    let replayed = authed(&p, "POST", &format!("/api/v1/workflows/dead-letters/{run}/replay"), &owner, None);
+    assert_eq!(replayed.status, 202, "{}", replayed.text());
+    let done = finished(&p, &owner, &run, "succeeded");
+    assert_eq!(outcomes(&done), [("move".into(), "failed".into()), ("move".into(), "ok".into())], "{done}");
+    let now_at = authed(&p, "GET", &format!("/api/v1/tickets/{ticket}"), &tech, None).json();
+    assert_eq!(now_at["ticket"]["status"], "DIAGNOSTICS", "{now_at}");
+    assert_eq!(authed(&p, "POST", "/api/v1/workflows/wf_nope/runs", &owner, None).status, 404);
     p.stop();
 }

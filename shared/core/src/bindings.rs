@@ -26,6 +26,8 @@ pub const TICKET_ROOM: &str = "TICKET_ROOM";
 pub const REPAIR_SESSION: &str = "REPAIR_SESSION";
 pub const CHAT_SESSION: &str = "CHAT_SESSION";
 pub const ANNOTATION_ROOM: &str = "ANNOTATION_ROOM";
+/// One workflow run (the orchestrator's `WorkflowRun`), by the run's id.
+pub const WORKFLOW_RUN: &str = "WORKFLOW_RUN";
 /// The audit chain's single appender (in `main`).
 pub const AUDIT_LOG: &str = "AUDIT_LOG";
 

@@ -262,4 +262,10 @@ pub struct HuntReport {
     pub skipped: u32,
     /// Deals new or newly above their watch's score (each a `deal.found`).
     pub found: u32,
+    /// For a hunt of one part: its deals worth buying now (not rejected, none already
+    /// being bought), and the best of them by score.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deals: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub best_deal: Option<String>,
 }

@@ -319,6 +319,7 @@ pub static SERVICES: [ServiceSpec; 17] = [
             d1(DB),
             queue(NOTIFY),
             queue(WORKFLOWS),
+            object(WORKFLOW_RUN),
             service(MAIN),
             service(BRAIN),
             service(VISION),
@@ -335,7 +336,7 @@ pub static SERVICES: [ServiceSpec; 17] = [
             queues::NOTIFY_DLQ,
             queues::WORKFLOWS_DLQ,
         ],
-        classes: &[],
+        classes: &["WorkflowRun"],
     },
 ];
 
@@ -350,7 +351,7 @@ pub fn by_binding(binding: &str) -> Option<&'static ServiceSpec> {
 }
 
 /// `/api/v1/<area>/…` → the service binding of the worker that owns the area.
-pub static AREAS: [(&str, &str); 33] = [
+pub static AREAS: [(&str, &str); 34] = [
     ("analytics", ANALYTICS),
     ("audit", MAIN),
     ("auth", MAIN),
@@ -382,6 +383,7 @@ pub static AREAS: [(&str, &str); 33] = [
     ("voice", VOICE),
     ("watches", EBAY_SNIPER),
     ("webhooks", CUSTOMER_PORTAL),
+    ("tasks", WORKFLOW_ORCHESTRATOR),
     ("workflows", WORKFLOW_ORCHESTRATOR),
     ("workspaces", MAIN),
 ];

@@ -94,6 +94,20 @@ impl Call {
         self.signed_as(&Identity::service(&self.service()), binding, method, path, body).await
     }
 
+    /// [`Call::internal`] with an `Idempotency-Key`: a call the receiver does once per key.
+    pub async fn internal_once(
+        &self,
+        binding: &str,
+        method: Method,
+        path: &str,
+        body: Option<String>,
+        key: &str,
+    ) -> ApiResult<Response> {
+        let fetcher = self.env.service(binding).or_internal(binding)?;
+        let extra = [("idempotency-key", key)];
+        send_signed(&fetcher, &self.secret, &self.identity, &self.request_id, method, path, body, &extra).await
+    }
+
     async fn signed_as(
         &self,
         who: &Identity,
@@ -118,6 +132,20 @@ pub async fn forward_signed(
     path_and_query: &str,
     body: Option<String>,
 ) -> ApiResult<Response> {
+    send_signed(fetcher, secret, who, request_id, method, path_and_query, body, &[]).await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn send_signed(
+    fetcher: &Fetcher,
+    secret: &str,
+    who: &Identity,
+    request_id: &str,
+    method: Method,
+    path_and_query: &str,
+    body: Option<String>,
+    extra: &[(&str, &str)],
+) -> ApiResult<Response> {
     let path = path_and_query.split('?').next().unwrap_or(path_and_query);
     let signed = Signed { method: method.as_ref(), path, request_id };
     let header =
@@ -125,6 +153,9 @@ pub async fn forward_signed(
     let headers = Headers::new();
     headers.set(identity::HEADER, &header).or_internal("header")?;
     headers.set(request_id::HEADER, request_id).or_internal("header")?;
+    for (name, value) in extra {
+        headers.set(name, value).or_internal("header")?;
+    }
     if body.is_some() {
         headers.set("content-type", "application/json").or_internal("header")?;
     }

@@ -44,6 +44,19 @@ pub async fn read_json<T: DeserializeOwned>(req: &mut Request) -> ApiResult<T> {
     parse_json(&bytes)
 }
 
+/// [`read_json`] for a body that may be left out: none at all is `T::default()`.
+pub async fn read_json_or_default<T: DeserializeOwned + Default>(req: &mut Request) -> ApiResult<T> {
+    let bytes = req.bytes().await.map_err(|_| ApiError::bad_request("the request body could not be read"))?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    require_json(req)?;
+    if bytes.len() > JSON_LIMIT {
+        return Err(ApiError::PayloadTooLarge { limit: JSON_LIMIT as u64 });
+    }
+    parse_json(&bytes)
+}
+
 /// A response's body as text, read by the runtime in one piece. (`worker::Response::text`
 /// pulls a fetched body through wasm chunk by chunk, taking and releasing a stream reader
 /// for each: several times the cost, on every internal call that reads an answer.)

@@ -34,10 +34,18 @@ where
     Fut: Future<Output = Outcome>,
 {
     let queue = batch.queue();
+    // At-least-once, shown: in development with `DELIVER_TWICE`, every message is handled
+    // a second time as if redelivered, so tests prove each consumer's effects happen once.
+    let twice = crate::call::is_development(env) && env.var("DELIVER_TWICE").is_ok_and(|v| v.to_string() == "1");
     for message in batch.raw_iter() {
         let delivery = Delivery { queue: queue.clone(), id: message.id(), body: body_text(&message.body()) };
         let id = delivery.id.clone();
-        match handle(env.clone(), delivery).await {
+        let mut outcome = handle(env.clone(), delivery).await;
+        if twice && matches!(outcome, Outcome::Done) {
+            let again = Delivery { queue: queue.clone(), id: id.clone(), body: body_text(&message.body()) };
+            outcome = handle(env.clone(), again).await;
+        }
+        match outcome {
             Outcome::Done => message.ack(),
             Outcome::Retry(reason) => {
                 log::warn(service, &id, &format!("{queue}: message {id} will be retried: {reason}"));

@@ -115,6 +115,8 @@ async fn search(call: &Call, cfg: &Config, w: &Watch) -> ApiResult<HuntReport> {
         listings: u32::try_from(page.listings.len() + page.skipped.len()).unwrap_or(u32::MAX),
         skipped: u32::try_from(page.skipped.len()).unwrap_or(u32::MAX),
         found,
+        deals: None,
+        best_deal: None,
     })
 }
 
@@ -161,5 +163,7 @@ pub fn sum(a: HuntReport, b: &HuntReport) -> HuntReport {
         listings: a.listings + b.listings,
         skipped: a.skipped + b.skipped,
         found: a.found + b.found,
+        deals: a.deals.or(b.deals),
+        best_deal: a.best_deal.or_else(|| b.best_deal.clone()),
     }
 }

@@ -13,9 +13,9 @@
 use noizylab_core::auth::Scope;
 use noizylab_core::events::{self, Envelope};
 use noizylab_core::events::{
-    AlertCritical, ChatEscalated, DealFound, DiagnosticsComplete, DiagnosticsProgress, InventoryLowStock, Payload,
-    PaymentSucceeded, QuoteApproved, QuoteDeclined, QuoteIssued, SessionEnded, SessionStarted, TicketAssigned,
-    TicketAttachmentAdded, TicketCreated, TicketMessageAdded, TicketStatusChanged, TicketUpdated,
+    AlertCritical, ChatEscalated, DealFound, DiagnosticsComplete, DiagnosticsProgress, Payload, PaymentSucceeded,
+    QuoteApproved, QuoteDeclined, QuoteIssued, SessionEnded, SessionStarted, TicketAssigned, TicketAttachmentAdded,
+    TicketCreated, TicketMessageAdded, TicketStatusChanged, TicketUpdated,
 };
 use noizylab_core::services::queues;
 use noizylab_kit::caller::Caller;
@@ -25,10 +25,12 @@ use serde::{Deserialize, Serialize};
 use worker::{event, wasm_bindgen::JsValue, Context, Env, MessageBatch, Method, Request, Response};
 
 mod api;
+mod runs;
 
-use api::definitions;
+use api::{definitions, runs as run_routes, tasks};
+pub use runs::object::WorkflowRun;
 
-const DIR: &str = "workflow-orchestrator";
+pub(crate) const DIR: &str = "workflow-orchestrator";
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
@@ -42,6 +44,13 @@ async fn route(req: Request, call: Call) -> ApiResult<Response> {
         (Method::Get, ["api", "v1", "workflows"]) => definitions::list(&call).await,
         (Method::Get, ["api", "v1", "workflows", "actions"]) => definitions::actions(&call).await,
         (Method::Get, ["api", "v1", "workflows", "events", id]) => event_by_id(&call, id).await,
+        (Method::Get, ["api", "v1", "workflows", "runs"]) => run_routes::list(&req, &call).await,
+        (Method::Get, ["api", "v1", "workflows", "runs", id]) => run_routes::show(&call, id).await,
+        (Method::Post, ["api", "v1", "workflows", "runs", id, "wake"]) => run_routes::wake(&call, id).await,
+        (Method::Post, ["api", "v1", "workflows", id, "runs"]) => run_routes::start(req, &call, id).await,
+        (Method::Get, ["api", "v1", "tasks"]) => tasks::list(&req, &call).await,
+        (Method::Get, ["api", "v1", "tasks", id]) => tasks::show(&call, id).await,
+        (Method::Post, ["api", "v1", "tasks", id, "decision"]) => tasks::decide(req, &call, id).await,
         (Method::Get, ["api", "v1", "workflows", "dead-letters"]) => dead_letters(&req, &call).await,
         (Method::Post, ["api", "v1", "workflows", "dead-letters", id, "replay"]) => replay(&call, id).await,
         (Method::Get, ["api", "v1", "workflows", id]) => definitions::show(&call, id).await,
@@ -50,14 +59,20 @@ async fn route(req: Request, call: Call) -> ApiResult<Response> {
         (Method::Post, ["api", "v1", "workflows", id, "enable"]) => definitions::enable(&call, id, true).await,
         (Method::Post, ["api", "v1", "workflows", id, "disable"]) => definitions::enable(&call, id, false).await,
         (_, ["api", "v1", "workflows"]) => Err(ApiError::MethodNotAllowed { allowed: vec!["GET", "POST"] }),
-        (_, ["api", "v1", "workflows", "actions" | "dead-letters"] | ["api", "v1", "workflows", "events", _]) => {
-            Err(ApiError::MethodNotAllowed { allowed: vec!["GET"] })
-        }
+        (
+            _,
+            ["api", "v1", "workflows", "actions" | "dead-letters" | "runs"]
+            | ["api", "v1", "workflows", "events" | "runs", _]
+            | ["api", "v1", "tasks"]
+            | ["api", "v1", "tasks", _],
+        ) => Err(ApiError::MethodNotAllowed { allowed: vec!["GET"] }),
         (_, ["api", "v1", "workflows", _]) => Err(ApiError::MethodNotAllowed { allowed: vec!["GET", "PUT"] }),
         (
             _,
-            ["api", "v1", "workflows", _, "enable" | "disable"]
-            | ["api", "v1", "workflows", "dead-letters", _, "replay"],
+            ["api", "v1", "workflows", _, "enable" | "disable" | "runs"]
+            | ["api", "v1", "workflows", "dead-letters", _, "replay"]
+            | ["api", "v1", "workflows", "runs", _, "wake"]
+            | ["api", "v1", "tasks", _, "decision"],
         ) => Err(ApiError::MethodNotAllowed { allowed: vec!["POST"] }),
         _ => Err(http::no_route(&req)),
     }
@@ -209,7 +224,8 @@ async fn handle(env: Env, delivery: Delivery) -> Outcome {
             let failed_on = q.trim_end_matches("-dlq");
             record_dead_letter(&env, &delivery, failed_on, "exhausted its retries").await.map(|_| Outcome::Done)
         }
-        other => Ok(Outcome::Retry(format!("no workflow step handles {other} messages yet"))),
+        queues::WORKFLOWS => on_workflow_message(&env, &delivery).await,
+        other => Ok(Outcome::Retry(format!("no consumer here handles {other} messages"))),
     };
     result.unwrap_or_else(|e| Outcome::Retry(e.to_string()))
 }
@@ -243,11 +259,8 @@ async fn on_event(env: &Env, delivery: &Delivery) -> ApiResult<Outcome> {
         return Ok(Outcome::Done);
     }
     feed_room(env, &envelope).await?;
-    if let Some(low) = envelope.payload::<InventoryLowStock>() {
-        if let Outcome::Retry(why) = hunt(env, &envelope, low).await? {
-            return Ok(Outcome::Retry(why));
-        }
-    }
+    // Workflows it triggers start (once per workflow and event, however often delivered).
+    runs::for_event(&bus_call(env, &envelope)?, &envelope).await?;
     if let Outcome::Retry(why) = ticket_parts(env, &envelope).await? {
         return Ok(Outcome::Retry(why));
     }
@@ -358,22 +371,44 @@ async fn session_report(env: &Env, envelope: &Envelope, session: &str) -> ApiRes
     }
 }
 
-/// The parts sourcing flow: a part fell to its reorder point, so the deal hunter searches
-/// eBay for it. A provider failure is retried with the delivery; eBay not configured (503)
-/// is final — the hunter noted it on the part's watch — and logged here.
-async fn hunt(env: &Env, envelope: &Envelope, low: InventoryLowStock) -> ApiResult<Outcome> {
-    let Some(workspace) = envelope.workspace_id.clone() else {
+/// A `Call` for work the bus consumer does as this service, with the event's id as the
+/// request id.
+fn bus_call(env: &Env, envelope: &Envelope) -> ApiResult<Call> {
+    let spec = noizylab_core::services::spec(DIR).ok_or_else(|| ApiError::internal("no service spec"))?;
+    let secret = noizylab_kit::call::internal_secret(env)?;
+    let me = noizylab_core::identity::Identity::service(&spec.worker_name());
+    Ok(Call::new(spec, env.clone(), envelope.id.clone(), me, secret))
+}
+
+/// A message on `noizylab-workflows`: a failed run replayed from the dead letters
+/// (`{run_id}`), resumed from the step that failed.
+async fn on_workflow_message(env: &Env, delivery: &Delivery) -> ApiResult<Outcome> {
+    #[derive(Deserialize)]
+    struct Replay {
+        run_id: String,
+    }
+    let Ok(r) = serde_json::from_str::<Replay>(&delivery.body) else {
+        record_dead_letter(env, delivery, queues::WORKFLOWS, "not a run to resume").await?;
         return Ok(Outcome::Done);
     };
-    let body = noizylab_core::contracts::Hunt { workspace_id: workspace, part_id: low.part_id };
-    let body = serde_json::to_string(&body).map_err(|e| ApiError::internal(format!("hunt: {e}")))?;
-    match ask(env, noizylab_core::services::EBAY_SNIPER, envelope, "/internal/hunts", body).await? {
-        200 => Ok(Outcome::Done),
-        s @ (404 | 422 | 503) => {
-            worker::console_warn!("{DIR}: hunt for event {} not run ({s})", envelope.id);
-            Ok(Outcome::Done)
-        }
-        s => Ok(Outcome::Retry(format!("the deal hunter answered {s}"))),
+    match runs::object::ask(env, &r.run_id, Method::Post, "/resume", None).await? {
+        (200 | 404 | 409, _) => Ok(Outcome::Done),
+        (s, why) => Ok(Outcome::Retry(format!("run {} did not resume ({s}): {why}", r.run_id))),
+    }
+}
+
+#[event(scheduled)]
+async fn scheduled(_event: worker::ScheduledEvent, env: Env, _ctx: worker::ScheduleContext) {
+    let Some(spec) = noizylab_core::services::spec(DIR) else { return };
+    let secret = match noizylab_kit::call::internal_secret(&env) {
+        Ok(s) => s,
+        Err(e) => return worker::console_error!("{DIR}: cron: {e}"),
+    };
+    let request_id = format!("cron-{}", time::now_millis());
+    let me = noizylab_core::identity::Identity::service(&spec.worker_name());
+    let call = Call::new(spec, env, request_id, me, secret);
+    if let Err(e) = runs::scheduled(&call).await {
+        call.log_warn(&format!("cron: {e}"));
     }
 }
 

@@ -75,12 +75,13 @@ pub enum Kind {
         #[serde(default)]
         input: serde_json::Map<String, Value>,
     },
-    /// Goes to `then` when `expression` holds, else to `else`.
+    /// Goes to `then` when `expression` holds, else to `else` (or ends).
     Condition {
         expression: String,
         then: String,
-        #[serde(rename = "else")]
-        otherwise: String,
+        /// None: the run ends when the expression does not hold.
+        #[serde(default, rename = "else", skip_serializing_if = "Option::is_none")]
+        otherwise: Option<String>,
     },
     /// Waits for a person's decision: `approved` or `rejected` is where the run goes; after
     /// `timeout_hours` the task is escalated to `escalate_to`.
@@ -94,7 +95,9 @@ pub enum Kind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         escalate_to: Option<Assignee>,
         approved: String,
-        rejected: String,
+        /// None: a rejection ends the run.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        rejected: Option<String>,
     },
     /// Waits `seconds`.
     Delay { seconds: u32 },
@@ -160,8 +163,8 @@ pub const ACTIONS: &[ActionSpec] = &[
     ActionSpec {
         name: "vision.analyze",
         worker: "vision",
-        required: &["attachment_id", "reference_id"],
-        what: "analyse a ticket's board photo against its model's golden reference",
+        required: &["attachment_id"],
+        what: "analyse a ticket's board photo against its model's golden reference (or reference_id's)",
     },
     ActionSpec {
         name: "brain.diagnose",
@@ -194,6 +197,18 @@ pub const ACTIONS: &[ActionSpec] = &[
         what: "ask to buy a deal (its approval is the next human task)",
     },
     ActionSpec {
+        name: "ebay.approve_purchase",
+        worker: "ebay-sniper",
+        required: &["request_id"],
+        what: "approve a purchase request: the order is placed with inventory",
+    },
+    ActionSpec {
+        name: "ebay.reject_purchase",
+        worker: "ebay-sniper",
+        required: &["request_id"],
+        what: "reject a purchase request",
+    },
+    ActionSpec {
         name: "ticket.move",
         worker: "main",
         required: &["ticket_id", "to"],
@@ -217,8 +232,12 @@ fn plain(id: &str) -> bool {
 pub fn edges(step: &Step) -> Vec<&str> {
     let mut out: Vec<&str> = step.next.as_deref().into_iter().collect();
     match &step.kind {
-        Kind::Condition { then, otherwise, .. } => out.extend([then.as_str(), otherwise.as_str()]),
-        Kind::HumanTask { approved, rejected, .. } => out.extend([approved.as_str(), rejected.as_str()]),
+        Kind::Condition { then, otherwise, .. } => {
+            out.extend(std::iter::once(then.as_str()).chain(otherwise.as_deref()))
+        }
+        Kind::HumanTask { approved, rejected, .. } => {
+            out.extend(std::iter::once(approved.as_str()).chain(rejected.as_deref()))
+        }
         _ => {}
     }
     out
@@ -489,6 +508,85 @@ pub fn evaluate(expression: &str, event: &Value, steps: &Value) -> Result<bool, 
         X::Boolean(b) => Ok(b),
         other => Err(format!("the expression gives {other}, not true or false")),
     }
+}
+
+/// The value at a dotted `path` (`event.data.part_id`, `steps.hunt.best_deal`, arrays by
+/// index) of the run's `event` and `steps`.
+pub fn lookup<'a>(path: &str, event: &'a Value, steps: &'a Value) -> Option<&'a Value> {
+    let mut parts = path.split('.');
+    let mut at = match parts.next()? {
+        "event" => event,
+        "steps" => steps,
+        _ => return None,
+    };
+    for p in parts {
+        at = match at {
+            Value::Object(map) => map.get(p)?,
+            Value::Array(items) => items.get(p.parse::<usize>().ok()?)?,
+            _ => return None,
+        };
+    }
+    Some(at)
+}
+
+/// An action's `input` as the run calls it: each `{{…}}` reference replaced by the value
+/// it names (of any JSON type); a reference the run cannot fill is an error naming it.
+pub fn resolve(input: &serde_json::Map<String, Value>, event: &Value, steps: &Value) -> Result<Value, String> {
+    let mut out = serde_json::Map::new();
+    for (k, v) in input {
+        let value = match v.as_str().and_then(reference_of) {
+            Some(path) => match lookup(path, event, steps) {
+                Some(found) if !found.is_null() => found.clone(),
+                _ => return Err(format!("input {k}: the run has no {path}")),
+            },
+            None => v.clone(),
+        };
+        out.insert(k.clone(), value);
+    }
+    Ok(Value::Object(out))
+}
+
+/// Whether one cron field (`*`, `5`, `1-5`, `*/15`, `0-30/10`, lists of these) admits `n`.
+fn cron_field(field: &str, n: u32) -> bool {
+    field.split(',').any(|part| {
+        let (range, step) = match part.split_once('/') {
+            Some((r, s)) => (r, s.parse::<u32>().ok().filter(|s| *s > 0)),
+            None => (part, Some(1)),
+        };
+        let Some(step) = step else { return false };
+        let (lo, hi) = match range {
+            "*" => (0, u32::MAX),
+            r => match r.split_once('-') {
+                Some((a, b)) => match (a.parse(), b.parse()) {
+                    (Ok(a), Ok(b)) => (a, b),
+                    _ => return false,
+                },
+                None => match r.parse() {
+                    Ok(a) if part.contains('/') => (a, u32::MAX),
+                    Ok(a) => (a, a),
+                    Err(_) => return false,
+                },
+            },
+        };
+        let base = if range == "*" { 0 } else { lo };
+        n >= lo && n <= hi && (n - base).is_multiple_of(step)
+    })
+}
+
+/// Whether a five-field cron schedule (UTC) is due at this minute: `minute` 0–59, `hour`
+/// 0–23, `day` 1–31, `month` 1–12, `weekday` 0–6 from Sunday. As in cron, when both the
+/// day of the month and the weekday are restricted, either may match.
+pub fn cron_due(cron: &str, minute: u32, hour: u32, day: u32, month: u32, weekday: u32) -> bool {
+    let f: Vec<&str> = cron.split_whitespace().collect();
+    let [min, hr, dom, mon, dow] = f.as_slice() else { return false };
+    let dow_ok = cron_field(dow, weekday) || (weekday == 0 && cron_field(dow, 7));
+    let days = match (*dom == "*", *dow == "*") {
+        (true, true) => true,
+        (false, true) => cron_field(dom, day),
+        (true, false) => dow_ok,
+        (false, false) => cron_field(dom, day) || dow_ok,
+    };
+    cron_field(min, minute) && cron_field(hr, hour) && cron_field(mon, month) && days
 }
 
 #[cfg(test)]

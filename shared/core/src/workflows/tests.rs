@@ -147,3 +147,35 @@ fn conditions_read_the_event_and_earlier_steps_outputs() {
     assert!(holds("steps.buy.ok").is_err(), "a name the run lacks is an error, not false");
     assert!(holds("event.data.total + 1").is_err_and(|e| e.contains("not true or false")));
 }
+
+#[test]
+fn references_are_filled_from_the_event_and_earlier_steps() {
+    let event = json!({ "data": { "part_id": "part_1", "lines": [{ "qty": 3 }] } });
+    let steps = json!({ "hunt": { "found": 2, "best_deal": "deal_9" } });
+    let input = json!({ "part": "{{event.data.part_id}}", "deal": "{{ steps.hunt.best_deal }}",
+                        "qty": "{{event.data.lines.0.qty}}", "location": "main" });
+    let resolved = resolve(input.as_object().unwrap(), &event, &steps).unwrap();
+    assert_eq!(resolved, json!({ "part": "part_1", "deal": "deal_9", "qty": 3, "location": "main" }));
+    let missing = json!({ "deal": "{{steps.hunt.nothing}}" });
+    let err = resolve(missing.as_object().unwrap(), &event, &steps).unwrap_err();
+    assert!(err.contains("steps.hunt.nothing"), "{err}");
+    assert_eq!(lookup("other.x", &event, &steps), None);
+}
+
+#[test]
+fn cron_schedules_are_due_on_their_minutes() {
+    // 2026-12-04 19:30 UTC was a Friday (weekday 5).
+    assert!(cron_due("*/30 * * * *", 30, 19, 4, 12, 5));
+    assert!(!cron_due("*/30 * * * *", 31, 19, 4, 12, 5));
+    assert!(cron_due("0 9 * * 1-5", 0, 9, 4, 12, 5));
+    assert!(!cron_due("0 9 * * 1-5", 0, 9, 5, 12, 6));
+    assert!(cron_due("15,45 8-18/2 * * *", 45, 10, 1, 1, 0));
+    assert!(!cron_due("15,45 8-18/2 * * *", 45, 11, 1, 1, 0));
+    // Day of month and weekday both given: either matches; 7 is Sunday too.
+    assert!(cron_due("0 0 1 * 0", 0, 0, 6, 12, 0));
+    assert!(cron_due("0 0 1 * 7", 0, 0, 6, 12, 0));
+    assert!(cron_due("0 0 1 * 0", 0, 0, 1, 12, 2));
+    assert!(!cron_due("0 0 1 * 0", 0, 0, 2, 12, 2));
+    assert!(!cron_due("0 0 * *", 0, 0, 1, 1, 0), "four fields is no schedule");
+    assert!(!cron_due("*/0 * * * *", 0, 0, 1, 1, 0), "a step of 0 matches nothing");
+}

@@ -42,9 +42,26 @@ pub async fn hunt(mut req: Request, call: &Call) -> ApiResult<Response> {
         watches = store::watches_of_part(call, &h.workspace_id, &h.part_id).await?;
     }
     let cfg = Config::from_env(&call.env);
-    let mut report = HuntReport { watches: 0, listings: 0, skipped: 0, found: 0 };
+    let mut report = HuntReport { watches: 0, listings: 0, skipped: 0, found: 0, deals: None, best_deal: None };
     for w in &watches {
         report = hunt::sum(report, &hunt::run(call, &cfg, w).await?);
     }
+    // What a workflow decides on: the part's deals worth buying now, best first.
+    let open: Vec<BestDeal> = call
+        .sql()?
+        .all(
+            "SELECT d.id FROM deals d WHERE d.workspace_id = ?1 AND d.part_id = ?2 AND d.rejected IS NULL
+               AND NOT EXISTS (SELECT 1 FROM purchase_requests r WHERE r.deal_id = d.id AND r.status IN ('pending', 'approved'))
+             ORDER BY d.score DESC, d.landed_cents, d.found_at",
+            &[h.workspace_id.as_str().into(), h.part_id.as_str().into()],
+        )
+        .await?;
+    report.deals = Some(u32::try_from(open.len()).unwrap_or(u32::MAX));
+    report.best_deal = open.into_iter().next().map(|d| d.id);
     http::ok(&report)
+}
+
+#[derive(serde::Deserialize)]
+struct BestDeal {
+    id: String,
 }

@@ -101,7 +101,8 @@ pub async fn verify(req: &worker::Request, call: &Call) -> ApiResult<Response> {
 /// `POST /internal/audit`: refusals seen by other services — the gateway's refused
 /// credentials (`auth.*`), and permission refusals in the workers that check their own
 /// (`access.refused`, from `noizylab_kit::caller`), and the deal hunter's purchase
-/// requests and decisions (`purchase.*`), each from a catalogued worker acting for itself.
+/// requests and decisions (`purchase.*`), the orchestrator's human-task decisions
+/// (`workflow.*`), each from a catalogued worker acting for itself.
 /// Nobody else may write here.
 pub async fn from_gateway(mut req: worker::Request, call: &Call) -> ApiResult<Response> {
     let Some(service) = call.identity.calling_service() else {
@@ -112,13 +113,14 @@ pub async fn from_gateway(mut req: worker::Request, call: &Call) -> ApiResult<Re
     let own = match service.binding {
         noizylab_core::services::API_GATEWAY => Some("auth."),
         noizylab_core::services::EBAY_SNIPER => Some("purchase."),
+        noizylab_core::services::WORKFLOW_ORCHESTRATOR => Some("workflow."),
         _ => None,
     };
     let allowed = entry.action == "access.refused" || own.is_some_and(|p| entry.action.starts_with(p));
     if !allowed {
         return Err(ApiError::invalid_field(
             "action",
-            "the gateway records auth.* actions, the deal hunter purchase.*, every service access.refused",
+            "the gateway records auth.* actions, the deal hunter purchase.*, the orchestrator workflow.*, every service access.refused",
         ));
     }
     let (actor, workspace) = (entry.actor_id.as_deref(), entry.workspace_id.as_deref());

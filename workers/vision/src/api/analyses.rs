@@ -32,7 +32,9 @@ struct Count {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ByAttachment {
-    reference_id: String,
+    /// Left out: the golden reference of the ticket's device model.
+    #[serde(default)]
+    reference_id: Option<String>,
     attachment_id: String,
     #[serde(default)]
     ticket_id: Option<String>,
@@ -46,7 +48,7 @@ pub async fn analyze(mut req: Request, call: &Call) -> ApiResult<Response> {
     let json = req.headers().get("content-type").ok().flatten().is_some_and(|t| t.starts_with("application/json"));
     let (reference_id, mut ticket_id, image, attachment_id) = if json {
         let body: ByAttachment = http::read_json(&mut req).await?;
-        (Some(body.reference_id), body.ticket_id, None, Some(body.attachment_id))
+        (body.reference_id, body.ticket_id, None, Some(body.attachment_id))
     } else {
         let form = upload::form(&mut req).await?;
         let image = upload::image_bytes(&form).await?;
@@ -57,10 +59,11 @@ pub async fn analyze(mut req: Request, call: &Call) -> ApiResult<Response> {
             upload::field(&form, "attachment_id"),
         )
     };
-    let reference_id = reference_id
-        .filter(|r| !r.trim().is_empty())
-        .ok_or_else(|| ApiError::invalid_field("reference_id", "reference_id names the known-good reference"))?;
-    let reference = store::reference(call, &who, &reference_id).await?;
+    let by_model = json && reference_id.is_none();
+    let reference_id = reference_id.filter(|r| !r.trim().is_empty());
+    if reference_id.is_none() && !by_model {
+        return Err(ApiError::invalid_field("reference_id", "reference_id names the known-good reference"));
+    }
     let bytes = match (image, attachment_id) {
         (Some(bytes), _) => bytes,
         (None, Some(att)) => {
@@ -90,6 +93,14 @@ pub async fn analyze(mut req: Request, call: &Call) -> ApiResult<Response> {
             return Err(ApiError::invalid_field("ticket_id", "no such ticket"));
         }
     }
+    let reference_id = match (reference_id, &ticket_id) {
+        (Some(r), _) => r,
+        (None, Some(t)) => model_reference(call, &who.workspace, t).await?,
+        (None, None) => {
+            return Err(ApiError::invalid_field("reference_id", "reference_id names the known-good reference"))
+        }
+    };
+    let reference = store::reference(call, &who, &reference_id).await?;
     let photo = upload::decode(&bytes, "image")?;
     drop(bytes);
     let ref_bytes = store::object(call, &reference.image_key).await?;
@@ -206,4 +217,33 @@ pub async fn list(req: &Request, call: &Call) -> ApiResult<Response> {
         .await?;
     let list: Vec<Value> = rows.iter().filter_map(|r| serde_json::from_str(&r.result).ok()).collect();
     http::ok(&json!({ "analyses": list }))
+}
+
+/// The golden reference for a ticket's device: the newest of the workspace's references
+/// whose board model is the device's model (case aside). 409 when there is none.
+async fn model_reference(call: &Call, workspace: &str, ticket: &str) -> ApiResult<String> {
+    #[derive(Deserialize)]
+    struct Found {
+        id: Option<String>,
+        model: Option<String>,
+    }
+    let found: Option<Found> = call
+        .sql()?
+        .first(
+            "SELECT d.model AS model,
+                    (SELECT r.id FROM vision_references r WHERE r.workspace_id = t.workspace_id
+                       AND lower(r.board_model) = lower(d.model) ORDER BY r.created_at DESC LIMIT 1) AS id
+             FROM tickets t LEFT JOIN devices d ON d.id = t.device_id WHERE t.id = ?1 AND t.workspace_id = ?2",
+            &[ticket.into(), workspace.into()],
+        )
+        .await?;
+    match found {
+        Some(Found { id: Some(id), .. }) => Ok(id),
+        Some(Found { model: Some(m), .. }) => {
+            Err(ApiError::Conflict(format!("no golden reference for board model {m}: add one, or name reference_id")))
+        }
+        _ => {
+            Err(ApiError::Conflict("the ticket's device has no model to find a reference by: name reference_id".into()))
+        }
+    }
 }

@@ -137,9 +137,11 @@ pub async fn create(mut req: Request, call: &Call) -> ApiResult<Response> {
     http::created(&view(call, &row(call, &who, &id).await?).await?)
 }
 
-/// `GET /api/v1/workflows`: the workspace's workflows, by name.
+/// `GET /api/v1/workflows`: the workspace's workflows, by name (the defaults put in first,
+/// if they never were).
 pub async fn list(call: &Call) -> ApiResult<Response> {
     let who = Caller::staff_with(call, Scope::WorkflowsManage).await?;
+    crate::runs::defaults::ensure(call, &who.workspace).await?;
     let rows: Vec<Row> = call
         .sql()?
         .all(

@@ -2,3 +2,5 @@
 //! the operator routes are still in `lib.rs`). A handler module never imports another.
 
 pub mod definitions;
+pub mod runs;
+pub mod tasks;
