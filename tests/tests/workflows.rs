@@ -399,3 +399,181 @@ fn a_failed_run_is_a_dead_letter_and_replayed_it_finishes() {
     assert_eq!(authed(&p, "POST", "/api/v1/workflows/wf_nope/runs", &owner, None).status, 404);
     p.stop();
 }
+
+#[test]
+fn the_repair_intake_flow_quotes_a_photographed_repair_once_with_every_message_delivered_twice() {
+    use noizylab_core::vision::{encode_png, synthetic};
+    let p = Platform::fresh_with("wf-intake", &[("NOIZYLAB_DELIVER_TWICE", "1")]);
+    let owner_pair = sign_in(&p, OWNER_EMAIL);
+    let owner = access(&owner_pair);
+    let customer_email = unique_email("wf-intake");
+    let customer = access(&sign_in(&p, &customer_email));
+
+    // The shop turns the shipped intake flow on, and has a golden reference of the board.
+    let listed = authed(&p, "GET", "/api/v1/workflows", &owner, None).json();
+    let intake = listed["workflows"]
+        .as_array()
+        .and_then(|w| w.iter().find(|w| w["name"] == "Repair intake"))
+        .and_then(|w| w["id"].as_str())
+        .expect("the repair intake flow is shipped")
+        .to_owned();
+    assert_eq!(authed(&p, "POST", &format!("/api/v1/workflows/{intake}/enable"), &owner, None).status, 200);
+    synthetic_reference(&p, &owner);
+
+    // A customer's amplifier (the board model of the reference), a ticket, a board photo.
+    let device = json!({ "name": "Stage amp", "type": "audio", "model": "NL-AMP-2", "os": "Linux",
+                         "specs": { "cpu_cores": 4, "ram_gb": 2, "storage_gb": 32 } });
+    let d = authed(&p, "POST", "/api/v1/devices/register", &customer, Some(&device));
+    assert_eq!(d.status, 201, "{}", d.text());
+    let device_id = d.json()["id"].as_str().expect("device").to_owned();
+    let t = authed(
+        &p,
+        "POST",
+        "/api/v1/tickets",
+        &customer,
+        Some(&json!({ "title": "Amp hums, then dies", "device_id": device_id })),
+    );
+    assert_eq!(t.status, 201, "{}", t.text());
+    let ticket = t.json()["id"].as_str().expect("ticket").to_owned();
+    let photo = encode_png(&synthetic::board(true, None));
+    let bearer = format!("Bearer {customer}");
+    let headers = [("authorization", bearer.as_str()), ("content-type", "image/png")];
+    let up = request(
+        "POST",
+        &p.url(&format!("/api/v1/tickets/{ticket}/attachments?filename=board.png")),
+        &headers,
+        Some(&photo),
+    );
+    assert_eq!(up.status, 201, "{}", up.text());
+
+    // The run: vision, the ticket to diagnostics, brain's scan (waited for), the quote.
+    let run = eventually(Duration::from_secs(90), "the intake run to finish", || {
+        let r = authed(&p, "GET", &format!("/api/v1/workflows/runs?workflow_id={intake}"), &owner, None).json();
+        r["runs"]
+            .as_array()
+            .and_then(|runs| runs.iter().find(|x| x["status"] == "succeeded" || x["status"] == "failed"))
+            .cloned()
+    });
+    let run = run_of(&p, &owner, run["id"].as_str().expect("run"));
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let steps: Vec<(String, String)> = outcomes(&run);
+    assert_eq!(
+        steps,
+        [
+            ("look".into(), "ok".into()),
+            ("to_triage".into(), "ok".into()),
+            ("to_diagnostics".into(), "ok".into()),
+            ("scan".into(), "started".into()),
+            ("scan".into(), "ok".into()),
+            ("quote".into(), "ok".into())
+        ],
+        "{run}"
+    );
+    assert_eq!(run["steps"]["look"]["ticket_id"], ticket.as_str(), "the analysis is the ticket's");
+    assert_eq!(run["steps"]["scan"]["status"], "complete");
+
+    // Exactly one analysis, one scan, one quote, one "your quote is ready" email.
+    let count = |sql: String| d1_query(&p.state, &sql).len();
+    assert_eq!(count(format!("SELECT id FROM vision_analyses WHERE ticket_id = '{ticket}'")), 1);
+    assert_eq!(count(format!("SELECT id FROM device_scans WHERE device_id = '{device_id}'")), 1);
+    let quotes = d1_query(&p.state, &format!("SELECT id, status FROM quotes WHERE ticket_id = '{ticket}'"));
+    assert_eq!(quotes.len(), 1, "{quotes:?}");
+    let quote = quotes[0]["id"].as_str().expect("quote").to_owned();
+    let emails = || {
+        count(format!(
+            "SELECT id FROM dev_outbox WHERE recipient = '{customer_email}' AND subject = 'Your quote is ready'"
+        ))
+    };
+    eventually(Duration::from_secs(20), "the quote email", || (emails() == 1).then_some(()));
+    let now_at = authed(&p, "GET", &format!("/api/v1/tickets/{ticket}"), &customer, None).json();
+    assert_eq!(now_at["ticket"]["status"], "AWAITING_APPROVAL", "{now_at}");
+
+    // The customer approves in the portal: the ticket moves on.
+    assert_eq!(authed(&p, "POST", &format!("/api/v1/pricing/quotes/{quote}/approve"), &customer, None).status, 200);
+    let approved = authed(&p, "GET", &format!("/api/v1/tickets/{ticket}"), &customer, None).json();
+    assert_eq!(approved["ticket"]["status"], "APPROVED", "{approved}");
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(emails(), 1, "one email, however often the messages came");
+    let runs = authed(&p, "GET", &format!("/api/v1/workflows/runs?workflow_id={intake}"), &owner, None).json();
+    assert_eq!(runs["runs"].as_array().map(Vec::len), Some(1), "one photo, one run: {runs}");
+    p.stop();
+}
+
+#[test]
+fn a_schedule_starts_one_run_a_minute_that_notifies_and_asks_when_a_step_fails() {
+    let p = Platform::fresh("wf-schedule");
+    let owner = access(&sign_in(&p, OWNER_EMAIL));
+    let flow = json!({
+        "name": "Every minute",
+        "trigger": { "type": "schedule", "cron": "* * * * *" },
+        "start": "tell",
+        "steps": [
+            { "id": "tell", "type": "notify", "to": "managers", "subject": "Stock check at {{event.at}}",
+              "text": "The minute's stock check has begun.", "next": "check" },
+            { "id": "check", "type": "action", "action": "inventory.check", "input": { "part_id": "part_gone" },
+              "on_failure": "ask" }
+        ]
+    });
+    let made = authed(&p, "POST", "/api/v1/workflows", &owner, Some(&flow));
+    assert_eq!(made.status, 201, "{}", made.text());
+    let id = made.json()["id"].as_str().expect("workflow").to_owned();
+    assert_eq!(authed(&p, "POST", &format!("/api/v1/workflows/{id}/enable"), &owner, None).status, 200);
+
+    // The cron ticks twice in a minute (or is delivered twice): one run.
+    let tick = || {
+        let head =
+            "GET /cdn-cgi/handler/scheduled?cron=*+*+*+*+* HTTP/1.1\r\nhost: noizylab-workflow-orchestrator.internal";
+        let (status, body) = raw_http(p.port, head, b"");
+        assert_eq!(status, 200, "the scheduled handler failed: {body}");
+    };
+    tick();
+    tick();
+    let runs = || authed(&p, "GET", &format!("/api/v1/workflows/runs?workflow_id={id}"), &owner, None).json();
+    let run = eventually(Duration::from_secs(30), "the scheduled run waiting on a person", || {
+        let r = runs();
+        r["runs"].as_array().and_then(|x| x.first()).filter(|x| x["status"] == "waiting").cloned()
+    });
+    let listed = runs();
+    let started_minute = run["trigger_ref"].as_str().unwrap_or_default().to_owned();
+    let same_minute =
+        listed["runs"].as_array().into_iter().flatten().filter(|r| r["trigger_ref"] == started_minute.as_str()).count();
+    assert_eq!(same_minute, 1, "{listed}");
+    let run_id = run["id"].as_str().expect("run").to_owned();
+
+    // The managers were told, with the minute filled in.
+    let mail = d1_query(
+        &p.state,
+        &format!(
+            "SELECT subject FROM dev_outbox WHERE recipient = '{OWNER_EMAIL}' AND subject LIKE 'Stock check at %'"
+        ),
+    );
+    assert!(!mail.is_empty() && !mail[0]["subject"].as_str().unwrap_or("").contains("{{"), "{mail:?}");
+
+    // The part does not exist: inventory's 404 is final, so the admins are asked.
+    let state = run_of(&p, &owner, &run_id);
+    assert_eq!(outcomes(&state), [("tell".into(), "ok".into()), ("check".into(), "failed".into())], "{state}");
+    assert!(state["history"][1]["error"].as_str().is_some_and(|e| e.contains("inventory refused it (404)")), "{state}");
+    let tasks = authed(&p, "GET", "/api/v1/tasks", &owner, None).json();
+    let task = tasks["tasks"]
+        .as_array()
+        .and_then(|t| t.iter().find(|t| t["run_id"] == run_id.as_str()))
+        .cloned()
+        .expect("a task");
+    assert!(task["title"].as_str().is_some_and(|t| t.contains("check")), "{task}");
+    assert!(task["context"]["error"].as_str().is_some_and(|e| e.contains("404")), "{task}");
+
+    // Retried on approval (it fails again and asks again); rejected, the run fails.
+    let decide = |task: &str, decision: &str| {
+        authed(&p, "POST", &format!("/api/v1/tasks/{task}/decision"), &owner, Some(&json!({ "decision": decision })))
+    };
+    assert_eq!(decide(task["id"].as_str().unwrap_or_default(), "approve").status, 200);
+    let second = eventually(Duration::from_secs(20), "asked again", || {
+        let t = authed(&p, "GET", "/api/v1/tasks", &owner, None).json();
+        t["tasks"].as_array().and_then(|t| t.iter().find(|t| t["run_id"] == run_id.as_str())).cloned()
+    });
+    assert_ne!(second["id"], task["id"]);
+    assert_eq!(decide(second["id"].as_str().unwrap_or_default(), "reject").status, 200);
+    let failed = finished(&p, &owner, &run_id, "failed");
+    assert!(failed["error"].as_str().is_some_and(|e| e.contains("not retried")), "{failed}");
+    p.stop();
+}

@@ -7,9 +7,12 @@
 //!   decides on the best deal (how many to buy) → the purchase request made and approved
 //!   → inventory places the order. (Deals are ranked by the hunter's score.)
 //! - **Repair intake** (installed disabled: quoting by itself is the shop's call): a board
-//!   photo on a ticket → vision against the model's golden reference → brain diagnoses the
-//!   device → pricing issues the quote, which the customer hears of and approves in the
-//!   portal; the approval reserves the parts and moves the ticket on.
+//!   photo on a ticket → vision against the model's golden reference (skipped if there is
+//!   none) → the ticket moved to triage and diagnostics (skipped if staff moved it
+//!   already) → brain diagnoses the device → pricing issues the quote, which the customer
+//!   hears of (the hub's `quote.issued` email) and approves in the portal; the approval
+//!   reserves the parts and moves the ticket on. A failed diagnosis or quote asks the
+//!   admins whether to retry.
 
 use noizylab_core::workflows::Definition;
 use noizylab_kit::{time, ApiResult, Call, OrInternal};
@@ -55,7 +58,13 @@ pub fn repair_intake() -> Value {
         "start": "look",
         "steps": [
             { "id": "look", "type": "action", "action": "vision.analyze",
-              "input": { "attachment_id": "{{event.data.attachment_id}}" }, "next": "scan", "on_failure": "skip" },
+              "input": { "attachment_id": "{{event.data.attachment_id}}" }, "next": "to_triage", "on_failure": "skip" },
+            { "id": "to_triage", "type": "action", "action": "ticket.move",
+              "input": { "ticket_id": "{{event.ticket_id}}", "to": "TRIAGE", "note": "Photo analysed by the intake workflow" },
+              "next": "to_diagnostics", "on_failure": "skip" },
+            { "id": "to_diagnostics", "type": "action", "action": "ticket.move",
+              "input": { "ticket_id": "{{event.ticket_id}}", "to": "DIAGNOSTICS" },
+              "next": "scan", "on_failure": "skip" },
             { "id": "scan", "type": "action", "action": "brain.diagnose",
               "input": { "device_id": "{{event.device_id}}" }, "next": "quote", "on_failure": "ask" },
             { "id": "quote", "type": "action", "action": "pricing.quote",
