@@ -69,8 +69,9 @@ cmd_setup() {
 
   if [ ! -x node_modules/.bin/wrangler ] || [ ! -f node_modules/redoc/bundles/redoc.standalone.js ] \
      || [ ! -f node_modules/@google/model-viewer/dist/model-viewer.min.js ] \
+     || [ ! -f node_modules/cytoscape/dist/cytoscape.min.js ] \
      || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-    say "installing npm packages (wrangler, miniflare, workerd, binaryen, redoc, model-viewer)"
+    say "installing npm packages (wrangler, miniflare, workerd, binaryen, redoc, model-viewer, cytoscape)"
     npm ci --no-audit --no-fund || die "npm ci failed"
   fi
   ensure_chromium
@@ -112,6 +113,11 @@ build_docs() {
   [ -f "$viewer" ] || die "the guide viewer is missing: run ./deploy.sh setup"
   mkdir -p "$static/viewer"
   cp "$viewer" "$static/viewer/model-viewer.min.js"
+  # The workflow builder's graph library (npm cytoscape).
+  local graph=node_modules/cytoscape/dist/cytoscape.min.js
+  [ -f "$graph" ] || die "the builder's graph library is missing: run ./deploy.sh setup"
+  mkdir -p "$static/builder"
+  cp "$graph" "$static/builder/cytoscape.min.js"
 }
 
 # The browser tests drive Debian's Chromium (never a browser a test tool downloads).
@@ -130,6 +136,7 @@ ensure_setup() {
   ensure_python_tools
   if [ ! -x node_modules/.bin/wrangler ] || [ ! -f node_modules/redoc/bundles/redoc.standalone.js ] \
      || [ ! -f node_modules/@google/model-viewer/dist/model-viewer.min.js ] \
+     || [ ! -f node_modules/cytoscape/dist/cytoscape.min.js ] \
      || ! have worker-build || ! have wasm-bindgen \
      || ! { rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; }; then
     cmd_setup

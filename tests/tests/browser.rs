@@ -11,7 +11,9 @@
 //! (`tests/browser/guide.mjs`): the real glTF model renders with the step's part marked and
 //! each sees the other's annotations live. Screenshots: `target/screenshots/guide/`. The
 //! manager asks to buy the best parts deal an eBay watch found and approves it on the
-//! workbench (`tests/browser/deals.mjs`). Screenshots: `target/screenshots/deals/`.
+//! workbench (`tests/browser/deals.mjs`). Screenshots: `target/screenshots/deals/`. A
+//! manager opens a workflow in the builder, runs it and follows the run on its graph, and
+//! edits a step (`tests/browser/workflows.mjs`). Screenshots: `target/screenshots/workflows/`.
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
@@ -293,6 +295,67 @@ fn a_manager_buys_the_best_parts_deal_from_the_workbench_in_chromium() {
     );
     assert_eq!(order.json()["supplier"], "eBay: jedeh-telecom");
     for name in ["deals-00-found", "deals-01-asked", "deals-02-bought"] {
+        let size = std::fs::metadata(shots.join(format!("{name}.png"))).map(|m| m.len()).unwrap_or(0);
+        assert!(size > 1000, "screenshot {name} was saved");
+    }
+    p.stop();
+}
+
+#[test]
+fn a_manager_follows_a_workflow_run_on_its_graph_and_edits_a_step_in_chromium() {
+    let p = Platform::fresh("browser-workflows");
+    let owner = access(&sign_in(&p, OWNER_EMAIL));
+    let part = authed(
+        &p,
+        "POST",
+        "/api/v1/parts",
+        &owner,
+        Some(&json!({ "sku": format!("WF-B-{}", now()), "description": "Bias resistor 1k", "category": "passive",
+                      "cost_cents": 20, "currency": "USD", "reorder_point": 0, "reorder_quantity": 10 })),
+    );
+    assert_eq!(part.status, 201, "{}", part.text());
+    let part = part.json()["id"].as_str().expect("part").to_owned();
+    let flow = json!({
+        "name": "Check twice",
+        "description": "Checks a part, waits, checks it again.",
+        "trigger": { "type": "manual" },
+        "start": "first",
+        "steps": [
+            { "id": "first", "type": "action", "action": "inventory.check", "input": { "part_id": part }, "next": "pause" },
+            { "id": "pause", "type": "delay", "seconds": 3, "next": "again" },
+            { "id": "again", "type": "action", "action": "inventory.check", "input": { "part_id": "{{steps.first.id}}" } }
+        ]
+    });
+    let made = authed(&p, "POST", "/api/v1/workflows", &owner, Some(&flow));
+    assert_eq!(made.status, 201, "{}", made.text());
+    let id = made.json()["id"].as_str().expect("workflow").to_owned();
+    assert_eq!(authed(&p, "POST", &format!("/api/v1/workflows/{id}/enable"), &owner, None).status, 200);
+
+    let shots = repo().join("target/screenshots/workflows");
+    let _ = std::fs::remove_dir_all(&shots);
+    let out = Command::new("node")
+        .arg(repo().join("tests/browser/workflows.mjs"))
+        .env("BASE", &p.base)
+        .env("STAFF_EMAIL", OWNER_EMAIL)
+        .env("WORKFLOW", &id)
+        .env("SHOTS", &shots)
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("node tests/browser/workflows.mjs");
+    assert!(out.status.success(), "the browser script failed");
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    let mut lines = said.lines();
+    let run = lines.next().unwrap_or_default().to_owned();
+    assert_eq!(lines.next(), Some("done"), "{said}");
+
+    // What the page showed is what the platform holds: the run done, the edit saved.
+    let r = authed(&p, "GET", &format!("/api/v1/workflows/runs/{run}"), &owner, None).json();
+    assert_eq!((r["status"].as_str(), r["history"].as_array().map(Vec::len)), (Some("succeeded"), Some(3)), "{r}");
+    let w = authed(&p, "GET", &format!("/api/v1/workflows/{id}"), &owner, None).json();
+    assert_eq!(w["version"], 2, "{w}");
+    assert_eq!(w["definition"]["steps"][1]["seconds"], 5);
+    assert_eq!(w["definition"]["steps"][0]["input"]["part_id"], part.as_str(), "the refused edit saved nothing");
+    for name in ["workflows-00-graph", "workflows-01-running", "workflows-02-done", "workflows-03-refused"] {
         let size = std::fs::metadata(shots.join(format!("{name}.png"))).map(|m| m.len()).unwrap_or(0);
         assert!(size > 1000, "screenshot {name} was saved");
     }

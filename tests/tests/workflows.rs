@@ -577,3 +577,114 @@ fn a_schedule_starts_one_run_a_minute_that_notifies_and_asks_when_a_step_fails()
     assert!(failed["error"].as_str().is_some_and(|e| e.contains("not retried")), "{failed}");
     p.stop();
 }
+
+/// Deliveries the integration stand-in has answered: the first is refused (500).
+static HOOKS: AtomicUsize = AtomicUsize::new(0);
+
+fn integration(_: &Received) -> (u16, String) {
+    if HOOKS.fetch_add(1, Ordering::SeqCst) == 0 {
+        return (500, "{\"error\":\"busy\"}".into());
+    }
+    (200, "{}".into())
+}
+
+#[test]
+fn integrations_get_signed_webhooks_once_with_a_log_retries_and_replay() {
+    let hook = StandIn::start(integration);
+    let p = Platform::fresh_with("wf-hooks", &[("NOIZYLAB_DELIVER_TWICE", "1")]);
+    let owner = access(&sign_in(&p, OWNER_EMAIL));
+    let tech = access(&technician(&p));
+    let customer = access(&sign_in(&p, &unique_email("wf-hooks")));
+
+    // Endpoints are checked: a URL a webhook may go to, catalogued events.
+    let make = |body: Value| authed(&p, "POST", "/api/v1/workflows/webhooks", &owner, Some(&body));
+    let bad = make(json!({ "url": "ftp://example.com/in", "events": ["ticket.*"] }));
+    assert_eq!((bad.status, bad.json()["error"]["field"].as_str()), (400, Some("url")), "{}", bad.text());
+    let bad = make(json!({ "url": format!("{}/in", hook.url()), "events": ["ticket.exploded"] }));
+    assert_eq!((bad.status, bad.json()["error"]["field"].as_str()), (400, Some("events")), "{}", bad.text());
+    assert_eq!(authed(&p, "GET", "/api/v1/workflows/webhooks", &tech, None).status, 403);
+    let made = make(json!({ "url": format!("{}/in", hook.url()), "events": ["ticket.*"],
+                            "description": "The shop's CRM" }));
+    assert_eq!(made.status, 201, "{}", made.text());
+    let endpoint = made.json()["id"].as_str().expect("endpoint").to_owned();
+    let secret = made.json()["secret"].as_str().expect("the secret, shown once").to_owned();
+    assert!(secret.starts_with("whsec_") && secret.len() > 40);
+    let listed = authed(&p, "GET", "/api/v1/workflows/webhooks", &owner, None).json();
+    assert!(listed["endpoints"][0]["secret"].is_null(), "a secret is never shown again: {listed}");
+
+    // A customer opens a ticket: ticket.created (delivered twice here) makes one delivery,
+    // which the endpoint refuses the first time; the log says so, with the next try.
+    let t = authed(&p, "POST", "/api/v1/tickets", &customer, Some(&json!({ "title": "Crackles on the left" })));
+    assert_eq!(t.status, 201, "{}", t.text());
+    let ticket = t.json()["id"].as_str().expect("ticket").to_owned();
+    let log = || authed(&p, "GET", &format!("/api/v1/workflows/webhooks/{endpoint}/deliveries"), &owner, None).json();
+    let first = eventually(Duration::from_secs(30), "the first try", || {
+        let l = log();
+        l["deliveries"].as_array().and_then(|d| d.first()).filter(|d| d["attempts"] == 1).cloned()
+    });
+    assert_eq!(
+        (first["event"].as_str(), first["status"].as_str()),
+        (Some("ticket.created"), Some("pending")),
+        "{first}"
+    );
+    assert_eq!(first["last_status"], 500);
+    assert!(first["next_attempt_at"].is_string(), "{first}");
+
+    // Replayed from the log: delivered, signed as documented.
+    let id = first["id"].as_str().expect("delivery").to_owned();
+    let replay = authed(&p, "POST", &format!("/api/v1/workflows/webhooks/deliveries/{id}/replay"), &owner, None);
+    assert_eq!(replay.status, 202, "{}", replay.text());
+    eventually(Duration::from_secs(30), "delivered", || {
+        let l = log();
+        l["deliveries"].as_array().and_then(|d| d.first()).filter(|d| d["status"] == "delivered").cloned()
+    });
+    let got = hook.requests();
+    assert_eq!(got.len(), 2, "one refused, one accepted: {got:?}");
+    let r = &got[1];
+    assert_eq!((r.method.as_str(), r.path.as_str()), ("POST", "/in"));
+    assert_eq!(r.header("noizylab-event"), Some("ticket.created"));
+    assert_eq!(r.header("noizylab-delivery"), Some(id.as_str()));
+    let header = r.header("noizylab-signature").expect("signed");
+    let now =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+    assert_eq!(noizylab_core::webhooks::verify(&secret, header, &r.body, now), Ok(()), "{header}");
+    assert!(noizylab_core::webhooks::verify("whsec_wrong", header, &r.body, now).is_err());
+    let body: Value = serde_json::from_slice(&r.body).expect("JSON body");
+    assert_eq!((body["event"].as_str(), body["ticket_id"].as_str()), (Some("ticket.created"), Some(ticket.as_str())));
+
+    // A workflow's webhook step sends the run so far to the endpoint.
+    let flow = json!({ "name": "Tell the CRM", "trigger": { "type": "manual" }, "start": "tell",
+                       "steps": [{ "id": "tell", "type": "webhook", "endpoint_id": endpoint }] });
+    let w = authed(&p, "POST", "/api/v1/workflows", &owner, Some(&flow));
+    assert_eq!(w.status, 201, "{}", w.text());
+    let wid = w.json()["id"].as_str().expect("workflow").to_owned();
+    assert_eq!(authed(&p, "POST", &format!("/api/v1/workflows/{wid}/enable"), &owner, None).status, 200);
+    let started = authed(
+        &p,
+        "POST",
+        &format!("/api/v1/workflows/{wid}/runs"),
+        &owner,
+        Some(&json!({ "input": { "ticket_id": ticket } })),
+    );
+    assert_eq!(started.status, 202, "{}", started.text());
+    let run = started.json()["id"].as_str().expect("run").to_owned();
+    finished(&p, &owner, &run, "succeeded");
+    let step = eventually(Duration::from_secs(30), "the step's delivery", || {
+        hook.requests().into_iter().find(|r| r.header("noizylab-event") == Some("workflow.step"))
+    });
+    let body: Value = serde_json::from_slice(&step.body).expect("JSON body");
+    assert_eq!(
+        (body["run_id"].as_str(), body["data"]["event"]["data"]["ticket_id"].as_str()),
+        (Some(run.as_str()), Some(ticket.as_str()))
+    );
+
+    // Removed: nothing more is sent; the log stays.
+    assert_eq!(authed(&p, "DELETE", &format!("/api/v1/workflows/webhooks/{endpoint}"), &owner, None).status, 200);
+    let before = hook.requests().len();
+    move_to(&p, &tech, &ticket, &["TRIAGE"]);
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(hook.requests().len(), before, "a removed endpoint hears nothing");
+    let kept = log();
+    assert_eq!(kept["deliveries"].as_array().map(Vec::len), Some(2), "{kept}");
+    p.stop();
+}

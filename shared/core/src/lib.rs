@@ -31,6 +31,7 @@ pub mod stripe;
 pub mod text;
 pub mod tickets;
 pub mod vision;
+pub mod webhooks;
 pub mod webpush;
 pub mod workflows;
 

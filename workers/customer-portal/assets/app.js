@@ -788,6 +788,9 @@ document.addEventListener("DOMContentLoaded", async () => {
   if (page !== "signin" && !session()) return location.assign("/portal/");
   const staff = ["owner", "admin", "technician"].includes(session()?.role);
   for (const a of document.querySelectorAll('a[href="/portal/workbench"], a[href="/docs"]')) a.hidden = !staff;
+  // Workflows are managed by owners and admins.
+  const managers = ["owner", "admin"].includes(session()?.role);
+  for (const a of document.querySelectorAll('a[href="/portal/workflows"]')) a.hidden = !managers;
   try { await pages[page]?.(); } catch (err) { if (err.message !== "signed out") notice(err.message, true); }
   // In-app notices: whatever the hub sends this person while a page is open.
   if (page !== "signin") {

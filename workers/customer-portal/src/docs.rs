@@ -27,6 +27,8 @@ fn file(name: &str) -> Option<(&'static str, &'static str)> {
         "redoc.standalone.js" => Some(("/docs/redoc.standalone.js", "text/javascript; charset=utf-8")),
         // The guide viewer's 3D web component (npm `@google/model-viewer`, three.js bundled).
         "model-viewer.min.js" => Some(("/viewer/model-viewer.min.js", "text/javascript; charset=utf-8")),
+        // The workflow builder's graph library (npm `cytoscape`).
+        "cytoscape.min.js" => Some(("/builder/cytoscape.min.js", "text/javascript; charset=utf-8")),
         _ => None,
     }
 }

@@ -8,6 +8,7 @@ use worker::{Headers, Response};
 
 const CSS: &str = include_str!("../assets/app.css");
 const JS: &str = include_str!("../assets/app.js");
+const WORKFLOWS_JS: &str = include_str!("../assets/workflows.js");
 
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; \
                    form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
@@ -17,6 +18,7 @@ pub fn asset(name: &str) -> ApiResult<Response> {
     let (body, kind) = match name {
         "app.css" => (CSS, "text/css; charset=utf-8"),
         "app.js" => (JS, "text/javascript; charset=utf-8"),
+        "workflows.js" => (WORKFLOWS_JS, "text/javascript; charset=utf-8"),
         _ => return Err(ApiError::not_found(format!("asset {name}"))),
     };
     let headers = Headers::new();
@@ -26,13 +28,14 @@ pub fn asset(name: &str) -> ApiResult<Response> {
     Ok(Response::ok(body).or_internal("response")?.with_headers(headers))
 }
 
-const NAV: [(&str, &str, &str); 6] = [
+const NAV: [(&str, &str, &str); 7] = [
     ("tickets", "/portal/tickets", "My repairs"),
     ("devices", "/portal/devices", "My devices"),
     ("chat", "/portal/chat", "Help"),
     ("loyalty", "/portal/loyalty", "Rewards"),
     ("account", "/portal/account", "Account"),
     ("workbench", "/portal/workbench", "Workbench"),
+    ("workflows", "/portal/workflows", "Automation"),
 ];
 
 fn page(id: &str, title: &str, data: &str, body: &str) -> ApiResult<Response> {
@@ -258,5 +261,42 @@ pub fn guide(id: &str) -> ApiResult<Response> {
          <h2>Annotations</h2><ol id=\"annotations\" class=\"list\" aria-live=\"polite\"></ol></section></div>",
         VIEWER_CSP,
         "<script type=\"module\" src=\"/portal/viewer/model-viewer.min.js\"></script>",
+    )
+}
+
+/// The builder's needs beyond [`CSP`]: the graph library (served from here) sizes and
+/// places its canvases with inline styles. Scripts stay this site's only.
+const BUILDER_CSP: &str =
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; connect-src 'self'; \
+                           img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+/// The workflow builder (staff who manage workflows): the workspace's workflows, the one
+/// in hand drawn as a graph (Cytoscape.js, from npm, served from here), its steps edited
+/// through forms and saved as a new version, and its runs shown live on the graph; the
+/// workspace's webhook endpoints with their delivery logs and a button to send again.
+pub fn workflows() -> ApiResult<Response> {
+    page_with(
+        "workflows",
+        "Automation",
+        "",
+        "<h1>Automation</h1><div class=\"builder\">\
+         <section class=\"card\" aria-labelledby=\"wf-h\"><h2 id=\"wf-h\">Workflows</h2>\
+         <ul id=\"wf-list\" class=\"list\"></ul></section>\
+         <section class=\"card\" aria-labelledby=\"wf-name\"><h2><span id=\"wf-name\">Pick a workflow</span> \
+         <span id=\"wf-version\" class=\"muted\"></span></h2><p id=\"wf-about\" class=\"muted\"></p>\
+         <div class=\"wf-actions\"><button type=\"button\" id=\"wf-toggle\" class=\"secondary\" hidden>Enable</button> \
+         <button type=\"button\" id=\"wf-run\" hidden>Run now</button></div>\
+         <div id=\"graph\" class=\"graph\" role=\"img\" aria-label=\"The workflow's steps as a graph\"></div>\
+         <h3>Steps</h3><ol id=\"steps\" class=\"list steps\"></ol></section>\
+         <section class=\"card\" aria-labelledby=\"step-h\"><h2 id=\"step-h\">Step</h2>\
+         <p id=\"step-hint\" class=\"muted\">Pick a step on the graph or in the list to edit it.</p>\
+         <form id=\"step-form\" hidden></form>\
+         <h2 id=\"runs-h\">Runs</h2><p class=\"muted\">Run <span id=\"run-status\">none picked</span></p>\
+         <ul id=\"runs\" class=\"list\" aria-live=\"polite\"></ul><ol id=\"history\" class=\"timeline\"></ol>\
+         <h2 id=\"hooks-h\">Webhooks</h2><ul id=\"hooks\" class=\"list\"></ul>\
+         <ul id=\"deliveries\" class=\"list\" aria-live=\"polite\"></ul></section></div>",
+        BUILDER_CSP,
+        "<script src=\"/portal/builder/cytoscape.min.js\" defer></script>\
+         <script src=\"/portal/assets/workflows.js\" defer></script>",
     )
 }

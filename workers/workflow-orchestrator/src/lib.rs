@@ -3,12 +3,12 @@
 //!
 //! Cloudflare Queues allow one consumer per queue, so this worker consumes
 //! `noizylab-events` for everyone: it records each catalogued event once in `event_log`,
-//! feeds ticket rooms, hands the notifications hub what it tells people about, and starts
-//! the parts sourcing flow (`inventory.low_stock` → the deal hunter searches eBay), and
-//! moves a ticket's parts with it (quote approved: reserved; READY: consumed; VOID:
-//! released), and has an ended remote session's report made and emailed (`brain`);
-//! workflow triggers arrive with their issue. It also consumes every dead-letter queue, so each message that
-//! exhausted its retries is kept in `dead_letters` for an operator.
+//! starts the workflows the event triggers (`runs`: one Durable Object per run, the seed's
+//! parts sourcing and repair intake shipped as defaults), feeds ticket rooms, hands the
+//! notifications hub what it tells people about, moves a ticket's parts with it (quote
+//! approved: reserved; READY: consumed; VOID: released), and has an ended remote session's
+//! report made and emailed (`brain`). It also consumes every dead-letter queue, so each
+//! message that exhausted its retries is kept in `dead_letters` for an operator.
 
 use noizylab_core::auth::Scope;
 use noizylab_core::events::{self, Envelope};
@@ -26,8 +26,9 @@ use worker::{event, wasm_bindgen::JsValue, Context, Env, MessageBatch, Method, R
 
 mod api;
 mod runs;
+mod webhooks;
 
-use api::{definitions, runs as run_routes, tasks};
+use api::{definitions, runs as run_routes, tasks, webhooks as hooks};
 pub use runs::object::WorkflowRun;
 
 pub(crate) const DIR: &str = "workflow-orchestrator";
@@ -44,6 +45,13 @@ async fn route(req: Request, call: Call) -> ApiResult<Response> {
         (Method::Get, ["api", "v1", "workflows"]) => definitions::list(&call).await,
         (Method::Get, ["api", "v1", "workflows", "actions"]) => definitions::actions(&call).await,
         (Method::Get, ["api", "v1", "workflows", "events", id]) => event_by_id(&call, id).await,
+        (Method::Post, ["api", "v1", "workflows", "webhooks"]) => hooks::create(req, &call).await,
+        (Method::Get, ["api", "v1", "workflows", "webhooks"]) => hooks::list(&call).await,
+        (Method::Delete, ["api", "v1", "workflows", "webhooks", id]) => hooks::remove(&call, id).await,
+        (Method::Get, ["api", "v1", "workflows", "webhooks", id, "deliveries"]) => hooks::deliveries(&call, id).await,
+        (Method::Post, ["api", "v1", "workflows", "webhooks", "deliveries", id, "replay"]) => {
+            hooks::replay(&call, id).await
+        }
         (Method::Get, ["api", "v1", "workflows", "runs"]) => run_routes::list(&req, &call).await,
         (Method::Get, ["api", "v1", "workflows", "runs", id]) => run_routes::show(&call, id).await,
         (Method::Post, ["api", "v1", "workflows", "runs", id, "wake"]) => run_routes::wake(&call, id).await,
@@ -58,7 +66,16 @@ async fn route(req: Request, call: Call) -> ApiResult<Response> {
         (Method::Get, ["api", "v1", "workflows", id, "versions", v]) => definitions::version(&call, id, v).await,
         (Method::Post, ["api", "v1", "workflows", id, "enable"]) => definitions::enable(&call, id, true).await,
         (Method::Post, ["api", "v1", "workflows", id, "disable"]) => definitions::enable(&call, id, false).await,
-        (_, ["api", "v1", "workflows"]) => Err(ApiError::MethodNotAllowed { allowed: vec!["GET", "POST"] }),
+        (_, ["api", "v1", "workflows"] | ["api", "v1", "workflows", "webhooks"]) => {
+            Err(ApiError::MethodNotAllowed { allowed: vec!["GET", "POST"] })
+        }
+        (_, ["api", "v1", "workflows", "webhooks", _]) => Err(ApiError::MethodNotAllowed { allowed: vec!["DELETE"] }),
+        (_, ["api", "v1", "workflows", "webhooks", _, "deliveries"]) => {
+            Err(ApiError::MethodNotAllowed { allowed: vec!["GET"] })
+        }
+        (_, ["api", "v1", "workflows", "webhooks", "deliveries", _, "replay"]) => {
+            Err(ApiError::MethodNotAllowed { allowed: vec!["POST"] })
+        }
         (
             _,
             ["api", "v1", "workflows", "actions" | "dead-letters" | "runs"]
@@ -260,7 +277,10 @@ async fn on_event(env: &Env, delivery: &Delivery) -> ApiResult<Outcome> {
     }
     feed_room(env, &envelope).await?;
     // Workflows it triggers start (once per workflow and event, however often delivered).
-    runs::for_event(&bus_call(env, &envelope)?, &envelope).await?;
+    let bus = bus_call(env, &envelope)?;
+    runs::for_event(&bus, &envelope).await?;
+    // The workspace's integrations that take it get a signed delivery (once each).
+    webhooks::for_event(&bus, &envelope).await?;
     if let Outcome::Retry(why) = ticket_parts(env, &envelope).await? {
         return Ok(Outcome::Retry(why));
     }
@@ -380,9 +400,18 @@ fn bus_call(env: &Env, envelope: &Envelope) -> ApiResult<Call> {
     Ok(Call::new(spec, env.clone(), envelope.id.clone(), me, secret))
 }
 
-/// A message on `noizylab-workflows`: a failed run replayed from the dead letters
-/// (`{run_id}`), resumed from the step that failed.
+/// A message on `noizylab-workflows`: a webhook delivery's next try
+/// (`{webhook_delivery}`), or a failed run replayed from the dead letters (`{run_id}`),
+/// resumed from the step that failed.
 async fn on_workflow_message(env: &Env, delivery: &Delivery) -> ApiResult<Outcome> {
+    if let Some(id) = webhooks::of_message(&delivery.body) {
+        let spec = noizylab_core::services::spec(DIR).ok_or_else(|| ApiError::internal("no service spec"))?;
+        let secret = noizylab_kit::call::internal_secret(env)?;
+        let me = noizylab_core::identity::Identity::service(&spec.worker_name());
+        let call = Call::new(spec, env.clone(), delivery.id.clone(), me, secret);
+        webhooks::deliver(&call, &id).await?;
+        return Ok(Outcome::Done);
+    }
     #[derive(Deserialize)]
     struct Replay {
         run_id: String,

@@ -4,3 +4,4 @@
 pub mod definitions;
 pub mod runs;
 pub mod tasks;
+pub mod webhooks;

@@ -6,7 +6,7 @@
 //!
 //! Routes (from this worker only): `POST /start` (idempotent), `GET /state`,
 //! `POST /decide` (a human task's decision), `POST /resume` (a failed run, replayed),
-//! `POST /wake` (run the alarm now; development).
+//! `POST /wake` (run the alarm now; development), and the health probe.
 
 use noizylab_core::auth::Role;
 use noizylab_core::contracts::Email;
@@ -162,6 +162,9 @@ impl DurableObject for WorkflowRun {
 
     async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
         let path = req.path();
+        if path == noizylab_kit::health::OBJECT_HEALTH_PATH {
+            return noizylab_kit::health::object_ok("WorkflowRun");
+        }
         let result = match (req.method(), path.as_str()) {
             (Method::Post, "/start") => match req.json::<Start>().await {
                 Ok(start) => self.start(start).await,
@@ -482,8 +485,20 @@ impl WorkflowRun {
                 }
             }
             Kind::Webhook { endpoint_id } => {
-                let why = format!("outbound webhooks are not built yet (endpoint {endpoint_id})");
-                self.failed(run, step, Value::Null, why, began).await
+                let input = json!({ "endpoint_id": endpoint_id });
+                match self.webhook(run, &step.id, endpoint_id).await {
+                    Ok(Some(delivery)) => {
+                        let out = json!({ "delivery_id": delivery });
+                        run.steps.insert(step.id.clone(), out.clone());
+                        record(run, step, input, out, "ok", None, began);
+                        Ok(Next::Go(step.next.clone()))
+                    }
+                    Ok(None) => {
+                        let why = format!("the workspace has no webhook endpoint {endpoint_id} in use");
+                        self.failed(run, step, input, why, began).await
+                    }
+                    Err(e) => self.retry(run, step, input, e.to_string(), began).await,
+                }
             }
         }
     }
@@ -737,6 +752,30 @@ impl WorkflowRun {
             t.due_ms = due_ms;
         }
         Ok(Next::Sleep(due_ms))
+    }
+
+    /// A signed delivery of the run so far to one of the workspace's endpoints (sent and
+    /// retried on its own schedule); its id, or None if there is no such endpoint.
+    async fn webhook(&self, run: &Run, step: &str, endpoint: &str) -> ApiResult<Option<String>> {
+        let call = self.call_as_service(run)?;
+        let found: Option<Value> = call
+            .sql()?
+            .first(
+                "SELECT id FROM webhook_endpoints WHERE id = ?1 AND workspace_id = ?2 AND enabled = 1",
+                &[endpoint.into(), run.start.workspace_id.as_str().into()],
+            )
+            .await?;
+        if found.is_none() {
+            return Ok(None);
+        }
+        let source = format!("{}.{step}", run.start.run_id);
+        let body = json!({ "id": source, "event": "workflow.step", "timestamp": time::now_rfc3339(),
+                           "workspace_id": run.start.workspace_id, "workflow_id": run.start.workflow_id,
+                           "run_id": run.start.run_id, "step": step, "data": { "event": run.start.event, "steps": run.steps } })
+        .to_string();
+        let id =
+            crate::webhooks::enqueue(&call, &run.start.workspace_id, endpoint, &source, "workflow.step", &body).await?;
+        Ok(Some(id))
     }
 
     async fn notify(&self, run: &Run, to: &str, subject: &str, text: &str) -> ApiResult<u32> {
