@@ -70,8 +70,9 @@ cmd_setup() {
   if [ ! -x node_modules/.bin/wrangler ] || [ ! -f node_modules/redoc/bundles/redoc.standalone.js ] \
      || [ ! -f node_modules/@google/model-viewer/dist/model-viewer.min.js ] \
      || [ ! -f node_modules/cytoscape/dist/cytoscape.min.js ] \
+     || [ ! -f node_modules/chart.js/dist/chart.umd.min.js ] \
      || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-    say "installing npm packages (wrangler, miniflare, workerd, binaryen, redoc, model-viewer, cytoscape)"
+    say "installing npm packages (wrangler, miniflare, workerd, binaryen, redoc, model-viewer, cytoscape, chart.js)"
     npm ci --no-audit --no-fund || die "npm ci failed"
   fi
   ensure_chromium
@@ -118,6 +119,10 @@ build_docs() {
   [ -f "$graph" ] || die "the builder's graph library is missing: run ./deploy.sh setup"
   mkdir -p "$static/builder"
   cp "$graph" "$static/builder/cytoscape.min.js"
+  # The analytics dashboard's charts (npm chart.js, its UMD build).
+  local charts=node_modules/chart.js/dist/chart.umd.min.js
+  [ -f "$charts" ] || die "the dashboard's chart library is missing: run ./deploy.sh setup"
+  cp "$charts" "$static/builder/chart.umd.min.js"
 }
 
 # The browser tests drive Debian's Chromium (never a browser a test tool downloads).
@@ -137,6 +142,7 @@ ensure_setup() {
   if [ ! -x node_modules/.bin/wrangler ] || [ ! -f node_modules/redoc/bundles/redoc.standalone.js ] \
      || [ ! -f node_modules/@google/model-viewer/dist/model-viewer.min.js ] \
      || [ ! -f node_modules/cytoscape/dist/cytoscape.min.js ] \
+     || [ ! -f node_modules/chart.js/dist/chart.umd.min.js ] \
      || ! have worker-build || ! have wasm-bindgen \
      || ! { rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; }; then
     cmd_setup
@@ -384,6 +390,10 @@ cmd_deploy() {
       # Payments answer 503 until both Stripe secrets are set.
       printf '{"INTERNAL_SECRET":"%s","STRIPE_SECRET_KEY":"%s","STRIPE_WEBHOOK_SECRET":"%s"}' "$secret" \
         "$NOIZYLAB_STRIPE_SECRET_KEY" "${NOIZYLAB_STRIPE_WEBHOOK_SECRET:-}" | wrangler secret bulk -c "$cfg" >/dev/null
+    elif [ "$d" = voice ] && [ -n "${NOIZYLAB_ELEVENLABS_API_KEY:-}" ]; then
+      # Speech answers 503 until the ElevenLabs key is set.
+      printf '{"INTERNAL_SECRET":"%s","ELEVENLABS_API_KEY":"%s"}' "$secret" "$NOIZYLAB_ELEVENLABS_API_KEY" \
+        | wrangler secret bulk -c "$cfg" >/dev/null
     elif [ "$d" = ebay-sniper ] && [ -n "${NOIZYLAB_EBAY_CLIENT_ID:-}" ]; then
       # Deal searches answer 503 until the eBay application keyset is set.
       printf '{"INTERNAL_SECRET":"%s","EBAY_CLIENT_ID":"%s","EBAY_CLIENT_SECRET":"%s"}' "$secret" \

@@ -62,6 +62,10 @@ function mainSecrets() {
     ...(process.env.NOIZYLAB_OWNER_EMAIL ? { OWNER_EMAIL: process.env.NOIZYLAB_OWNER_EMAIL } : {}),
     // The key the inbound-mail webhook URL carries (emailed replies to tickets).
     ...(process.env.NOIZYLAB_INBOUND_EMAIL_KEY ? { INBOUND_EMAIL_KEY: process.env.NOIZYLAB_INBOUND_EMAIL_KEY } : {}),
+    // The key Mailgun signs forwarded replies with.
+    ...(process.env.NOIZYLAB_MAILGUN_WEBHOOK_SIGNING_KEY
+      ? { MAILGUN_WEBHOOK_SIGNING_KEY: process.env.NOIZYLAB_MAILGUN_WEBHOOK_SIGNING_KEY }
+      : {}),
     // Test suites sign many people in from one address; the defaults stand otherwise.
     ...(process.env.NOIZYLAB_SIGNIN_LINKS_PER_IP ? { SIGNIN_LINKS_PER_IP: process.env.NOIZYLAB_SIGNIN_LINKS_PER_IP } : {}),
     ...(process.env.NOIZYLAB_SIGNIN_LINKS_PER_EMAIL
@@ -90,12 +94,16 @@ function gatewayVars() {
   return { ...(limit ? { USER_RATE_LIMIT: limit } : {}), ...(anonymous ? { ANON_RATE_LIMIT: anonymous } : {}) };
 }
 
-// The notifications hub's providers (SendGrid, Twilio), when given; otherwise email and
+// The notifications hub's providers (SendGrid or Mailgun, Twilio), when given; otherwise email and
 // SMS land in the development outbox.
 function notificationSecrets() {
   const names = [
     "SENDGRID_BASE_URL",
     "SENDGRID_API_KEY",
+    "EMAIL_PROVIDER",
+    "MAILGUN_BASE_URL",
+    "MAILGUN_DOMAIN",
+    "MAILGUN_API_KEY",
     "TWILIO_BASE_URL",
     "TWILIO_ACCOUNT_SID",
     "TWILIO_AUTH_TOKEN",
@@ -121,6 +129,12 @@ function sniperSettings() {
   return Object.fromEntries(names.map((n) => [n, process.env[`NOIZYLAB_${n}`]]).filter(([, v]) => v));
 }
 
+// The text-to-speech provider's API root (or a stand-in) and key, when given.
+function voiceSettings() {
+  const names = ["ELEVENLABS_BASE_URL", "ELEVENLABS_API_KEY"];
+  return Object.fromEntries(names.map((n) => [n, process.env[`NOIZYLAB_${n}`]]).filter(([, v]) => v));
+}
+
 const EXTRA = {
   main: mainSecrets,
   "customer-portal": portalSecrets,
@@ -129,6 +143,7 @@ const EXTRA = {
   "chat-agent": chatSecrets,
   brain: chatSecrets,
   "ebay-sniper": sniperSettings,
+  voice: voiceSettings,
 };
 
 // Every config says production; a local platform is development (the outbox, /dev/*)

@@ -56,6 +56,10 @@ try {
   if ((await nextLine()) !== "moved") throw new Error("expected 'moved'");
   await page.waitForSelector("#status[data-status=IN_REPAIR]", { timeout: 15000 });
   if (reloads.length) throw new Error(`the page reloaded: ${reloads}`);
+  // Voice mode is on: the new status is read aloud — real MP3 the browser decodes.
+  await page.waitForSelector("#voice[data-status=IN_REPAIR]:not([hidden])", { timeout: 15000 });
+  await page.waitForFunction(() => document.querySelector("#voice").readyState >= 1 && document.querySelector("#voice").duration > 0,
+    null, { timeout: 15000 });
   // The same move arrives as an in-app notice from the customer's inbox.
   await page.waitForSelector('#notice[data-event="ticket.status_changed"] a[href="/portal/tickets/' + TICKET + '"]', { timeout: 15000 });
   await shot("05-live-status");

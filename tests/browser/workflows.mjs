@@ -1,7 +1,8 @@
 // The workflow builder in a real browser (Debian's Chromium, headless, playwright-core):
 // a manager opens a workflow drawn as a graph, runs it and watches the run move along the
 // graph live (a step waiting, then every step done), edits a step through its form (saved
-// as version 2), and sees a wrong edit refused naming the step. Run by
+// as version 2), sees a wrong edit refused naming the step, and decides a workflow's task
+// from "My tasks" on the workbench. Run by
 // tests/tests/browser.rs, which owns the platform and made the workflow (check a part,
 // wait three seconds, check it again). Prints the run's id, then "done".
 //
@@ -11,8 +12,8 @@ import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { signIn } from "./signin.mjs";
 
-const { BASE, STAFF_EMAIL, WORKFLOW, SHOTS } = process.env;
-if (!BASE || !STAFF_EMAIL || !WORKFLOW || !SHOTS) throw new Error("BASE, STAFF_EMAIL, WORKFLOW and SHOTS are required");
+const { BASE, STAFF_EMAIL, WORKFLOW, TASK, SHOTS } = process.env;
+if (!BASE || !STAFF_EMAIL || !WORKFLOW || !TASK || !SHOTS) throw new Error("BASE, STAFF_EMAIL, WORKFLOW, TASK and SHOTS are required");
 mkdirSync(SHOTS, { recursive: true });
 
 const browser = await chromium.launch({
@@ -69,6 +70,19 @@ try {
   if (!refused.includes("steps.first") || !refused.includes("part_id")) throw new Error(`the refusal: ${refused}`);
   if ((await page.locator("#wf-version").innerText()) !== "v2") throw new Error("a refused edit changed the version");
   await shot("workflows-03-refused");
+
+  // A task waiting for the managers: decided on the workbench with its form.
+  await page.getByRole("link", { name: "Workbench" }).click();
+  await page.waitForSelector("body[data-ready=true]");
+  const task = page.locator(`#tasks li.task[data-task="${TASK}"]`);
+  await task.waitFor();
+  await task.getByLabel("How many").fill("3");
+  await task.getByLabel("Comment").fill("three, for the bench");
+  await shot("workflows-04-task");
+  await task.getByRole("button", { name: "Approve" }).click();
+  await task.waitFor({ state: "detached" });
+  const said = await page.locator("#notice").innerText();
+  if (!said.includes("Approved")) throw new Error(`no word of the approval: ${said}`);
   process.stdout.write(`${run}\n`);
   const unexpected = failed.filter((f) => f !== `PUT /api/v1/workflows/${WORKFLOW} 400`);
   if (unexpected.length) throw new Error(`failed requests: ${unexpected.join("; ")}`);

@@ -515,8 +515,24 @@ pub struct StandIn {
     pub received: std::sync::Arc<std::sync::Mutex<Vec<Received>>>,
 }
 
+/// How a stand-in answers: JSON text, or bytes of a content type (audio, images).
+#[derive(Clone, Copy)]
+enum Replier {
+    Json(fn(&Received) -> (u16, String)),
+    Raw(fn(&Received) -> (u16, &'static str, Vec<u8>)),
+}
+
 impl StandIn {
     pub fn start(reply: fn(&Received) -> (u16, String)) -> StandIn {
+        StandIn::serve(Replier::Json(reply))
+    }
+
+    /// A stand-in answering bytes: (status, content type, body).
+    pub fn start_raw(reply: fn(&Received) -> (u16, &'static str, Vec<u8>)) -> StandIn {
+        StandIn::serve(Replier::Raw(reply))
+    }
+
+    fn serve(reply: Replier) -> StandIn {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind stand-in");
         let port = listener.local_addr().expect("addr").port();
         let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -541,11 +557,7 @@ impl StandIn {
     }
 }
 
-fn serve_one(
-    mut stream: TcpStream,
-    reply: fn(&Received) -> (u16, String),
-    log: &std::sync::Mutex<Vec<Received>>,
-) -> std::io::Result<()> {
+fn serve_one(mut stream: TcpStream, reply: Replier, log: &std::sync::Mutex<Vec<Received>>) -> std::io::Result<()> {
     use std::io::Write;
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut line = String::new();
@@ -569,15 +581,22 @@ fn serve_one(
     let mut body = vec![0u8; len];
     reader.read_exact(&mut body)?;
     let req = Received { method, path, headers, body };
-    let (status, text) = reply(&req);
+    let (status, kind, body) = match reply {
+        Replier::Json(f) => {
+            let (status, text) = f(&req);
+            (status, "application/json", text.into_bytes())
+        }
+        Replier::Raw(f) => f(&req),
+    };
     if let Ok(mut l) = log.lock() {
         l.push(req);
     }
     write!(
         stream,
-        "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{text}",
-        text.len()
+        "HTTP/1.1 {status} X\r\ncontent-type: {kind}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        body.len()
     )?;
+    stream.write_all(&body)?;
     stream.flush()
 }
 
@@ -689,6 +708,43 @@ pub fn ticket_in_qc(p: &Platform, customer: &str, tech: &str, tech_id: &str, kin
     (id, number)
 }
 
+/// A new ticket of `customer`'s for a device of `kind`, assigned to the technician and
+/// quoted (with `parts`): (ticket, quote id).
+pub fn quoted_ticket(
+    p: &Platform,
+    customer: &str,
+    tech: &str,
+    tech_id: &str,
+    kind: &str,
+    parts: Value,
+) -> (String, String) {
+    let d = authed(p, "POST", "/api/v1/devices/register", customer, Some(&json!({ "name": "Unit", "type": kind })));
+    assert_eq!(d.status, 201, "{}", d.text());
+    let t =
+        authed(p, "POST", "/api/v1/tickets", customer, Some(&json!({ "title": "Dead", "device_id": d.json()["id"] })));
+    assert_eq!(t.status, 201, "{}", t.text());
+    let ticket = t.json()["id"].as_str().expect("ticket").to_owned();
+    let assign =
+        authed(p, "PATCH", &format!("/api/v1/tickets/{ticket}"), tech, Some(&json!({ "assignee_id": tech_id })));
+    assert_eq!(assign.status, 200, "{}", assign.text());
+    move_to(p, tech, &ticket, &["TRIAGE", "DIAGNOSTICS"]);
+    let body = json!({ "ticket_id": ticket, "complexity": "standard", "estimated_minutes": 45, "parts": parts });
+    let q = authed(p, "POST", "/api/v1/pricing/estimate", tech, Some(&body));
+    assert_eq!(q.status, 201, "{}", q.text());
+    (ticket, q.json()["quote_id"].as_str().expect("quote").to_owned())
+}
+
+/// One QC inspection of `ticket` (in QC) whose template is one manual checkpoint
+/// `powers_on`, passed or failed.
+pub fn inspect_manual(p: &Platform, tech: &str, ticket: &str, passed: bool) {
+    let i = authed(p, "POST", "/api/v1/qc/inspections", tech, Some(&json!({ "ticket_id": ticket })));
+    assert_eq!(i.status, 201, "{}", i.text());
+    let path = format!("/api/v1/qc/inspections/{}/checkpoints/powers_on", i.json()["id"].as_str().expect("id"));
+    let r = authed(p, "POST", &path, tech, Some(&json!({ "passed": passed })));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["status"], if passed { "passed" } else { "failed" }, "{}", r.text());
+}
+
 /// Moves `ticket` through `steps` as `tech`, each move answered 200.
 pub fn move_to(p: &Platform, tech: &str, ticket: &str, steps: &[&str]) {
     for to in steps {
@@ -762,5 +818,74 @@ pub mod ebay {
             ("NOIZYLAB_EBAY_CLIENT_SECRET", CLIENT_SECRET.to_owned()),
             ("NOIZYLAB_EBAY_MARKETPLACE", "EBAY_US".to_owned()),
         ]
+    }
+}
+
+/// Paying through Stripe Checkout against a Stripe stand-in: the session answered in
+/// Stripe's wire format, the webhook signed exactly as Stripe signs it.
+pub mod stripe {
+    use hmac::{Hmac, Mac};
+    use serde_json::json;
+    use sha2::Sha256;
+
+    use super::{authed, d1_query, request, Platform, Received};
+
+    pub const WEBHOOK_SECRET: &str = "whsec_noizylab_test";
+
+    /// The platform settings aiming the portal at the stand-in at `url`.
+    pub fn env(url: &str) -> Vec<(&'static str, String)> {
+        vec![
+            ("NOIZYLAB_STRIPE_BASE_URL", url.to_owned()),
+            ("NOIZYLAB_STRIPE_SECRET_KEY", "sk_test_noizylab".to_owned()),
+            ("NOIZYLAB_STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET.to_owned()),
+        ]
+    }
+
+    /// Stripe's answer to creating a Checkout Session; 404 in Stripe's shape otherwise.
+    pub fn reply(req: &Received) -> (u16, String) {
+        if req.method == "POST" && req.path == "/v1/checkout/sessions" {
+            let body = String::from_utf8_lossy(&req.body);
+            let invoice = body.split('&').find_map(|kv| kv.strip_prefix("client_reference_id=")).unwrap_or("none");
+            let session = json!({ "id": format!("cs_test_{invoice}"), "object": "checkout.session",
+                                  "url": format!("https://checkout.stripe.test/c/pay/cs_test_{invoice}") });
+            return (200, session.to_string());
+        }
+        (
+            404,
+            json!({ "error": { "type": "invalid_request_error", "message": "Unrecognized request URL" } }).to_string(),
+        )
+    }
+
+    /// `Stripe-Signature` as Stripe computes it: HMAC-SHA256 over "{t}.{body}", hex, as `v1`.
+    pub fn signature(secret: &str, t: i64, body: &str) -> String {
+        let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("hmac key");
+        mac.update(format!("{t}.{body}").as_bytes());
+        let hex: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+        format!("t={t},v1={hex}")
+    }
+
+    /// The customer pays the approved `quote`: Checkout, then Stripe's signed
+    /// `checkout.session.completed`. The amount paid, in cents.
+    pub fn pay(p: &Platform, customer: &str, quote: &str) -> i64 {
+        let c = authed(p, "POST", "/api/v1/payments/checkout", customer, Some(&json!({ "quote_id": quote })));
+        assert_eq!(c.status, 201, "{}", c.text());
+        let invoice = c.json()["invoice_id"].as_str().expect("invoice").to_owned();
+        let rows = d1_query(&p.state, &format!("SELECT amount_cents FROM invoices WHERE id = '{invoice}'"));
+        let amount = rows.first().and_then(|r| r["amount_cents"].as_i64()).expect("the invoice's amount");
+        let body = json!({
+            "id": format!("evt_{invoice}"), "object": "event", "type": "checkout.session.completed",
+            "api_version": "2024-06-20",
+            "data": { "object": {
+                "id": format!("cs_test_{invoice}"), "object": "checkout.session", "client_reference_id": invoice,
+                "metadata": { "invoice_id": invoice }, "payment_status": "paid", "status": "complete",
+                "amount_total": amount, "currency": "cad", "payment_intent": format!("pi_{invoice}"),
+            }},
+        })
+        .to_string();
+        let signed = signature(WEBHOOK_SECRET, super::now(), &body);
+        let headers = [("content-type", "application/json"), ("stripe-signature", signed.as_str())];
+        let r = request("POST", &p.url("/api/v1/webhooks/stripe"), &headers, Some(body.as_bytes()));
+        assert_eq!(r.status, 200, "{}", r.text());
+        amount
     }
 }

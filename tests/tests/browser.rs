@@ -1,7 +1,8 @@
 //! The customer portal in a real browser: Debian's Chromium, headless, driven by
 //! `tests/browser/portal.mjs` (playwright-core). A customer signs in through the dev
 //! outbox, sees their ticket, approves the quote, and watches the status change the
-//! technician makes appear without reloading; then the owner's workbench shows the board
+//! technician makes appear without reloading (and, in voice mode, hears it read aloud
+//! through an ElevenLabs stand-in answering real MP3); then the owner's workbench shows the board
 //! and the ticket's live room, and a note sent there appears in it. The customer asks the
 //! chat assistant, asks for a person, and the technician joins from the workbench and
 //! answers in the same conversation. Screenshots: `target/screenshots/portal/`. A
@@ -12,8 +13,10 @@
 //! each sees the other's annotations live. Screenshots: `target/screenshots/guide/`. The
 //! manager asks to buy the best parts deal an eBay watch found and approves it on the
 //! workbench (`tests/browser/deals.mjs`). Screenshots: `target/screenshots/deals/`. A
-//! manager opens a workflow in the builder, runs it and follows the run on its graph, and
-//! edits a step (`tests/browser/workflows.mjs`). Screenshots: `target/screenshots/workflows/`.
+//! manager opens a workflow in the builder, runs it and follows the run on its graph,
+//! edits a step, and decides a workflow's task on the workbench (`tests/browser/workflows.mjs`). Screenshots: `target/screenshots/workflows/`.
+//! A manager reads the shop's numbers drawn from real repairs and sees the dashboard redraw
+//! as a ticket moves (`tests/browser/analytics.mjs`). Screenshots: `target/screenshots/analytics/`.
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
@@ -23,11 +26,23 @@ use serde_json::json;
 
 #[test]
 fn a_customer_approves_a_quote_and_sees_the_repair_move_live_in_chromium() {
-    let p = Platform::fresh("browser");
+    // Text-to-speech: an ElevenLabs stand-in answering real MP3 (see tests/tests/voice.rs).
+    let voice = StandIn::start_raw(|_| {
+        let mp3 = std::fs::read(repo().join("shared/core/tests/data/voice/gsutil-test.mp3")).unwrap_or_default();
+        (200, "audio/mpeg", mp3)
+    });
+    let base = voice.url();
+    let p = Platform::fresh_with(
+        "browser",
+        &[("NOIZYLAB_ELEVENLABS_BASE_URL", base.as_str()), ("NOIZYLAB_ELEVENLABS_API_KEY", "sk_test_browser")],
+    );
     let owner = access(&sign_in(&p, OWNER_EMAIL));
     let email = unique_email("browser");
     // The customer's account exists once they have signed in; the browser signs in again.
     let customer = access(&sign_in(&p, &email));
+    // They like to hear how their repair goes.
+    let prefs = authed(&p, "PUT", "/api/v1/users/preferences", &customer, Some(&json!({ "voice_mode": true })));
+    assert_eq!(prefs.status, 200, "{}", prefs.text());
     let device = authed(
         &p,
         "POST",
@@ -86,6 +101,13 @@ fn a_customer_approves_a_quote_and_sees_the_repair_move_live_in_chromium() {
     assert_eq!(r.status, 200, "{}", r.text());
     writeln!(stdin, "moved").expect("tell the browser");
     assert_eq!(lines.next().as_deref(), Some("live-ok"), "the page showed IN_REPAIR without a reload");
+    let spoken: Vec<String> = voice
+        .requests()
+        .iter()
+        .filter_map(|r| serde_json::from_slice::<serde_json::Value>(&r.body).ok())
+        .filter_map(|b| b["text"].as_str().map(str::to_owned))
+        .collect();
+    assert!(spoken.iter().any(|t| t.ends_with("is being repaired.")), "the new status was read aloud: {spoken:?}");
     assert_eq!(lines.next().as_deref(), Some("done"));
     let status = child.wait().expect("browser script");
     assert!(status.success(), "the browser script failed");
@@ -331,6 +353,31 @@ fn a_manager_follows_a_workflow_run_on_its_graph_and_edits_a_step_in_chromium() 
     let id = made.json()["id"].as_str().expect("workflow").to_owned();
     assert_eq!(authed(&p, "POST", &format!("/api/v1/workflows/{id}/enable"), &owner, None).status, 200);
 
+    // A run waiting on the managers' decision, for "My tasks" on the workbench.
+    let ask = json!({
+        "name": "Order resistors",
+        "trigger": { "type": "manual" },
+        "start": "approve",
+        "steps": [
+            { "id": "approve", "type": "human_task", "title": "Order more bias resistors?",
+              "assignee": { "type": "role", "role": "admin" },
+              "fields": [{ "name": "quantity", "label": "How many", "kind": "number", "required": true }],
+              "approved": "noted" },
+            { "id": "noted", "type": "delay", "seconds": 1 }
+        ]
+    });
+    let asked = authed(&p, "POST", "/api/v1/workflows", &owner, Some(&ask));
+    assert_eq!(asked.status, 201, "{}", asked.text());
+    let ask_id = asked.json()["id"].as_str().expect("workflow").to_owned();
+    assert_eq!(authed(&p, "POST", &format!("/api/v1/workflows/{ask_id}/enable"), &owner, None).status, 200);
+    let waiting = authed(&p, "POST", &format!("/api/v1/workflows/{ask_id}/runs"), &owner, None);
+    assert_eq!(waiting.status, 202, "{}", waiting.text());
+    let waiting = waiting.json()["id"].as_str().expect("run").to_owned();
+    let task = format!("{waiting}.approve");
+    eventually(std::time::Duration::from_secs(20), "the task", || {
+        (authed(&p, "GET", &format!("/api/v1/tasks/{task}"), &owner, None).status == 200).then_some(())
+    });
+
     let shots = repo().join("target/screenshots/workflows");
     let _ = std::fs::remove_dir_all(&shots);
     let out = Command::new("node")
@@ -338,6 +385,7 @@ fn a_manager_follows_a_workflow_run_on_its_graph_and_edits_a_step_in_chromium() 
         .env("BASE", &p.base)
         .env("STAFF_EMAIL", OWNER_EMAIL)
         .env("WORKFLOW", &id)
+        .env("TASK", &task)
         .env("SHOTS", &shots)
         .stderr(Stdio::inherit())
         .output()
@@ -355,9 +403,84 @@ fn a_manager_follows_a_workflow_run_on_its_graph_and_edits_a_step_in_chromium() 
     assert_eq!(w["version"], 2, "{w}");
     assert_eq!(w["definition"]["steps"][1]["seconds"], 5);
     assert_eq!(w["definition"]["steps"][0]["input"]["part_id"], part.as_str(), "the refused edit saved nothing");
-    for name in ["workflows-00-graph", "workflows-01-running", "workflows-02-done", "workflows-03-refused"] {
+    let decided = eventually(std::time::Duration::from_secs(20), "the decided run to finish", || {
+        let r = authed(&p, "GET", &format!("/api/v1/workflows/runs/{waiting}"), &owner, None).json();
+        (r["status"] == "succeeded").then_some(r)
+    });
+    assert_eq!(decided["steps"]["approve"]["answers"]["quantity"], 3, "{decided}");
+    assert_eq!(decided["steps"]["approve"]["comment"], "three, for the bench");
+    for name in
+        ["workflows-00-graph", "workflows-01-running", "workflows-02-done", "workflows-03-refused", "workflows-04-task"]
+    {
         let size = std::fs::metadata(shots.join(format!("{name}.png"))).map(|m| m.len()).unwrap_or(0);
         assert!(size > 1000, "screenshot {name} was saved");
     }
+    p.stop();
+}
+
+#[test]
+fn a_manager_reads_the_numbers_drawn_from_real_repairs_and_sees_them_move_live_in_chromium() {
+    let stand_in = StandIn::start(stripe::reply);
+    let env = stripe::env(&stand_in.url());
+    let p = Platform::fresh_with("browser-analytics", &env.iter().map(|(k, v)| (*k, v.as_str())).collect::<Vec<_>>());
+    let owner = access(&sign_in(&p, OWNER_EMAIL));
+    let tech_pair = technician(&p);
+    let (tech, tech_id) = (access(&tech_pair), user_id(&tech_pair));
+    let manual = json!({ "checkpoints": [{ "id": "powers_on", "label": "Powers on", "kind": "manual" }] });
+    for kind in ["laptop", "phone"] {
+        assert_eq!(authed(&p, "PUT", &format!("/api/v1/qc/templates/{kind}"), &owner, Some(&manual)).status, 200);
+    }
+    // Two repairs done and paid (the laptop failed QC once), one quote declined.
+    let mut paid = 0;
+    let mut done = Vec::new();
+    for (kind, fails) in [("laptop", true), ("phone", false)] {
+        let customer = access(&sign_in(&p, &unique_email(kind)));
+        let (ticket, quote) = quoted_ticket(&p, &customer, &tech, &tech_id, kind, json!([]));
+        assert_eq!(authed(&p, "POST", &format!("/api/v1/pricing/quotes/{quote}/approve"), &customer, None).status, 200);
+        move_to(&p, &tech, &ticket, &["IN_REPAIR", "QC"]);
+        if fails {
+            inspect_manual(&p, &tech, &ticket, false);
+            move_to(&p, &tech, &ticket, &["QC"]);
+        }
+        inspect_manual(&p, &tech, &ticket, true);
+        paid += stripe::pay(&p, &customer, &quote);
+        done.push(ticket);
+    }
+    let customer = access(&sign_in(&p, &unique_email("tablet")));
+    let (_, quote) = quoted_ticket(&p, &customer, &tech, &tech_id, "tablet", json!([]));
+    let reason = json!({ "reason": "too dear" });
+    let declined = authed(&p, "POST", &format!("/api/v1/pricing/quotes/{quote}/decline"), &customer, Some(&reason));
+    assert_eq!(declined.status, 200, "{}", declined.text());
+    eventually(std::time::Duration::from_secs(60), "the payments counted", || {
+        let k = authed(&p, "GET", "/api/v1/analytics/kpis", &owner, None).json();
+        (k["revenue"]["payments"] == 2 && k["quotes"]["declined"] == 1).then_some(())
+    });
+
+    let shots = repo().join("target/screenshots/analytics");
+    let _ = std::fs::remove_dir_all(&shots);
+    let mut child = Command::new("node")
+        .arg(repo().join("tests/browser/analytics.mjs"))
+        .env("BASE", &p.base)
+        .env("STAFF_EMAIL", OWNER_EMAIL)
+        .env("REVENUE", paid.to_string())
+        .env("SHOTS", &shots)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("node tests/browser/analytics.mjs");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines().map_while(Result::ok);
+    assert_eq!(lines.next().as_deref(), Some("watching"), "the dashboard drew the shop's numbers");
+    // A finished repair is picked up: a stay in READY the dashboard has not drawn yet.
+    move_to(&p, &owner, &done[0], &["PICKED_UP"]);
+    writeln!(stdin, "moved").expect("tell the browser");
+    assert_eq!(lines.next().as_deref(), Some("done"), "the page redrew by itself and the CSV downloaded");
+    assert!(child.wait().expect("browser script").success(), "the browser script failed");
+    for name in ["analytics-00-dashboard", "analytics-01-live"] {
+        let size = std::fs::metadata(shots.join(format!("{name}.png"))).map(|m| m.len()).unwrap_or(0);
+        assert!(size > 1000, "screenshot {name} was saved");
+    }
+    drop(stand_in);
     p.stop();
 }

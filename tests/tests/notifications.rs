@@ -482,3 +482,155 @@ fn in_app_notices_reach_the_customers_open_inbox_and_wait_for_the_next_visit() {
     let customer_id = path.split('/').nth(4).expect("user id in the path");
     assert!(connect(&p.ws_url(&format!("/api/v1/users/{customer_id}/live?ticket={token}"))).is_err());
 }
+
+/// A form body's fields (`application/x-www-form-urlencoded`), decoded.
+fn form_fields(body: &[u8]) -> Vec<(String, String)> {
+    let decode = |s: &str| {
+        let bytes = s.replace('+', " ").into_bytes();
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            let hex = (bytes[i] == b'%').then(|| std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()).flatten();
+            match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                Some(b) => {
+                    out.push(b);
+                    i += 3;
+                }
+                None => {
+                    out.push(bytes[i]);
+                    i += 1;
+                }
+            }
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    };
+    String::from_utf8_lossy(body)
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (decode(k), decode(v)))
+        .collect()
+}
+
+fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
+/// Mailgun's messages API: every message accepted with an id, as Mailgun answers.
+fn mailgun_api(req: &Received) -> (u16, String) {
+    if req.method == "POST" && req.path == "/v3/mg.noizylab.test/messages" {
+        return (200, json!({ "id": "<20261204.1@mg.noizylab.test>", "message": "Queued. Thank you." }).to_string());
+    }
+    (404, json!({ "message": "not found" }).to_string())
+}
+
+const MAILGUN_SIGNING_KEY: &str = "mailgun-signing-key-test";
+
+/// A Mailgun route's forward of a reply: a form signed with the webhook signing key.
+fn mailgun_forward(p: &Platform, fields: &[(&str, &str)], timestamp: i64, key: &str) -> Reply {
+    let (t, token) = (timestamp.to_string(), format!("tok{timestamp}x{}", fields.len()));
+    let signature = noizylab_core::mailgun::sign(key, &t, &token);
+    let mut all: Vec<(&str, &str)> = fields.to_vec();
+    all.extend([("timestamp", t.as_str()), ("token", token.as_str()), ("signature", signature.as_str())]);
+    let body: String = all
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "{k}={}",
+                v.bytes()
+                    .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
+                    .collect::<String>()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("&");
+    let headers = [("content-type", "application/x-www-form-urlencoded")];
+    request("POST", &p.url("/api/v1/tickets/email-replies/mailgun"), &headers, Some(body.as_bytes()))
+}
+
+#[test]
+fn with_mailgun_chosen_mail_goes_through_its_messages_api_and_its_signed_forwards_become_replies() {
+    let mailgun = StandIn::start(mailgun_api);
+    let url = mailgun.url();
+    let p = Platform::fresh_with(
+        "mailgun",
+        &[
+            ("NOIZYLAB_EMAIL_PROVIDER", "mailgun"),
+            ("NOIZYLAB_MAILGUN_BASE_URL", url.as_str()),
+            ("NOIZYLAB_MAILGUN_DOMAIN", "mg.noizylab.test"),
+            ("NOIZYLAB_MAILGUN_API_KEY", "key-mailgun-test"),
+            ("NOIZYLAB_MAILGUN_WEBHOOK_SIGNING_KEY", MAILGUN_SIGNING_KEY),
+        ],
+    );
+    // Sign-in mail goes out through Mailgun: its form, basic auth api:<key>.
+    let sign_in_mailgun = |email: &str| {
+        let asked = ask_for_link(&p, email);
+        assert_eq!(asked.status, 202);
+        let mail = eventually(Duration::from_secs(10), "the sign-in mail at Mailgun", || {
+            mailgun.requests().into_iter().rev().find(|r| field(&form_fields(&r.body), "to") == Some(email))
+        });
+        assert_eq!(mail.header("authorization"), Some("Basic YXBpOmtleS1tYWlsZ3VuLXRlc3Q="), "api:key-mailgun-test");
+        assert_eq!(mail.header("content-type"), Some("application/x-www-form-urlencoded"));
+        let form = form_fields(&mail.body);
+        assert!(field(&form, "from").is_some() && field(&form, "subject").is_some());
+        let text = field(&form, "text").expect("text");
+        let code: String = text.split("code: ").nth(1).map(|c| c.chars().take(6).collect()).expect("code");
+        let r = login(&p, email, &code, &challenge(&asked));
+        assert_eq!(r.status, 200, "{}", r.text());
+        access(&r.json())
+    };
+    let owner = sign_in_mailgun(OWNER_EMAIL);
+    let email = unique_email("mailgun");
+    let customer = sign_in_mailgun(&email);
+    let prefs = json!({ "notifications": { "email": true } });
+    assert_eq!(authed(&p, "PUT", "/api/v1/users/preferences", &customer, Some(&prefs)).status, 200);
+    let t = authed(&p, "POST", "/api/v1/tickets", &customer, Some(&json!({ "title": "Tape deck eats tapes" })));
+    let ticket = t.json()["id"].as_str().expect("ticket").to_owned();
+    let r = authed(&p, "POST", &format!("/api/v1/tickets/{ticket}/status"), &owner, Some(&json!({ "to": "TRIAGE" })));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let status_mail =
+        eventually(Duration::from_secs(20), "the status mail at Mailgun", || {
+            mailgun.requests().into_iter().map(|r| form_fields(&r.body)).find(|f| {
+                field(f, "to") == Some(email.as_str()) && field(f, "text").is_some_and(|t| t.contains("triage"))
+            })
+        });
+    let reply_to = field(&status_mail, "h:Reply-To").expect("h:Reply-To").to_owned();
+    assert!(reply_to.starts_with(&format!("ticket+{ticket}.")), "{reply_to}");
+
+    // The customer's reply, forwarded by a Mailgun route, signed.
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or_default();
+    let message_id = format!("<mg-{ticket}@mail.example>");
+    let reply = [
+        ("recipient", reply_to.as_str()),
+        ("sender", email.as_str()),
+        ("from", email.as_str()),
+        ("subject", "Re: your repair"),
+        ("body-plain", "Yes, fix it please.\n\nOn Fri, NoizyLab wrote:\n> triage"),
+        ("stripped-text", "Yes, fix it please."),
+        ("Message-Id", message_id.as_str()),
+    ];
+    let r = mailgun_forward(&p, &reply, now, MAILGUN_SIGNING_KEY);
+    assert_eq!(r.status, 201, "{}", r.text());
+    let again = mailgun_forward(&p, &reply, now + 1, MAILGUN_SIGNING_KEY);
+    assert_eq!((again.status, again.json()["duplicate"].as_bool()), (200, Some(true)), "{}", again.text());
+    let view = authed(&p, "GET", &format!("/api/v1/tickets/{ticket}"), &owner, None).json();
+    let said: Vec<&Value> =
+        view["timeline"].as_array().expect("timeline").iter().filter(|e| e["body"] == "Yes, fix it please.").collect();
+    assert_eq!(said.len(), 1, "{:?}", view["timeline"]);
+
+    // Forged or replayed forwards are refused, saying why.
+    let forged = mailgun_forward(&p, &reply, now, "someone-elses-key");
+    assert_eq!(forged.status, 401, "{}", forged.text());
+    assert!(forged.text().contains("does not match"), "{}", forged.text());
+    let stale = mailgun_forward(&p, &reply, now - 3600, MAILGUN_SIGNING_KEY);
+    assert_eq!(stale.status, 401, "{}", stale.text());
+    assert!(stale.text().contains("15 minutes"), "{}", stale.text());
+    let json_body = request(
+        "POST",
+        &p.url("/api/v1/tickets/email-replies/mailgun"),
+        &[("content-type", "application/json")],
+        Some(b"{}"),
+    );
+    assert_eq!(json_body.status, 415, "{}", json_body.text());
+    drop(mailgun);
+    p.stop();
+}

@@ -5,55 +5,29 @@
 use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use hmac::{Hmac, Mac};
 use noizylab_tests::*;
 use serde_json::{json, Value};
-use sha2::Sha256;
-
-const WEBHOOK_SECRET: &str = "whsec_noizylab_test";
 
 struct Shop {
     platform: Platform,
     stripe: StandIn,
 }
 
-fn stripe_reply(req: &Received) -> (u16, String) {
-    if req.method == "POST" && req.path == "/v1/checkout/sessions" {
-        let body = String::from_utf8_lossy(&req.body);
-        let invoice = body.split('&').find_map(|kv| kv.strip_prefix("client_reference_id=")).unwrap_or("none");
-        return (
-            200,
-            json!({ "id": format!("cs_test_{invoice}"), "object": "checkout.session",
-                             "url": format!("https://checkout.stripe.test/c/pay/cs_test_{invoice}") })
-            .to_string(),
-        );
-    }
-    (404, json!({ "error": { "type": "invalid_request_error", "message": "Unrecognized request URL" } }).to_string())
-}
-
 fn shop() -> &'static Shop {
     static SHOP: OnceLock<Shop> = OnceLock::new();
     SHOP.get_or_init(|| {
-        let stripe = StandIn::start(stripe_reply);
+        let stripe = StandIn::start(stripe::reply);
         let url = stripe.url();
         let platform = Platform::fresh_with(
             "payments",
             &[
                 ("NOIZYLAB_STRIPE_BASE_URL", url.as_str()),
                 ("NOIZYLAB_STRIPE_SECRET_KEY", "sk_test_noizylab"),
-                ("NOIZYLAB_STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET),
+                ("NOIZYLAB_STRIPE_WEBHOOK_SECRET", stripe::WEBHOOK_SECRET),
             ],
         );
         Shop { platform, stripe }
     })
-}
-
-/// `Stripe-Signature` as Stripe computes it: HMAC-SHA256 over "{t}.{body}", hex, as `v1`.
-fn stripe_signature(secret: &str, t: i64, body: &str) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("hmac key");
-    mac.update(format!("{t}.{body}").as_bytes());
-    let hex: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
-    format!("t={t},v1={hex}")
 }
 
 fn unix_now() -> i64 {
@@ -133,9 +107,9 @@ fn a_customer_pays_through_checkout_and_a_repeated_webhook_credits_once() {
     assert!(form.contains("mode=payment") && form.contains(&format!("client_reference_id={invoice}")), "{form}");
 
     let body = completed_event("evt_paid_1", &invoice, total);
-    let first = deliver(p, &body, &stripe_signature(WEBHOOK_SECRET, unix_now(), &body));
+    let first = deliver(p, &body, &stripe::signature(stripe::WEBHOOK_SECRET, unix_now(), &body));
     assert_eq!(first.status, 200, "{}", first.text());
-    let again = deliver(p, &body, &stripe_signature(WEBHOOK_SECRET, unix_now(), &body));
+    let again = deliver(p, &body, &stripe::signature(stripe::WEBHOOK_SECRET, unix_now(), &body));
     assert_eq!(again.status, 200, "{}", again.text());
     assert_eq!(again.json()["duplicate"], true);
 
@@ -158,18 +132,18 @@ fn forged_stale_and_mismatched_webhooks_are_refused_with_400() {
     let total = quote["total"].as_i64().expect("total");
     let body = completed_event("evt_forged", &invoice, total);
 
-    let wrong_key = deliver(p, &body, &stripe_signature("whsec_someone_else", unix_now(), &body));
+    let wrong_key = deliver(p, &body, &stripe::signature("whsec_someone_else", unix_now(), &body));
     assert_eq!(wrong_key.status, 400, "{}", wrong_key.text());
-    let stale = deliver(p, &body, &stripe_signature(WEBHOOK_SECRET, unix_now() - 301, &body));
+    let stale = deliver(p, &body, &stripe::signature(stripe::WEBHOOK_SECRET, unix_now() - 301, &body));
     assert_eq!(stale.status, 400);
     assert!(stale.text().contains("tolerance"));
     let tampered = body.replace(&total.to_string(), "1");
-    let signed_other = deliver(p, &tampered, &stripe_signature(WEBHOOK_SECRET, unix_now(), &body));
+    let signed_other = deliver(p, &tampered, &stripe::signature(stripe::WEBHOOK_SECRET, unix_now(), &body));
     assert_eq!(signed_other.status, 400);
     assert_eq!(deliver(p, &body, "").status, 400);
     // A genuine event whose amount does not match the invoice settles nothing.
     let short = completed_event("evt_short", &invoice, total - 1);
-    let r = deliver(p, &short, &stripe_signature(WEBHOOK_SECRET, unix_now(), &short));
+    let r = deliver(p, &short, &stripe::signature(stripe::WEBHOOK_SECRET, unix_now(), &short));
     assert_eq!(r.status, 400, "{}", r.text());
     let invoices = authed(p, "GET", "/api/v1/invoices", &customer, None).json();
     assert_eq!(invoices["invoices"][0]["status"], "open");

@@ -43,6 +43,13 @@ pub const REPLY_DOMAIN: &str = "REPLY_DOMAIN";
 pub const MAIL_FROM: &str = "MAIL_FROM";
 pub const SENDGRID_BASE_URL: &str = "SENDGRID_BASE_URL";
 pub const SENDGRID_API_KEY: &str = "SENDGRID_API_KEY";
+/// `sendgrid` (the default) or `mailgun`: which provider the hub sends email through.
+pub const EMAIL_PROVIDER: &str = "EMAIL_PROVIDER";
+pub const MAILGUN_BASE_URL: &str = "MAILGUN_BASE_URL";
+pub const MAILGUN_DOMAIN: &str = "MAILGUN_DOMAIN";
+pub const MAILGUN_API_KEY: &str = "MAILGUN_API_KEY";
+/// The key Mailgun signs its webhooks (and forwarded replies) with; `main` checks it.
+pub const MAILGUN_WEBHOOK_SIGNING_KEY: &str = "MAILGUN_WEBHOOK_SIGNING_KEY";
 pub const TWILIO_BASE_URL: &str = "TWILIO_BASE_URL";
 pub const TWILIO_ACCOUNT_SID: &str = "TWILIO_ACCOUNT_SID";
 pub const TWILIO_AUTH_TOKEN: &str = "TWILIO_AUTH_TOKEN";
@@ -63,6 +70,10 @@ pub const SHOP_COUNTRY: &str = "SHOP_COUNTRY";
 pub const EBAY_CLIENT_ID: &str = "EBAY_CLIENT_ID";
 pub const EBAY_CLIENT_SECRET: &str = "EBAY_CLIENT_SECRET";
 
+// voice.
+pub const ELEVENLABS_BASE_URL: &str = "ELEVENLABS_BASE_URL";
+pub const ELEVENLABS_API_KEY: &str = "ELEVENLABS_API_KEY";
+
 /// Every worker's own settings, besides `ENVIRONMENT` (a var of all) and
 /// `INTERNAL_SECRET` (a secret of all).
 pub fn settings_of(dir: &str) -> &'static [(&'static str, Kind)] {
@@ -79,6 +90,7 @@ pub fn settings_of(dir: &str) -> &'static [(&'static str, Kind)] {
             (SIGNIN_LINKS_PER_ADDRESS, Tuning),
             (JWT_SIGNING_KEYS, Secret),
             (INBOUND_EMAIL_KEY, Secret),
+            (MAILGUN_WEBHOOK_SIGNING_KEY, Secret),
         ],
         "customer-portal" => {
             &[(PORTAL_URL, Var), (STRIPE_BASE_URL, Var), (STRIPE_SECRET_KEY, Secret), (STRIPE_WEBHOOK_SECRET, Secret)]
@@ -88,6 +100,10 @@ pub fn settings_of(dir: &str) -> &'static [(&'static str, Kind)] {
             (MAIL_FROM, Tuning),
             (SENDGRID_BASE_URL, Tuning),
             (SENDGRID_API_KEY, Secret),
+            (EMAIL_PROVIDER, Tuning),
+            (MAILGUN_BASE_URL, Tuning),
+            (MAILGUN_DOMAIN, Tuning),
+            (MAILGUN_API_KEY, Secret),
             (TWILIO_BASE_URL, Tuning),
             (TWILIO_ACCOUNT_SID, Secret),
             (TWILIO_AUTH_TOKEN, Secret),
@@ -103,6 +119,7 @@ pub fn settings_of(dir: &str) -> &'static [(&'static str, Kind)] {
             (EBAY_CLIENT_SECRET, Secret),
         ],
         "chat-agent" | "brain" => &[(ANTHROPIC_BASE_URL, Var), (ANTHROPIC_MODEL, Var), (ANTHROPIC_API_KEY, Secret)],
+        "voice" => &[(ELEVENLABS_BASE_URL, Var), (ELEVENLABS_API_KEY, Secret)],
         _ => &[],
     }
 }

@@ -327,6 +327,9 @@ pub static SERVICES: [ServiceSpec; 17] = [
             service(INVENTORY),
             service(EBAY_SNIPER),
             service(NOTIFICATIONS),
+            // Every new bus event is handed on to analytics' read models and training's XP.
+            service(ANALYTICS),
+            service(TRAINING),
         ],
         consumes: &[
             queues::EVENTS,

@@ -266,6 +266,23 @@ const pages = {
   async ticket() {
     const id = document.body.dataset.ticket;
     let last = "";
+    // Voice mode (the customer's preference): a status change is read aloud.
+    let spokenStatus = null;
+    const voiceMode = await api("GET", "/api/v1/users/preferences").then((p) => p.voice_mode === true, () => false);
+    const speakStatus = async (status) => {
+      spokenStatus = status;
+      if (!voiceMode) return;
+      try {
+        const r = await authedFetch(`/api/v1/voice/tickets/${id}/status`);
+        if (!r.ok) return;
+        const url = URL.createObjectURL(await r.blob());
+        const player = $("#voice");
+        player.src = url;
+        player.hidden = false;
+        player.dataset.status = status;
+        await player.play().catch(() => {}); // a browser may want a click first: the controls are there
+      } catch { /* speech is a courtesy: the page says the same in text */ }
+    };
     const render = async () => {
       const view = await api("GET", `/api/v1/tickets/${id}`);
       const t = view.ticket;
@@ -278,7 +295,10 @@ const pages = {
       status.textContent = label(t.status);
       status.className = `status ${t.status}`;
       status.dataset.status = t.status;
-      if (!first) $("#live").textContent = `Status: ${label(t.status)}`;
+      if (!first) {
+        $("#live").textContent = `Status: ${label(t.status)}`;
+        if (t.status !== spokenStatus) speakStatus(t.status);
+      }
       $("#description").textContent = t.description || "";
       $("#timeline").replaceChildren(...view.timeline.map((e) => el("li", {},
         el("div", {}, e.kind === "status" ? `${label(e.from_status || "")} → ${label(e.to_status)}` : e.kind === "created" ? "Ticket opened" : e.body),
@@ -588,7 +608,53 @@ const pages = {
           state);
       })));
     };
+    // My tasks: the workflow decisions waiting for this person (or their role), each with
+    // its form, a comment, approve and reject.
+    const renderTasks = async () => {
+      const { tasks } = await api("GET", "/api/v1/tasks");
+      if (!tasks.length) {
+        $("#tasks").replaceChildren(el("li", { class: "muted" }, "Nothing waiting for you."));
+        return;
+      }
+      $("#tasks").replaceChildren(...tasks.map((t) => {
+        const form = el("form", { class: "task-form" });
+        for (const f of t.form || []) {
+          const id = `task-${t.id}-${f.name}`.replace(/[^a-zA-Z0-9_-]/g, "-");
+          const input = f.kind === "boolean" ? el("input", { id, name: f.name, type: "checkbox" })
+            : el("input", { id, name: f.name, type: f.kind === "number" ? "number" : "text", ...(f.required ? { required: "" } : {}) });
+          form.append(el("label", { for: id }, f.label), input);
+        }
+        const cid = `task-${t.id}-comment`.replace(/[^a-zA-Z0-9_-]/g, "-");
+        form.append(el("label", { for: cid }, "Comment"), el("input", { id: cid, name: "comment", maxlength: "2000" }));
+        const decide = (decision) => async () => {
+          const answers = {};
+          for (const f of t.form || []) {
+            const input = form.elements[f.name];
+            if (f.kind === "boolean") answers[f.name] = input.checked;
+            else if (input.value !== "") answers[f.name] = f.kind === "number" ? Number(input.value) : input.value;
+          }
+          if (decision === "approve" && !form.reportValidity()) return;
+          try {
+            await api("POST", `/api/v1/tasks/${encodeURIComponent(t.id)}/decision`,
+              { decision, comment: form.elements.comment.value || undefined, answers });
+            notice(decision === "approve" ? "Approved: the workflow goes on." : "Rejected.");
+            await renderTasks();
+          } catch (err) { notice(err.message, true); }
+        };
+        form.append(el("div", { class: "inline" },
+          el("button", { type: "button", onclick: decide("approve") }, "Approve"),
+          el("button", { type: "button", class: "secondary", onclick: decide("reject") }, "Reject")));
+        form.addEventListener("submit", (e) => e.preventDefault());
+        const who = t.assignee.type === "role" ? `for ${t.assignee.role}s` : "for you";
+        return el("li", { class: "task", "data-task": t.id },
+          el("div", {}, el("strong", {}, t.title)),
+          el("div", { class: "muted" }, `${t.workflow} · ${who} · due ${when(t.due_at)}${t.escalated_at ? " · escalated" : ""}`),
+          form);
+      }));
+    };
     onDealFound = () => renderDeals().catch(() => {});
+    await renderTasks().catch((err) => notice(err.message, true));
+    setInterval(() => renderTasks().catch(() => {}), 10000);
     await renderChats();
     setInterval(() => renderChats().catch(() => {}), 5000);
     await renderBoard();
@@ -787,7 +853,7 @@ document.addEventListener("DOMContentLoaded", async () => {
   if (out) out.addEventListener("click", async () => { try { await api("POST", "/api/v1/auth/logout"); } finally { signOut(); } });
   if (page !== "signin" && !session()) return location.assign("/portal/");
   const staff = ["owner", "admin", "technician"].includes(session()?.role);
-  for (const a of document.querySelectorAll('a[href="/portal/workbench"], a[href="/docs"]')) a.hidden = !staff;
+  for (const a of document.querySelectorAll('a[href="/portal/workbench"], a[href="/portal/analytics"], a[href="/docs"]')) a.hidden = !staff;
   // Workflows are managed by owners and admins.
   const managers = ["owner", "admin"].includes(session()?.role);
   for (const a of document.querySelectorAll('a[href="/portal/workflows"]')) a.hidden = !managers;

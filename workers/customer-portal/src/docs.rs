@@ -29,6 +29,8 @@ fn file(name: &str) -> Option<(&'static str, &'static str)> {
         "model-viewer.min.js" => Some(("/viewer/model-viewer.min.js", "text/javascript; charset=utf-8")),
         // The workflow builder's graph library (npm `cytoscape`).
         "cytoscape.min.js" => Some(("/builder/cytoscape.min.js", "text/javascript; charset=utf-8")),
+        // The analytics dashboard's charts (npm `chart.js`).
+        "chart.umd.min.js" => Some(("/builder/chart.umd.min.js", "text/javascript; charset=utf-8")),
         _ => None,
     }
 }

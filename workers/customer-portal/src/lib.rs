@@ -47,6 +47,8 @@ async fn route(req: Request, call: Call) -> ApiResult<Response> {
         (Method::Get, ["portal", "workbench"]) => pages::workbench(),
         (Method::Get, ["portal", "workflows"]) => pages::workflows(),
         (Method::Get, ["portal", "builder", "cytoscape.min.js"]) => docs::asset(&call, "cytoscape.min.js").await,
+        (Method::Get, ["portal", "analytics"]) => pages::analytics(),
+        (Method::Get, ["portal", "builder", "chart.umd.min.js"]) => docs::asset(&call, "chart.umd.min.js").await,
         (Method::Get, ["portal", "chat"]) => pages::chat(),
         (Method::Get, ["portal", "guides", id]) => pages::guide(plain_id(id)?),
         (Method::Get, ["portal", "viewer", "model-viewer.min.js"]) => docs::asset(&call, "model-viewer.min.js").await,

@@ -9,8 +9,9 @@ use worker::{Headers, Response};
 const CSS: &str = include_str!("../assets/app.css");
 const JS: &str = include_str!("../assets/app.js");
 const WORKFLOWS_JS: &str = include_str!("../assets/workflows.js");
+const ANALYTICS_JS: &str = include_str!("../assets/analytics.js");
 
-const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; \
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; media-src blob:; \
                    form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
 /// A static asset with its type, cached briefly (the files change with each deploy).
@@ -19,6 +20,7 @@ pub fn asset(name: &str) -> ApiResult<Response> {
         "app.css" => (CSS, "text/css; charset=utf-8"),
         "app.js" => (JS, "text/javascript; charset=utf-8"),
         "workflows.js" => (WORKFLOWS_JS, "text/javascript; charset=utf-8"),
+        "analytics.js" => (ANALYTICS_JS, "text/javascript; charset=utf-8"),
         _ => return Err(ApiError::not_found(format!("asset {name}"))),
     };
     let headers = Headers::new();
@@ -28,7 +30,7 @@ pub fn asset(name: &str) -> ApiResult<Response> {
     Ok(Response::ok(body).or_internal("response")?.with_headers(headers))
 }
 
-const NAV: [(&str, &str, &str); 7] = [
+const NAV: [(&str, &str, &str); 8] = [
     ("tickets", "/portal/tickets", "My repairs"),
     ("devices", "/portal/devices", "My devices"),
     ("chat", "/portal/chat", "Help"),
@@ -36,6 +38,7 @@ const NAV: [(&str, &str, &str); 7] = [
     ("account", "/portal/account", "Account"),
     ("workbench", "/portal/workbench", "Workbench"),
     ("workflows", "/portal/workflows", "Automation"),
+    ("analytics", "/portal/analytics", "Numbers"),
 ];
 
 fn page(id: &str, title: &str, data: &str, body: &str) -> ApiResult<Response> {
@@ -143,7 +146,8 @@ pub fn ticket(id: &str) -> ApiResult<Response> {
         &format!(
             "<h1 id=\"title\">Repair</h1>\
          <div class=\"card\"><p>Status: <span id=\"status\" class=\"status\">…</span></p>\
-         <p id=\"description\" class=\"muted\"></p><p id=\"live\" class=\"muted\" aria-live=\"polite\"></p></div>\
+         <p id=\"description\" class=\"muted\"></p><p id=\"live\" class=\"muted\" aria-live=\"polite\"></p>\
+         <audio id=\"voice\" controls hidden aria-label=\"The status, read aloud\"></audio></div>\
          <h2>Quote</h2><div id=\"quote\" class=\"card\"></div>\
          <h2>Timeline</h2><div class=\"card\"><ol id=\"timeline\" class=\"timeline\"></ol></div>\
          <p><a id=\"chat-link\" href=\"/portal/chat?ticket={id}\">Questions? Chat about this repair</a></p>\
@@ -204,15 +208,16 @@ pub fn account() -> ApiResult<Response> {
     )
 }
 
-/// The technician's workbench: the board, the parts deals the eBay watches found (asked
-/// for, approved by a manager), and the live room of the ticket in hand with its
-/// quality-control inspection when it is in QC.
+/// The technician's workbench: the workflow tasks waiting for them, the board, the parts
+/// deals the eBay watches found (asked for, approved by a manager), and the live room of
+/// the ticket in hand with its quality-control inspection when it is in QC.
 pub fn workbench() -> ApiResult<Response> {
     page(
         "workbench",
         "Workbench",
         "",
         "<h1>Workbench</h1><div class=\"bench\"><section aria-labelledby=\"board-h\">\
+         <h2 id=\"tasks-h\">My tasks</h2><ul id=\"tasks\" class=\"list card\" aria-live=\"polite\"></ul>\
          <h2 id=\"chats-h\">Chats waiting for a person</h2><ul id=\"chats\" class=\"list card\" aria-live=\"polite\"></ul>\
          <h2 id=\"board-h\">Board</h2>\
          <div id=\"board\" class=\"board\"></div>\
@@ -298,5 +303,36 @@ pub fn workflows() -> ApiResult<Response> {
         BUILDER_CSP,
         "<script src=\"/portal/builder/cytoscape.min.js\" defer></script>\
          <script src=\"/portal/assets/workflows.js\" defer></script>",
+    )
+}
+
+/// The analytics dashboard (staff): KPI tiles, revenue by day and device type, the trend
+/// forecast with its interval, time per stage and the technicians' table (Chart.js, from
+/// npm, served from here), refreshed when new events have been counted; CSV downloads.
+/// A technician sees their own row only; the shop's numbers are the managers'.
+pub fn analytics() -> ApiResult<Response> {
+    page_with(
+        "analytics",
+        "Numbers",
+        "",
+        "<h1>Numbers</h1><p class=\"muted\">The last 30 days. <span id=\"an-updated\" aria-live=\"polite\"></span></p>\
+         <section id=\"an-shop\" hidden aria-labelledby=\"kpi-h\"><h2 id=\"kpi-h\" class=\"visually-hidden\">KPIs</h2>\
+         <dl id=\"kpis\" class=\"tiles\"></dl>\
+         <div class=\"charts\"><section class=\"card\" aria-labelledby=\"rev-h\"><h2 id=\"rev-h\">Revenue by day and device type</h2>\
+         <canvas id=\"chart-revenue\" role=\"img\" aria-label=\"Revenue by day, stacked by device type\"></canvas>\
+         <button type=\"button\" id=\"csv-revenue\" class=\"secondary\">Download CSV</button></section>\
+         <section class=\"card\" aria-labelledby=\"fc-h\"><h2 id=\"fc-h\">Revenue forecast</h2>\
+         <canvas id=\"chart-forecast\" role=\"img\" aria-label=\"Daily revenue and its forecast with a 95% interval\"></canvas>\
+         <p id=\"fc-method\" class=\"muted\"></p></section>\
+         <section class=\"card\" aria-labelledby=\"st-h\"><h2 id=\"st-h\">Hours per stage</h2>\
+         <canvas id=\"chart-stages\" role=\"img\" aria-label=\"Average hours in each status\"></canvas></section></div></section>\
+         <section class=\"card\" aria-labelledby=\"tech-h\"><h2 id=\"tech-h\">Technicians</h2>\
+         <table id=\"techs\"><thead><tr><th scope=\"col\">Technician</th><th scope=\"col\">Closed</th>\
+         <th scope=\"col\">Bench hours</th><th scope=\"col\">QC pass rate</th><th scope=\"col\">Rework</th>\
+         <th scope=\"col\">Messages answered</th></tr></thead><tbody></tbody></table>\
+         <button type=\"button\" id=\"csv-techs\" class=\"secondary\">Download CSV</button></section>",
+        BUILDER_CSP,
+        "<script src=\"/portal/builder/chart.umd.min.js\" defer></script>\
+         <script src=\"/portal/assets/analytics.js\" defer></script>",
     )
 }

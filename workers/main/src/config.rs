@@ -18,6 +18,8 @@ pub struct Config {
     pub signing_keys: Option<String>,
     /// The key the inbound-mail webhook URL carries.
     pub inbound_email_key: Option<String>,
+    /// The key Mailgun signs forwarded replies with.
+    pub mailgun_signing_key: Option<String>,
 }
 
 impl Config {
@@ -30,6 +32,7 @@ impl Config {
             links_per_address: positive(env, names::SIGNIN_LINKS_PER_ADDRESS, 20),
             signing_keys: secret(env, names::JWT_SIGNING_KEYS),
             inbound_email_key: secret(env, names::INBOUND_EMAIL_KEY),
+            mailgun_signing_key: secret(env, names::MAILGUN_WEBHOOK_SIGNING_KEY),
         }
     }
 }

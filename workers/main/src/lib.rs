@@ -59,6 +59,9 @@ async fn route(req: Request, call: Call) -> ApiResult<Response> {
         (Method::Post, ["api", "v1", "tickets", id, "live", "ticket"]) => rooms::mint(&call, id).await,
         (Method::Post, ["internal", "rooms", id, "publish"]) => rooms::publish(req, &call, id).await,
         (Method::Post, ["api", "v1", "tickets", "email-replies"]) => tickets::replies::inbound(req, &call).await,
+        (Method::Post, ["api", "v1", "tickets", "email-replies", "mailgun"]) => {
+            tickets::replies::inbound_mailgun(req, &call).await
+        }
         (_, ["api", "v1", "tickets", rest @ ..]) => tickets::route(req, &call, rest).await,
         (_, ["api", "v1", "sessions", rest @ ..]) => sessions::route(req, &call, rest).await,
         (_, ["internal", "tickets", rest @ ..]) => tickets::internal(req, &call, rest).await,

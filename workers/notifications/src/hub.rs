@@ -575,8 +575,9 @@ async fn to_outbox(db: &Db, to: &str, m: &Message) -> ApiResult<String> {
     Ok("dev outbox".into())
 }
 
-/// SendGrid v3 `POST /v3/mail/send` (with an HTML part when given); the dev outbox (text
-/// only) in development without a key.
+/// Email through the configured provider (`EMAIL_PROVIDER`): SendGrid v3
+/// `POST /v3/mail/send` or Mailgun `POST /v3/{domain}/messages`, with an HTML part when
+/// given; the dev outbox (text only) in development when that provider has no key.
 pub async fn email(
     env: &Env,
     db: &Db,
@@ -586,11 +587,23 @@ pub async fn email(
     reply_to: Option<&str>,
 ) -> ApiResult<String> {
     let config = Config::from_env(env);
+    let unconfigured =
+        |what: &str| -> ApiError { ApiError::Unavailable(format!("no email provider is configured (set {what})")) };
+    if config.email_provider == "mailgun" {
+        let Some((domain, key)) = config.mailgun.clone() else {
+            return if config.development {
+                to_outbox(db, to, m).await
+            } else {
+                Err(unconfigured("MAILGUN_DOMAIN and the MAILGUN_API_KEY secret"))
+            };
+        };
+        return mailgun(&config, &domain, &key, to, m, html, reply_to).await;
+    }
     let Some(key) = config.sendgrid_key else {
         return if config.development {
             to_outbox(db, to, m).await
         } else {
-            Err(ApiError::Unavailable("no email provider is configured (set SENDGRID_API_KEY)".into()))
+            Err(unconfigured("SENDGRID_API_KEY, or EMAIL_PROVIDER=mailgun with its settings"))
         };
     };
     let (base, from) = (config.sendgrid_base, config.mail_from);
@@ -611,6 +624,27 @@ pub async fn email(
     headers.set("authorization", &format!("Bearer {key}")).or_internal("header")?;
     headers.set("content-type", "application/json").or_internal("header")?;
     ok_or(post(&format!("{}/v3/mail/send", base.trim_end_matches('/')), headers, body.to_string()).await?, "sendgrid")
+}
+
+/// Mailgun's messages API: a form, basic auth `api:<key>`.
+async fn mailgun(
+    config: &Config,
+    domain: &str,
+    key: &str,
+    to: &str,
+    m: &Message,
+    html: Option<&str>,
+    reply_to: Option<&str>,
+) -> ApiResult<String> {
+    use base64::Engine;
+    let form = noizylab_core::mailgun::message_form(&config.mail_from, to, &m.subject, &m.text, html, reply_to);
+    let body = noizylab_kit::http::form_urlencode(&form);
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("api:{key}"));
+    let headers = Headers::new();
+    headers.set("authorization", &format!("Basic {auth}")).or_internal("header")?;
+    headers.set("content-type", "application/x-www-form-urlencoded").or_internal("header")?;
+    let url = format!("{}/v3/{domain}/messages", config.mailgun_base.trim_end_matches('/'));
+    ok_or(post(&url, headers, body).await?, "mailgun")
 }
 
 /// Twilio `POST /2010-04-01/Accounts/{sid}/Messages.json` (form, basic auth); the dev

@@ -284,6 +284,11 @@ async fn on_event(env: &Env, delivery: &Delivery) -> ApiResult<Outcome> {
     if let Outcome::Retry(why) = ticket_parts(env, &envelope).await? {
         return Ok(Outcome::Retry(why));
     }
+    for binding in [noizylab_core::services::ANALYTICS, noizylab_core::services::TRAINING] {
+        if let Outcome::Retry(why) = hand_on(env, &envelope, binding).await? {
+            return Ok(Outcome::Retry(why));
+        }
+    }
     if let Some(ended) = envelope.payload::<SessionEnded>() {
         if let Outcome::Retry(why) = session_report(env, &envelope, &ended.session_id).await? {
             return Ok(Outcome::Retry(why));
@@ -374,6 +379,17 @@ async fn ticket_parts(env: &Env, envelope: &Envelope) -> ApiResult<Outcome> {
             Ok(Outcome::Done)
         }
         s => Ok(Outcome::Retry(format!("inventory answered {s} for the ticket's parts"))),
+    }
+}
+
+/// The event to a worker keeping read models from the bus (`POST /internal/events`, which
+/// counts an event once however often it hears it). After the ticket's parts have moved,
+/// so a completed repair's parts cost is known.
+async fn hand_on(env: &Env, envelope: &Envelope, binding: &str) -> ApiResult<Outcome> {
+    let body = serde_json::to_string(envelope).map_err(|e| ApiError::internal(format!("envelope: {e}")))?;
+    match ask(env, binding, envelope, "/internal/events", body).await? {
+        200 => Ok(Outcome::Done),
+        s => Ok(Outcome::Retry(format!("{binding} answered {s} for the event"))),
     }
 }
 
