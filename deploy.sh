@@ -343,6 +343,14 @@ deploy_config() { # dir
   printf '%s' "$dst"
 }
 
+# The JSON `wrangler secret bulk` reads: the shared INTERNAL_SECRET and each named secret
+# whose NOIZYLAB_<name> is set (JSON-encoded by node, so any character is safe).
+secrets_json() {
+  node -e 'const o = { INTERNAL_SECRET: process.env.NOIZYLAB_INTERNAL_SECRET };
+    for (const n of process.argv.slice(1)) { const v = process.env[`NOIZYLAB_${n}`]; if (v) o[n] = v; }
+    process.stdout.write(JSON.stringify(o));' "$@"
+}
+
 cmd_deploy() {
   local dry=0
   case "${1:-}" in
@@ -385,7 +393,12 @@ cmd_deploy() {
     say "deploying noizylab-$d"
     wrangler deploy -c "$cfg"
     if [ "$d" = main ]; then
-      printf '{"INTERNAL_SECRET":"%s","JWT_SIGNING_KEYS":"%s"}' "$secret" "$keys" | wrangler secret bulk -c "$cfg" >/dev/null
+      # Inbound replies answer 503 until their keys are set (SendGrid's URL key, Mailgun's signing key).
+      secrets_json JWT_SIGNING_KEYS INBOUND_EMAIL_KEY MAILGUN_WEBHOOK_SIGNING_KEY | wrangler secret bulk -c "$cfg" >/dev/null
+    elif [ "$d" = notifications ]; then
+      # Each provider whose secret is given; email and SMS answer 503 in production without one.
+      secrets_json SENDGRID_API_KEY MAILGUN_API_KEY TWILIO_ACCOUNT_SID TWILIO_AUTH_TOKEN TWILIO_FROM VAPID_PRIVATE_KEY \
+        | wrangler secret bulk -c "$cfg" >/dev/null
     elif [ "$d" = customer-portal ] && [ -n "${NOIZYLAB_STRIPE_SECRET_KEY:-}" ]; then
       # Payments answer 503 until both Stripe secrets are set.
       printf '{"INTERNAL_SECRET":"%s","STRIPE_SECRET_KEY":"%s","STRIPE_WEBHOOK_SECRET":"%s"}' "$secret" \

@@ -11,6 +11,7 @@ import { chromium } from "playwright-core";
 import { createInterface } from "node:readline";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { signIn } from "./signin.mjs";
 
 const { BASE, EMAIL, TICKET, SHOTS, STAFF_EMAIL } = process.env;
@@ -24,7 +25,9 @@ const say = (s) => process.stdout.write(`${s}\n`);
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
   args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync"],
+    "--disable-component-update", "--disable-sync",
+    // The workbench records a voice note: a fake microphone (a tone), allowed without asking.
+    "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"],
 });
 try {
   const page = await browser.newPage({ viewport: { width: 390, height: 844 } }); // a phone
@@ -98,6 +101,20 @@ try {
     await bench.getByLabel("Write").fill("Fan bearing worn; replacing the assembly");
     await bench.getByRole("button", { name: "Send" }).click();
     await bench.waitForFunction(() => [...document.querySelectorAll("#feed li")].some((li) => li.textContent.includes("bearing worn")));
+    // Voice notes: a real MP3 uploaded, then one recorded from the (fake) microphone; both
+    // stored (sniffed as audio), listed for the ticket and decoded by the browser's player.
+    const mp3 = fileURLToPath(new URL("../../shared/core/tests/data/voice/gsutil-test.mp3", import.meta.url));
+    await bench.setInputFiles("#vn-file", mp3);
+    const playable = (n) => bench.waitForFunction((n) => {
+      const players = [...document.querySelectorAll("#vn-list audio")];
+      return players.length === n && players.every((a) => a.readyState >= 1 && (a.duration > 0 || a.duration === Infinity));
+    }, n, { timeout: 20000 });
+    await playable(1);
+    await bench.click("#vn-record");
+    await bench.waitForFunction(() => document.querySelector("#vn-record").textContent.startsWith("Stop"));
+    await bench.waitForTimeout(1500);
+    await bench.click("#vn-record");
+    await playable(2);
     await bench.screenshot({ path: path.join(SHOTS, "09-workbench.png"), fullPage: true });
     // The waiting chat: the technician joins and answers in the same conversation.
     await bench.reload();

@@ -49,7 +49,7 @@ try {
     await bench.waitForSelector('li[data-checkpoint="rail_3v3"]:is(.pass, .fail)');
     await bench.getByLabel("Photo of the whole board").setInputFiles(photo);
     await bench.getByRole("button", { name: "Analyse" }).click();
-    await bench.waitForSelector('li[data-checkpoint="board_photo"] img.overlay[data-loaded=true]', { timeout: 30000 });
+    await bench.waitForSelector('li[data-checkpoint="board_photo"] img.overlay[data-loaded=true]', { timeout: 60000 });
   };
 
   await inspect("3.05", BROKEN);

@@ -3,7 +3,8 @@
 //! outbox, sees their ticket, approves the quote, and watches the status change the
 //! technician makes appear without reloading (and, in voice mode, hears it read aloud
 //! through an ElevenLabs stand-in answering real MP3); then the owner's workbench shows the board
-//! and the ticket's live room, and a note sent there appears in it. The customer asks the
+//! and the ticket's live room, and a note sent there appears in it; a voice note is uploaded
+//! (a real MP3) and another recorded from Chromium's fake microphone, both played back. The customer asks the
 //! chat assistant, asks for a person, and the technician joins from the workbench and
 //! answers in the same conversation. Screenshots: `target/screenshots/portal/`. A
 //! technician inspects a ticket in QC on the workbench (`tests/browser/qc.mjs`): a failed
@@ -24,8 +25,17 @@ use std::process::{Command, Stdio};
 use noizylab_tests::*;
 use serde_json::json;
 
+/// One browser test at a time: each starts the whole platform and a Chromium, and on two
+/// cores several at once starve each other (a board photo's analysis then outlasts the
+/// page's patience).
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    TURN.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 #[test]
 fn a_customer_approves_a_quote_and_sees_the_repair_move_live_in_chromium() {
+    let _one_browser_at_a_time = one_at_a_time();
     // Text-to-speech: an ElevenLabs stand-in answering real MP3 (see tests/tests/voice.rs).
     let voice = StandIn::start_raw(|_| {
         let mp3 = std::fs::read(repo().join("shared/core/tests/data/voice/gsutil-test.mp3")).unwrap_or_default();
@@ -111,6 +121,16 @@ fn a_customer_approves_a_quote_and_sees_the_repair_move_live_in_chromium() {
     assert_eq!(lines.next().as_deref(), Some("done"));
     let status = child.wait().expect("browser script");
     assert!(status.success(), "the browser script failed");
+    // The workbench's voice notes were stored as audio, whatever their names said.
+    let notes = d1_query(
+        &p.state,
+        &format!("SELECT content_type, visibility FROM ticket_attachments WHERE ticket_id = '{ticket}' AND content_type LIKE 'audio/%' ORDER BY created_at"),
+    );
+    let kinds: Vec<(&str, &str)> = notes
+        .iter()
+        .map(|n| (n["content_type"].as_str().unwrap_or(""), n["visibility"].as_str().unwrap_or("")))
+        .collect();
+    assert_eq!(kinds, [("audio/mpeg", "internal"), ("audio/webm", "internal")], "the uploaded MP3, then the recording");
     for name in [
         "01-sign-in",
         "02-tickets",
@@ -132,6 +152,7 @@ fn a_customer_approves_a_quote_and_sees_the_repair_move_live_in_chromium() {
 
 #[test]
 fn the_api_reference_renders_every_operation_in_chromium_from_this_site_only() {
+    let _one_browser_at_a_time = one_at_a_time();
     let p = Platform::fresh("browser-docs");
     let shots = repo().join("target/screenshots/docs");
     let _ = std::fs::remove_dir_all(&shots);
@@ -151,6 +172,7 @@ fn the_api_reference_renders_every_operation_in_chromium_from_this_site_only() {
 
 #[test]
 fn a_technician_inspects_a_ticket_in_qc_on_the_workbench_in_chromium() {
+    let _one_browser_at_a_time = one_at_a_time();
     use noizylab_core::vision::register::Similarity;
     use noizylab_core::vision::{encode_png, synthetic};
 
@@ -221,6 +243,7 @@ fn a_technician_inspects_a_ticket_in_qc_on_the_workbench_in_chromium() {
 
 #[test]
 fn two_technicians_annotate_a_guide_live_on_its_3d_model_in_chromium() {
+    let _one_browser_at_a_time = one_at_a_time();
     let p = Platform::fresh("browser-guide");
     let owner = access(&sign_in(&p, OWNER_EMAIL));
     let tech = technician(&p);
@@ -275,6 +298,7 @@ fn two_technicians_annotate_a_guide_live_on_its_3d_model_in_chromium() {
 
 #[test]
 fn a_manager_buys_the_best_parts_deal_from_the_workbench_in_chromium() {
+    let _one_browser_at_a_time = one_at_a_time();
     let stand_in = StandIn::start(ebay::reply);
     let env = ebay::env(&stand_in);
     let p = Platform::fresh_with("browser-deals", &env.iter().map(|(k, v)| (*k, v.as_str())).collect::<Vec<_>>());
@@ -325,6 +349,7 @@ fn a_manager_buys_the_best_parts_deal_from_the_workbench_in_chromium() {
 
 #[test]
 fn a_manager_follows_a_workflow_run_on_its_graph_and_edits_a_step_in_chromium() {
+    let _one_browser_at_a_time = one_at_a_time();
     let p = Platform::fresh("browser-workflows");
     let owner = access(&sign_in(&p, OWNER_EMAIL));
     let part = authed(
@@ -420,6 +445,7 @@ fn a_manager_follows_a_workflow_run_on_its_graph_and_edits_a_step_in_chromium() 
 
 #[test]
 fn a_manager_reads_the_numbers_drawn_from_real_repairs_and_sees_them_move_live_in_chromium() {
+    let _one_browser_at_a_time = one_at_a_time();
     let stand_in = StandIn::start(stripe::reply);
     let env = stripe::env(&stand_in.url());
     let p = Platform::fresh_with("browser-analytics", &env.iter().map(|(k, v)| (*k, v.as_str())).collect::<Vec<_>>());

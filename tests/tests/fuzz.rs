@@ -106,6 +106,12 @@ fn every_route_survives_schema_driven_fuzzing_as_each_role() {
         (200, json!({ "id": "cs_test_fuzz", "url": "https://checkout.stripe.test/c/pay/cs_test_fuzz" }).to_string())
     });
     let stripe_url = stripe.url();
+    // ElevenLabs answered with a real MP3 (shared/core/tests/data/voice, see its README).
+    let elevenlabs = StandIn::start_raw(|_| {
+        let mp3 = std::fs::read(repo().join("shared/core/tests/data/voice/gsutil-test.mp3")).unwrap_or_default();
+        (200, "audio/mpeg", mp3)
+    });
+    let elevenlabs_url = elevenlabs.url();
     // eBay answered by its stand-in (a real captured search answer).
     let ebay_stand_in = StandIn::start(ebay::reply);
     let ebay_env = ebay::env(&ebay_stand_in);
@@ -120,6 +126,9 @@ fn every_route_survives_schema_driven_fuzzing_as_each_role() {
         ("NOIZYLAB_VAPID_PRIVATE_KEY", "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA"),
         ("NOIZYLAB_VAPID_SUBJECT", "mailto:ops@noizylab.test"),
         ("NOIZYLAB_INBOUND_EMAIL_KEY", "inbound-fuzz-key"),
+        ("NOIZYLAB_MAILGUN_WEBHOOK_SIGNING_KEY", "mailgun-fuzz-key"),
+        ("NOIZYLAB_ELEVENLABS_BASE_URL", elevenlabs_url.as_str()),
+        ("NOIZYLAB_ELEVENLABS_API_KEY", "xi-fuzz-key"),
     ]);
     let p = Platform::fresh_with("fuzz", &env);
     let owner = access(&sign_in(&p, OWNER_EMAIL));

@@ -235,3 +235,46 @@ fn attachments_are_checked_by_their_bytes_and_kept_in_r2() {
     let path = format!("/api/v1/tickets/{id}/attachments/{}", att["id"].as_str().unwrap_or_default());
     assert_eq!(authed(p, "GET", &path, &other, None).status, 404);
 }
+
+#[test]
+fn a_technicians_voice_note_is_sniffed_as_audio_size_limited_and_kept_private() {
+    let p = platform();
+    let customer = access(&sign_in(p, &unique_email("voice-note")));
+    let ticket = open_ticket(p, &customer, "Hum from the left channel");
+    let id = ticket["id"].as_str().expect("id").to_owned();
+    let tech = access(&technician(p));
+    let bearer = format!("Bearer {tech}");
+    let upload = |name: &str, bytes: &[u8]| {
+        let headers = [("authorization", bearer.as_str()), ("content-type", "application/octet-stream")];
+        request("POST", &p.url(&format!("/api/v1/tickets/{id}/attachments?filename={name}")), &headers, Some(bytes))
+    };
+    // A real MP3 (shared/core/tests/data/voice, see its README), named without an extension.
+    let mp3 = std::fs::read(repo().join("shared/core/tests/data/voice/gsutil-test.mp3")).expect("the test MP3");
+    let r = upload("bench-note", &mp3);
+    assert_eq!(r.status, 201, "{}", r.text());
+    let note = r.json();
+    assert_eq!((note["content_type"].as_str(), note["visibility"].as_str()), (Some("audio/mpeg"), Some("internal")));
+    let path = format!("/api/v1/tickets/{id}/attachments/{}", note["id"].as_str().unwrap_or_default());
+    let back = authed(p, "GET", &path, &tech, None);
+    assert_eq!((back.status, back.header("content-type")), (200, Some("audio/mpeg")));
+    assert_eq!(back.body, mp3, "the same bytes from R2");
+    // The customer does not hear the shop's internal notes; the timeline says what it was.
+    assert_eq!(authed(p, "GET", &path, &customer, None).status, 404);
+    let view = authed(p, "GET", &format!("/api/v1/tickets/{id}"), &tech, None).json();
+    let said = view["timeline"].as_array().into_iter().flatten().any(|e| {
+        e["kind"] == "attachment" && e["body"].as_str().is_some_and(|b| b.starts_with("recorded a voice note"))
+    });
+    assert!(said, "{}", view["timeline"]);
+    // Not audio because it is called so; not more than 10 MiB.
+    let fake = upload("note.mp3", b"ID4 this is text pretending");
+    assert_eq!(fake.status, 415, "{}", fake.text());
+    assert!(fake.text().contains("voice note"), "the refusal says what is accepted: {}", fake.text());
+    // 10 MiB + 1 declared (and not sent): refused from the header alone.
+    let head = format!(
+        "POST /api/v1/tickets/{id}/attachments?filename=long.mp3 HTTP/1.1\r\nhost: 127.0.0.1\r\n\
+         authorization: Bearer {tech}\r\ncontent-type: application/octet-stream\r\ncontent-length: {}",
+        10 * 1024 * 1024 + 1
+    );
+    let (status, body) = raw_http(p.port, &head, b"");
+    assert_eq!(status, 413, "{body}");
+}

@@ -94,7 +94,7 @@ impl Window {
 }
 
 fn bound(s: &str, name: &str) -> Result<String, String> {
-    let date_ok = s.len() >= 10 && civil(&s[..10]).is_some();
+    let date_ok = s.get(..10).and_then(civil).is_some();
     let rest_ok = s.len() == 10 || (s.as_bytes().get(10) == Some(&b'T') && s.len() <= 35);
     if date_ok && rest_ok && s.is_ascii() {
         Ok(s.to_owned())
@@ -354,6 +354,9 @@ mod tests {
         assert!(Window::parse(Some("2026-12-05"), Some("2026-12-01"), "2026-12-04").is_err());
         assert!(Window::parse(Some("last week"), None, "2026-12-04").unwrap_err().contains("from must be a date"));
         assert!(Window::parse(Some("2026-12-01T00:00:00Z"), None, "2026-12-04").is_ok());
+        // Not a date, whatever bytes it is made of (a slice inside a character must not panic).
+        assert!(Window::parse(Some("eæ\u{7f}¢#Meçø\u{10d7df}"), None, "2026-12-04").is_err());
+        assert!(Window::parse(None, Some("2026-12-0\u{e9}"), "2026-12-04").is_err());
     }
 
     #[test]

@@ -518,16 +518,67 @@ const pages = {
         ]));
       } else $("#guides").replaceChildren();
       if (!ticket) $("#qc").hidden = true;
+      voiceNotes(ticket).catch((err) => notice(err.message, true));
       socket = live(mint, (f) => {
         if (f.type === "presence") $("#presence").textContent = f.members.map((m) => m.name + (m.step ? ` (${m.step})` : "")).join(", ");
         else if (f.type === "typing") $("#typing").textContent = f.on ? `${f.from} is typing…` : "";
         else if (f.seq) {
           $("#feed").append(chat ? chatLine(f, "staff") : line(f));
           if (f.type === "status" && ticket) { renderBoard(); moves(ticket); qc(ticket); }
+          // A voice note another technician recorded appears for everyone in the room.
+          if (f.type === "event" && f.event === "ticket.attachment_added" && ticket) voiceNotes(ticket).catch(() => {});
         } else if (f.type === "error") notice(f.message, true);
       }, { replay: true });
     };
     const open = (t) => enter({ title: `#${t.number} ${t.title}`, mint: `/api/v1/tickets/${t.id}/live/ticket`, ticket: t });
+    // Voice notes: the ticket's audio attachments, played from their authenticated
+    // download; recorded here (MediaRecorder: WebM/Opus) or uploaded, kept internal.
+    let vnTicket = null;
+    const voiceNotes = async (t) => {
+      vnTicket = t;
+      const box = $("#voice-notes");
+      box.hidden = !t;
+      if (!t) return;
+      const view = await api("GET", `/api/v1/tickets/${t.id}`);
+      const notes = view.attachments.filter((a) => a.content_type.startsWith("audio/"));
+      $("#vn-list").replaceChildren(...(notes.length ? notes.map((a) => {
+        const player = el("audio", { controls: "", preload: "metadata", "data-attachment": a.id });
+        authedFetch(`/api/v1/tickets/${t.id}/attachments/${a.id}`).then((r) => r.blob())
+          .then((b) => { player.src = URL.createObjectURL(b); }).catch((err) => notice(err.message, true));
+        return el("li", {}, el("div", {}, `${a.filename} · ${when(a.created_at)}`), player);
+      }) : [el("li", { class: "muted" }, "None yet.")]));
+    };
+    const uploadNote = async (blob, name) => {
+      if (!vnTicket) return;
+      await api("POST", `/api/v1/tickets/${vnTicket.id}/attachments?filename=${encodeURIComponent(name)}&visibility=internal`, blob, { raw: true });
+      notice("Voice note saved.");
+      await voiceNotes(vnTicket);
+    };
+    $("#vn-file").addEventListener("change", (e) => {
+      const file = e.target.files[0];
+      if (file) uploadNote(file, file.name).catch((err) => notice(err.message, true)).finally(() => { e.target.value = ""; });
+    });
+    let recorder = null;
+    $("#vn-record").addEventListener("click", async () => {
+      const button = $("#vn-record");
+      if (recorder) { recorder.stop(); return; }
+      try {
+        const stream = await navigator.mediaDevices.getUserMedia({ audio: true });
+        const chunks = [];
+        recorder = new MediaRecorder(stream);
+        recorder.ondataavailable = (e) => chunks.push(e.data);
+        recorder.onstop = () => {
+          stream.getTracks().forEach((track) => track.stop());
+          recorder = null;
+          button.textContent = "Record a voice note";
+          const stamp = new Date().toISOString().slice(0, 19).replaceAll(":", "-");
+          uploadNote(new Blob(chunks, { type: chunks[0]?.type || "audio/webm" }), `voice-note-${stamp}.webm`)
+            .catch((err) => notice(err.message, true));
+        };
+        recorder.start();
+        button.textContent = "Stop and save";
+      } catch (err) { notice(`The microphone could not be used: ${err.message}`, true); }
+    });
     const renderChats = async () => {
       const { conversations } = await api("GET", "/api/v1/chat/conversations?status=waiting");
       $("#chats").replaceChildren(...conversations.map((c) => el("li", {},

@@ -226,6 +226,10 @@ pub fn workbench() -> ApiResult<Response> {
          <p class=\"muted\">Here: <span id=\"presence\"></span> <span id=\"typing\" aria-live=\"polite\"></span></p>\
          <div id=\"moves\"></div><p id=\"guides\" class=\"muted\"></p>\
          <section id=\"qc\" aria-labelledby=\"qc-h\" hidden><h3 id=\"qc-h\">Quality control</h3><div id=\"qc-body\"></div></section>\
+         <section id=\"voice-notes\" aria-labelledby=\"vn-h\" hidden><h3 id=\"vn-h\">Voice notes</h3>\
+         <ul id=\"vn-list\" class=\"list\"></ul>\
+         <button type=\"button\" id=\"vn-record\" class=\"secondary\">Record a voice note</button> \
+         <label for=\"vn-file\">or upload one</label> <input type=\"file\" id=\"vn-file\" accept=\"audio/*\"></section>\
          <ol id=\"feed\" class=\"timeline\" aria-live=\"polite\"></ol>\
          <form id=\"note-form\" hidden><label for=\"w-text\">Write</label><textarea id=\"w-text\" name=\"text\" required maxlength=\"4000\"></textarea>\
          <label><input type=\"checkbox\" name=\"customer\"> Visible to the customer</label>\

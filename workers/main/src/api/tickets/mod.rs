@@ -779,8 +779,9 @@ struct AttachQuery {
 }
 
 /// `POST …/attachments?filename=&visibility=` with the file as the body: JPEG, PNG, GIF,
-/// WebP, HEIC or PDF as judged from the bytes, at most 10 MiB. Customers' uploads are
-/// customer-visible; staff choose (internal by default).
+/// WebP, HEIC or PDF, or a voice note (MP3, Ogg, WAV, M4A, WebM), as judged from the
+/// bytes, at most 10 MiB. Customers' uploads are customer-visible; staff choose (internal
+/// by default).
 async fn attach(mut req: Request, call: &Call, id: &str) -> ApiResult<Response> {
     let actor = Caller::of(call)?;
     actor.require(call, Scope::TicketsWrite).await?;
@@ -798,8 +799,11 @@ async fn attach(mut req: Request, call: &Call, id: &str) -> ApiResult<Response> 
     if bytes.len() > MAX_ATTACHMENT_BYTES {
         return Err(ApiError::PayloadTooLarge { limit: MAX_ATTACHMENT_BYTES as u64 });
     }
-    let content_type = tickets::sniff_content_type(&bytes)
-        .ok_or_else(|| ApiError::UnsupportedMediaType("attach a photo (JPEG, PNG, GIF, WebP, HEIC) or a PDF".into()))?;
+    let content_type = tickets::sniff_content_type(&bytes).ok_or_else(|| {
+        ApiError::UnsupportedMediaType(
+            "attach a photo (JPEG, PNG, GIF, WebP, HEIC), a PDF or a voice note (MP3, Ogg, WAV, M4A, WebM)".into(),
+        )
+    })?;
     let attachment = Attachment {
         id: format!("att_{}", random::id()?),
         filename: clean_filename(q.filename),
@@ -818,7 +822,11 @@ async fn attach(mut req: Request, call: &Call, id: &str) -> ApiResult<Response> 
         .await
         .or_internal("r2 put")?;
     let db = call.sql()?;
-    let note = format!("attached {}", attachment.filename);
+    let note = if tickets::is_audio(content_type) {
+        format!("recorded a voice note ({})", attachment.filename)
+    } else {
+        format!("attached {}", attachment.filename)
+    };
     let e = NewEntry { kind: "attachment", from: None, to: None, body: Some(&note), visibility };
     db.batch(vec![
         db.statement(
