@@ -161,7 +161,7 @@ build_one() {
   fi
   ( cd "workers/$dir" \
     && WASM_BINDGEN_BIN="$(command -v wasm-bindgen)" ESBUILD_BIN="$ROOT/node_modules/.bin/esbuild" \
-       worker-build --release >"$ROOT/target/worker-build-$dir.log" 2>&1 ) \
+       worker-build --release ${NOIZYLAB_WORKER_BUILD_FLAGS:-} >"$ROOT/target/worker-build-$dir.log" 2>&1 ) \
     || { tail -n 30 "target/worker-build-$dir.log" >&2; die "worker-build failed for $dir (log: target/worker-build-$dir.log)"; }
   if [ "${NOIZYLAB_WASM_OPT:-1}" = 1 ] && [ -x node_modules/.bin/wasm-opt ]; then
     # Exactly the features wasm-bindgen's output uses. Not --all-features: binaryen then

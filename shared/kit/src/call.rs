@@ -205,8 +205,22 @@ pub fn request_id_of(req: &Request) -> String {
         .ok()
         .flatten()
         .and_then(|h| request_id::accept(&h).map(str::to_owned))
-        .or_else(|| random::id().ok())
+        .or_else(fresh_request_id)
         .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// A new request id from this isolate's [`request_id::Sequence`], seeded once.
+fn fresh_request_id() -> Option<String> {
+    thread_local! {
+        static SEQUENCE: std::cell::RefCell<Option<request_id::Sequence>> = const { std::cell::RefCell::new(None) };
+    }
+    SEQUENCE.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.is_none() {
+            *slot = Some(request_id::Sequence::new(random::bytes::<16>().ok()?));
+        }
+        slot.as_mut().map(request_id::Sequence::next_id)
+    })
 }
 
 /// The entry point of every internal worker: verifies the signed identity, answers

@@ -7,7 +7,7 @@ use serde::de::DeserializeOwned;
 use worker::wasm_bindgen::JsValue;
 use worker::{D1Database, D1PreparedStatement};
 
-use crate::{ApiResult, OrInternal};
+use crate::{ApiError, ApiResult, OrInternal};
 
 pub struct Db(pub D1Database);
 
@@ -42,7 +42,7 @@ fn label(sql: &str) -> String {
 
 impl Db {
     pub fn statement(&self, sql: &str, args: &[JsValue]) -> ApiResult<D1PreparedStatement> {
-        self.0.prepare(sql).bind(args).or_internal(&label(sql))
+        self.0.prepare(sql).bind(args).map_err(|e| ApiError::internal(format!("{}: {e}", label(sql))))
     }
 
     /// The first row, if any. Reads are retried twice on a platform error (a busy or
@@ -64,7 +64,7 @@ impl Db {
         let mut attempt = 0;
         loop {
             match self.statement(sql, args)?.all().await {
-                Ok(result) => return result.results().or_internal(&label(sql)),
+                Ok(result) => return result.results().map_err(|e| ApiError::internal(format!("{}: {e}", label(sql)))),
                 Err(e) if attempt >= READ_RETRIES => return Err(e).or_internal(&label(sql)),
                 Err(_) => attempt += 1,
             }

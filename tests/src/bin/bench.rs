@@ -79,12 +79,27 @@ fn throughput(url: &str, threads: usize, secs: u64, want: u16) -> f64 {
     count.load(Ordering::Relaxed) as f64 / secs as f64
 }
 
+/// The value after `name` on the command line.
+fn flag(args: &[String], name: &str) -> Option<String> {
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned()
+}
+
 fn main() {
     noizylab_tests::openapi::stop_checking();
     let args: Vec<String> = std::env::args().collect();
     let quick = args.iter().any(|a| a == "--quick");
     if args.iter().any(|a| a == "--peer") {
         return peer_comparison(quick);
+    }
+    if args.iter().any(|a| a == "--serve") {
+        return serve_seeded();
+    }
+    if let (Some(url), Some(token)) = (flag(&args, "--load"), flag(&args, "--token")) {
+        // One round of the `--peer` load against any URL (a `--serve` platform, the peer).
+        let secs = flag(&args, "--secs").and_then(|s| s.parse().ok()).unwrap_or(10);
+        let (rps, lat) = load(&url, &token, 16, secs);
+        println!("{rps:.0} req/s, p50 {:.2} ms, p99 {:.2} ms", lat.pct(50.0), lat.pct(99.0));
+        return;
     }
     let clients: usize = args
         .iter()
@@ -440,11 +455,18 @@ fn load(url: &str, token: &str, clients: usize, secs: u64) -> (f64, Stats) {
 }
 
 /// [`load`] with a JSON body to `POST` (each request the same) and the status expected.
+///
+/// A `GET` whose kept-alive connection the server had already closed (workerd closes one
+/// now and then under load, on the peer as on the project: "peer disconnected") is sent
+/// again once on a new connection, as any HTTP client does with an idempotent request
+/// (RFC 9110 §9.2.2); its latency includes both attempts. Those resends are counted and
+/// printed; a `POST` is never resent, and any other failure fails the run.
 fn load_with(url: &str, token: &str, clients: usize, secs: u64, post: Option<&str>, want: u16) -> (f64, Stats) {
     let stop = Arc::new(AtomicBool::new(false));
+    let resent = Arc::new(AtomicU64::new(0));
     let handles: Vec<_> = (0..clients)
         .map(|_| {
-            let (url, auth, stop) = (url.to_owned(), format!("Bearer {token}"), stop.clone());
+            let (url, auth, stop, resent) = (url.to_owned(), format!("Bearer {token}"), stop.clone(), resent.clone());
             let post = post.map(str::to_owned);
             std::thread::spawn(move || {
                 let agent: ureq::Agent = ureq::Agent::config_builder()
@@ -452,18 +474,25 @@ fn load_with(url: &str, token: &str, clients: usize, secs: u64, post: Option<&st
                     .timeout_global(Some(Duration::from_secs(30)))
                     .build()
                     .into();
+                let send = || match &post {
+                    None => agent.get(&url).header("authorization", &auth).call(),
+                    Some(body) => agent
+                        .post(&url)
+                        .header("authorization", &auth)
+                        .header("content-type", "application/json")
+                        .send(body.as_bytes()),
+                };
                 let mut samples = Vec::new();
                 let mut failed = 0u64;
                 let mut first_failure: Option<String> = None;
                 while !stop.load(Ordering::Relaxed) {
                     let start = Instant::now();
-                    let answer = match &post {
-                        None => agent.get(&url).header("authorization", &auth).call(),
-                        Some(body) => agent
-                            .post(&url)
-                            .header("authorization", &auth)
-                            .header("content-type", "application/json")
-                            .send(body.as_bytes()),
+                    let answer = match send() {
+                        Err(ureq::Error::Io(_)) if post.is_none() => {
+                            resent.fetch_add(1, Ordering::Relaxed);
+                            send()
+                        }
+                        other => other,
                     };
                     match answer {
                         Ok(mut r) if r.status() == want => {
@@ -497,7 +526,36 @@ fn load_with(url: &str, token: &str, clients: usize, secs: u64, post: Option<&st
         }
     }
     assert_eq!(failed, 0, "{failed} requests to {url} failed or were refused, the first: {why:?}");
+    let resent = resent.load(Ordering::Relaxed);
+    if resent > 0 {
+        println!(
+            "  ({resent} of {} requests to {url} resent once: their kept-alive connection had been closed)",
+            all.len()
+        );
+    }
     (all.len() as f64 / secs as f64, Stats { name: url.to_owned(), samples: all })
+}
+
+/// `--serve`: the project as `--peer` measures it (fresh state, a customer with 20
+/// devices and a ticket), left running for an outside load generator or profiler; prints
+/// `URL`, `TOKEN` and `TICKET` lines and stops when stdin closes.
+fn serve_seeded() {
+    use std::io::{BufRead, Write};
+    let p = Platform::fresh_with("bench-serve", &[("NOIZYLAB_USER_RATE_LIMIT", "100000000")]);
+    let customer = access(&sign_in(&p, &noizylab_tests::unique_email("bench-serve")));
+    for i in 0..20 {
+        let body = json!({ "name": format!("MacBook {i}"), "type": "laptop", "os": "macOS 14.1" });
+        let r = authed(&p, "POST", "/api/v1/devices/register", &customer, Some(&body));
+        expect(r.status, 201, "device");
+    }
+    let opened = authed(&p, "POST", "/api/v1/tickets", &customer, Some(&json!({ "title": "Bench" })));
+    expect(opened.status, 201, "ticket");
+    println!("URL {}", p.url("/api/v1/devices"));
+    println!("TOKEN {customer}");
+    println!("TICKET {}", opened.json()["id"].as_str().unwrap_or_default());
+    let _ = std::io::stdout().flush();
+    for _ in std::io::stdin().lock().lines() {}
+    p.stop();
 }
 
 /// `./deploy.sh bench --peer`: the same authenticated route, `GET /api/v1/devices` for a

@@ -19,7 +19,7 @@ use noizylab_kit::{gate, ApiError, ApiResult, OrInternal};
 use worker::{Env, Method, Request};
 
 use crate::config::Config;
-use crate::gate::{CheckAnswer, KeyAnswer};
+use crate::gate::{CheckAnswer, KeyAnswer, ANSWER_HEADER};
 
 const RING_TTL_MS: u64 = 5 * 60 * 1000;
 const WINDOW_MS: u64 = 60_000;
@@ -154,11 +154,20 @@ async fn api_key(key: &str, env: &Env, rate: &mut Option<CheckAnswer>) -> ApiRes
     })
 }
 
+/// The answer a gate gave in its header (see `gate.rs`).
+fn gate_answer(resp: &worker::Response) -> ApiResult<CheckAnswer> {
+    let value = resp.headers().get(ANSWER_HEADER).ok().flatten();
+    value
+        .as_deref()
+        .and_then(CheckAnswer::from_header)
+        .ok_or_else(|| ApiError::internal("the gate's answer is unreadable"))
+}
+
 /// At most `limit` requests per `window_ms` against the gate named `name`; 429 beyond.
 pub async fn limit(env: &Env, name: &str, limit: u32, window_ms: u64, rate: &mut Option<CheckAnswer>) -> ApiResult<()> {
     let (limit_text, window) = (limit.to_string(), window_ms.to_string());
     let resp = gate::ask(env, name, "limit", &[("limit", &limit_text), ("window_ms", &window)]).await?;
-    let answer: CheckAnswer = noizylab_kit::http::answer_json(&resp).await?;
+    let answer = gate_answer(&resp)?;
     if answer.allowed {
         return Ok(());
     }
@@ -193,7 +202,7 @@ async fn bearer(
     let (epoch, limit, window) = (claims.epoch.to_string(), limit.to_string(), WINDOW_MS.to_string());
     let query = [("epoch", epoch.as_str()), ("sid", &claims.sid), ("limit", &limit), ("window_ms", &window)];
     let resp = gate::ask(env, &format!("user:{}", claims.sub), "check", &query).await?;
-    let answer: CheckAnswer = noizylab_kit::http::answer_json(&resp).await?;
+    let answer = gate_answer(&resp)?;
     let allowed = answer.allowed;
     let reason = answer.reason.clone();
     let retry_after = answer.retry_after_secs;

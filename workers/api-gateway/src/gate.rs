@@ -12,14 +12,16 @@
 //! scopes, limit and revocation (main keeps it in step with D1), and its window; named
 //! `device:<id>`, it holds a device's scan window.
 //!
-//! Protocol (over the object's fetch): `GET /check?epoch=&sid=&limit=&window_ms=`
-//! → `{allowed, reason, limit, remaining, reset_secs, retry_after_secs}`;
-//! `GET /limit?limit=&window_ms=` → the same answer (the two asked on every request
-//! carry their arguments in the URL: nothing to build or parse but it);
+//! Protocol (over the object's fetch): `GET /check?epoch=&sid=&limit=&window_ms=` and
+//! `GET /limit?limit=&window_ms=` → an empty 200 whose `x-gate-answer` header is the
+//! answer ([`CheckAnswer::header`]): the two asked on every request carry their arguments
+//! in the URL and their answer in one header, so neither side builds, streams or parses a
+//! body;
 //! `POST /epoch {min_epoch}`; `POST /revoke {sid, until_ms}`; `POST /key/put {key}`; `POST /key/revoke`;
 //! `POST /key/check {hash, now_secs, window_ms}` → the answer plus `grant`.
 
 use std::cell::RefCell;
+use std::collections::VecDeque;
 
 use noizylab_core::{auth, ratelimit};
 use noizylab_kit::health::{object_ok, OBJECT_HEALTH_PATH};
@@ -139,7 +141,7 @@ const KEY: &str = "gate";
 pub struct Gate {
     state: State,
     durable: RefCell<Option<GateState>>,
-    hits: RefCell<Vec<u64>>,
+    hits: RefCell<VecDeque<u64>>,
 }
 
 impl Gate {
@@ -213,7 +215,47 @@ impl Gate {
     }
 }
 
+/// The header a `/check` or `/limit` answer travels in.
+pub const ANSWER_HEADER: &str = "x-gate-answer";
+
 impl CheckAnswer {
+    /// The answer as one header value: `<allowed 0|1> <limit> <remaining> <reset_secs>
+    /// <retry_after_secs> [reason]`.
+    pub fn header(&self) -> String {
+        format!(
+            "{} {} {} {} {} {}",
+            u8::from(self.allowed),
+            self.limit,
+            self.remaining,
+            self.reset_secs,
+            self.retry_after_secs,
+            self.reason.as_deref().unwrap_or("")
+        )
+        .trim_end()
+        .to_owned()
+    }
+
+    /// Reads [`CheckAnswer::header`] back; `None` if it is not one.
+    pub fn from_header(value: &str) -> Option<CheckAnswer> {
+        let mut parts = value.split(' ');
+        let allowed = match parts.next()? {
+            "1" => true,
+            "0" => false,
+            _ => return None,
+        };
+        let mut number = || parts.next().and_then(|p| p.parse::<u64>().ok());
+        let (limit, remaining) = (u32::try_from(number()?).ok()?, u32::try_from(number()?).ok()?);
+        let (reset_secs, retry_after_secs) = (number()?, number()?);
+        let reason = parts.next().filter(|r| !r.is_empty()).map(str::to_owned);
+        Some(CheckAnswer { allowed, reason, limit, remaining, reset_secs, retry_after_secs })
+    }
+
+    fn respond(&self) -> worker::Result<Response> {
+        let resp = Response::empty()?;
+        resp.headers().set(ANSWER_HEADER, &self.header())?;
+        Ok(resp)
+    }
+
     fn refused(reason: &str, limit: u32) -> Self {
         CheckAnswer {
             allowed: false,
@@ -225,7 +267,7 @@ impl CheckAnswer {
         }
     }
 
-    fn admit(hits: &mut Vec<u64>, now_ms: u64, limit: u32, window_ms: u64) -> Self {
+    fn admit(hits: &mut VecDeque<u64>, now_ms: u64, limit: u32, window_ms: u64) -> Self {
         let d = ratelimit::admit(hits, now_ms, limit, window_ms);
         CheckAnswer {
             allowed: d.allowed,
@@ -240,7 +282,7 @@ impl CheckAnswer {
 
 impl DurableObject for Gate {
     fn new(state: State, _env: Env) -> Self {
-        Gate { state, durable: RefCell::new(None), hits: RefCell::new(Vec::new()) }
+        Gate { state, durable: RefCell::new(None), hits: RefCell::new(VecDeque::new()) }
     }
 
     async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
@@ -255,7 +297,7 @@ impl DurableObject for Gate {
                     limit: q.number("limit")?,
                     window_ms: q.number("window_ms")?,
                 };
-                Response::from_json(&self.check(body).await?)
+                self.check(body).await?.respond()
             }
             (Method::Post, "/epoch") => {
                 let body: EpochRequest = req.json().await?;
@@ -273,7 +315,7 @@ impl DurableObject for Gate {
             }
             (Method::Get, "/limit") => {
                 let q = Query::of(&req)?;
-                Response::from_json(&self.admit(q.number("limit")?, q.number("window_ms")?))
+                self.admit(q.number("limit")?, q.number("window_ms")?).respond()
             }
             (Method::Post, "/key/put") => {
                 let body: KeyPut = req.json().await?;
@@ -294,6 +336,37 @@ impl DurableObject for Gate {
                 Response::from_json(&self.key_check(body).await?)
             }
             _ => Response::error("no such object route", 404),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_answer_survives_its_header() {
+        let admitted = CheckAnswer::admit(&mut VecDeque::new(), 1_000, 100, 60_000);
+        assert_eq!(admitted.header(), "1 100 99 60 0");
+        let back = CheckAnswer::from_header(&admitted.header()).expect("parses");
+        assert!(back.allowed && back.reason.is_none());
+        assert_eq!((back.limit, back.remaining, back.reset_secs, back.retry_after_secs), (100, 99, 60, 0));
+
+        let mut hits = VecDeque::from([1_000]);
+        let limited = CheckAnswer::admit(&mut hits, 2_000, 1, 60_000);
+        let back = CheckAnswer::from_header(&limited.header()).expect("parses");
+        assert!(!back.allowed);
+        assert_eq!(back.reason.as_deref(), Some("rate_limited"));
+        assert_eq!(back.retry_after_secs, limited.retry_after_secs);
+
+        let stale = CheckAnswer::from_header(&CheckAnswer::refused("stale_epoch", 100).header()).expect("parses");
+        assert_eq!(stale.reason.as_deref(), Some("stale_epoch"));
+    }
+
+    #[test]
+    fn anything_else_is_not_an_answer() {
+        for bad in ["", "2 1 1 1 1", "1 x 1 1 1", "1 1 1 1", "1 99999999999 1 1 1"] {
+            assert!(CheckAnswer::from_header(bad).is_none(), "{bad:?}");
         }
     }
 }

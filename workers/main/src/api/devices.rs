@@ -13,6 +13,7 @@ use noizylab_kit::events::{self, About};
 use noizylab_kit::scans::{self, Target};
 use noizylab_kit::{http, random, time, ApiError, ApiResult, Call, OrInternal};
 use serde::Deserialize;
+use worker::wasm_bindgen::JsValue;
 use worker::{Request, Response};
 
 use crate::idempotency;
@@ -189,25 +190,30 @@ async fn list(req: &Request, call: &Call) -> ApiResult<Response> {
     // SQLite writes the page as JSON itself: one cell crosses into wasm instead of a row
     // object per device, and goes out as it came (the list is every authenticated
     // client's first call; see docs/benchmarks.md). One device more than the page is read
-    // to know whether another page follows.
-    let owned = if owner.is_some() { "owner_id = ?2" } else { "?2 IS NULL" };
+    // to know whether another page follows. Only the conditions that apply are written
+    // and bound (no NULL placeholders for the first page or for staff).
+    let mut args: Vec<JsValue> = vec![actor.workspace.as_str().into()];
+    let mut conditions = String::from("workspace_id = ?1 AND deleted_at IS NULL");
+    if let Some(owner) = owner.as_deref() {
+        args.push(owner.into());
+        conditions.push_str(&format!(" AND owner_id = ?{}", args.len()));
+    }
+    if let (Some(at), Some(id)) = (after_at.as_deref(), after_id.as_deref()) {
+        args.push(at.into());
+        args.push(id.into());
+        let (at, id) = (args.len() - 1, args.len());
+        conditions.push_str(&format!(" AND (created_at < ?{at} OR (created_at = ?{at} AND id < ?{id}))"));
+    }
+    args.push((limit + 1).into());
     let page: Option<Page> = call
         .sql()?
         .first(
             &format!(
-                "SELECT json_group_array(json(device) ORDER BY created_at DESC, id DESC) AS devices, count(*) AS n
-                 FROM (SELECT {DEVICE_JSON} AS device, created_at, id FROM devices
-                   WHERE workspace_id = ?1 AND {owned} AND deleted_at IS NULL
-                     AND (?3 IS NULL OR created_at < ?3 OR (created_at = ?3 AND id < ?4))
-                   ORDER BY created_at DESC, id DESC LIMIT ?5)"
+                "SELECT json_group_array({DEVICE_JSON} ORDER BY created_at DESC, id DESC) AS devices, count(*) AS n
+                 FROM (SELECT * FROM devices WHERE {conditions} ORDER BY created_at DESC, id DESC LIMIT ?{})",
+                args.len()
             ),
-            &[
-                actor.workspace.as_str().into(),
-                opt(owner.as_deref()),
-                opt(after_at.as_deref()),
-                opt(after_id.as_deref()),
-                (limit + 1).into(),
-            ],
+            &args,
         )
         .await?;
     let page = page.ok_or_else(|| ApiError::internal("the device page query answered no row"))?;
