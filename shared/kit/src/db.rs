@@ -5,6 +5,7 @@
 
 use serde::de::DeserializeOwned;
 use worker::wasm_bindgen::JsValue;
+use worker::wasm_bindgen_futures;
 use worker::{D1Database, D1PreparedStatement};
 
 use crate::{ApiError, ApiResult, OrInternal};
@@ -53,6 +54,29 @@ impl Db {
             match self.statement(sql, args)?.first(None).await {
                 Ok(row) => return Ok(row),
                 Err(e) if attempt >= READ_RETRIES => return Err(e).or_internal(&label(sql)),
+                Err(_) => attempt += 1,
+            }
+            backoff(attempt).await;
+        }
+    }
+
+    /// Every row as one JSON text, `[[col, col, …], …]` in the statement's column order,
+    /// read and written by the runtime (D1's `raw()`, then `JSON.stringify`): one string
+    /// crosses into wasm however many rows and columns, to be parsed with serde (a struct
+    /// reads from an array in its field order). Retried like [`Db::first`].
+    pub async fn rows_json(&self, sql: &str, args: &[JsValue]) -> ApiResult<String> {
+        let mut attempt = 0;
+        loop {
+            let statement = self.statement(sql, args)?;
+            let read = async {
+                let rows = wasm_bindgen_futures::JsFuture::from(statement.inner().raw()?).await?;
+                worker::js_sys::JSON::stringify(&rows).map(String::from)
+            };
+            match read.await {
+                Ok(text) => return Ok(text),
+                Err(e) if attempt >= READ_RETRIES => {
+                    return Err(ApiError::internal(format!("{}: {}", label(sql), worker::Error::from(e))))
+                }
                 Err(_) => attempt += 1,
             }
             backoff(attempt).await;

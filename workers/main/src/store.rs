@@ -51,12 +51,6 @@ mod json_text {
 pub const DEVICE_COLUMNS: &str = "id, workspace_id, owner_id, name, type, make, model, serial, imei, os, specs, \
                        health_score, last_scan_at, created_at";
 
-/// A `devices` row as a JSON object, written by SQLite exactly as [`Device`] serialises
-/// (`specs` as an object): for lists that go out without passing through wasm.
-pub const DEVICE_JSON: &str = "json_object('id', id, 'workspace_id', workspace_id, 'owner_id', owner_id, \
-    'name', name, 'type', type, 'make', make, 'model', model, 'serial', serial, 'imei', imei, 'os', os, \
-    'specs', json(specs), 'health_score', health_score, 'last_scan_at', last_scan_at, 'created_at', created_at)";
-
 /// The device if the actor may see it; 404 otherwise.
 pub async fn visible_device(call: &Call, actor: &Caller, id: &str) -> ApiResult<Device> {
     let device: Option<Device> = call
