@@ -3,7 +3,7 @@
 // local D1, KV, R2, Queues and Durable Objects persisted under one folder.
 //
 //   node scripts/platform.mjs [--port 8787] [--host 127.0.0.1] [--persist-to .state]
-//                             [--verbose] [--quiet] [--exit-with-stdin]
+//                             [--verbose] [--quiet] [--exit-with-stdin] [--sql-port]
 //
 // Each worker's bindings come from its own workers/<dir>/wrangler.toml (read by wrangler's
 // own config reader), so the local platform and a deployment share one description. The
@@ -14,9 +14,16 @@
 // see it refuse requests that did not come signed through the gateway.
 //
 // Prints one JSON line `{"ready":true,"url":…}` when listening; stops on SIGINT/SIGTERM.
+//
+// `--sql-port` (for test harnesses) also listens on a loopback port, named `sql_url` in the
+// ready line, where a POSTed SQL statement runs against the local D1 through workerd's own
+// database object, in turn with the workers' statements. Writing the SQLite file directly
+// instead would hold its lock behind workerd's back, and a worker's statement at that
+// moment fails with SQLITE_BUSY.
 
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
+import { createServer } from "node:http";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Log, LogLevel, Miniflare } from "miniflare";
@@ -46,6 +53,7 @@ function parseArgs(argv) {
     else if (arg === "--verbose") opts.verbose = true;
     else if (arg === "--quiet") opts.quiet = true;
     else if (arg === "--exit-with-stdin") opts.exitWithStdin = true;
+    else if (arg === "--sql-port") opts.sqlPort = true;
     else throw new Error(`unknown option ${arg}`);
   }
   if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535) throw new Error("--port must be 0-65535");
@@ -179,6 +187,29 @@ function workerOptions(dir, secret, extra = {}) {
   };
 }
 
+// The `--sql-port` endpoint: POST a statement, 200 with `{"changes":n}`, or 400 with the
+// database's message. Loopback only, and only when asked for.
+async function sqlEndpoint(mf) {
+  const db = await mf.getD1Database("DB", "noizylab-main");
+  const server = createServer(async (req, res) => {
+    const chunks = [];
+    for await (const chunk of req) chunks.push(chunk);
+    const answer = (status, body) => {
+      res.writeHead(status, { "content-type": "application/json" });
+      res.end(JSON.stringify(body));
+    };
+    if (req.method !== "POST") return answer(405, { error: "POST one SQL statement" });
+    try {
+      const result = await db.prepare(Buffer.concat(chunks).toString("utf8")).run();
+      answer(200, { changes: result.meta?.changes ?? 0 });
+    } catch (e) {
+      answer(400, { error: String(e?.message ?? e) });
+    }
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return { server, url: `http://127.0.0.1:${server.address().port}/` };
+}
+
 export async function start(opts) {
   const secret = process.env.NOIZYLAB_INTERNAL_SECRET ?? randomBytes(32).toString("hex");
   const state = path.join(opts.persistTo, "v3");
@@ -217,8 +248,10 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   }
   try {
     const { mf, url } = await start(opts);
-    console.log(JSON.stringify({ ready: true, url: url.toString(), persist_to: opts.persistTo }));
+    const sql = opts.sqlPort ? await sqlEndpoint(mf) : undefined;
+    console.log(JSON.stringify({ ready: true, url: url.toString(), persist_to: opts.persistTo, sql_url: sql?.url }));
     const stop = async () => {
+      sql?.server.close();
       await mf.dispose();
       process.exit(0);
     };

@@ -84,6 +84,8 @@ pub struct Platform {
     pub port: u16,
     pub base: String,
     pub state: PathBuf,
+    /// The launcher's `--sql-port` endpoint: statements run through workerd's D1.
+    sql_url: String,
 }
 
 impl Platform {
@@ -101,7 +103,7 @@ impl Platform {
         let mut child = Command::new("node")
             .env("TMPDIR", &scratch)
             .arg(repo().join("scripts/platform.mjs"))
-            .args(["--port", "0", "--quiet", "--exit-with-stdin", "--persist-to"])
+            .args(["--port", "0", "--quiet", "--exit-with-stdin", "--sql-port", "--persist-to"])
             .arg(state)
             .current_dir(repo())
             .env("NOIZYLAB_INTERNAL_SECRET", TEST_SECRET)
@@ -151,7 +153,15 @@ impl Platform {
         let ready: Value = serde_json::from_str(&line).expect("ready line is JSON");
         let url = ready["url"].as_str().expect("url").trim_end_matches('/').to_owned();
         let port = url.rsplit(':').next().and_then(|p| p.parse().ok()).expect("port in url");
-        Platform { child, stdin: Some(stdin), port, base: format!("http://127.0.0.1:{port}"), state: state.to_owned() }
+        let sql_url = ready["sql_url"].as_str().expect("sql_url in the ready line").to_owned();
+        Platform {
+            child,
+            stdin: Some(stdin),
+            port,
+            base: format!("http://127.0.0.1:{port}"),
+            state: state.to_owned(),
+            sql_url,
+        }
     }
 
     /// A fresh, migrated platform.
@@ -340,12 +350,16 @@ pub fn raw_http(port: u16, head: &str, body: &[u8]) -> (u16, String) {
     (status, body)
 }
 
-/// Writes to a platform's local D1 file directly, as an operator (or an attacker with
-/// disk access) would.
-pub fn d1_execute(state: &Path, sql: &str) {
-    let db = rusqlite::Connection::open(d1_file(state)).expect("open D1");
-    db.busy_timeout(Duration::from_secs(5)).expect("busy timeout");
-    db.execute_batch(sql).expect("d1 execute");
+/// Runs one SQL statement on a platform's local D1, as an operator (or an attacker with
+/// the database) would: through the launcher's `--sql-port`, so through workerd's own
+/// database object, in turn with the workers' statements. (Writing the SQLite file from
+/// here would lock it behind workerd's back, and a worker's statement at that moment
+/// would fail with SQLITE_BUSY: a request of a concurrent test answered 500 that way.)
+pub fn d1_execute(p: &Platform, sql: &str) {
+    // The launcher's endpoint, not the API: no API description to check it against.
+    let sent = agent().post(&p.sql_url).content_type("application/sql").send(sql.as_bytes());
+    let reply = read(sent.unwrap_or_else(|e| panic!("d1 execute: {e}")));
+    assert_eq!(reply.status, 200, "d1 execute: {}", reply.text());
 }
 
 /// The SQLite file behind a platform's local D1 database.

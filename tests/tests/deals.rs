@@ -291,7 +291,7 @@ fn without_ebay_keys_searching_says_so_instead_of_finding_nothing() {
     assert_eq!(r.status, 503, "{}", r.text());
     assert!(r.json()["error"]["message"].as_str().is_some_and(|m| m.contains("EBAY_CLIENT_ID")), "{}", r.text());
     // The cron searches nothing and says why on the watch.
-    d1_execute(&p.state, &format!("UPDATE watches SET last_error = NULL WHERE id = '{id}'"));
+    d1_execute(&p, &format!("UPDATE watches SET last_error = NULL WHERE id = '{id}'"));
     cron(&p);
     let shown = authed(&p, "GET", &format!("/api/v1/watches/{id}"), &tech, None).json();
     assert!(shown["last_error"].as_str().is_some_and(|e| e.contains("not configured")), "{shown}");

@@ -130,11 +130,11 @@ fn a_failing_drive_is_scanned_end_to_end_with_live_progress_caches_and_events() 
     let row = d1_query(&p.state, &format!("SELECT health_score, last_scan_at FROM devices WHERE id = '{id}'"));
     assert_eq!(row[0]["health_score"].as_i64(), Some(score));
     assert_eq!(row[0]["last_scan_at"], view["completed_at"]);
-    d1_execute(&p.state, &format!("UPDATE devices SET health_score = 1 WHERE id = '{id}'"));
+    d1_execute(p, &format!("UPDATE devices SET health_score = 1 WHERE id = '{id}'"));
     let health = authed(p, "GET", &format!("/api/v1/devices/{id}/health"), &owner, None).json();
     assert_eq!(health["health_score"].as_i64(), Some(score), "KV device:health:{{id}}, written by brain: {health}");
     assert_eq!(health["status"], if score >= 50 { "fair" } else { "poor" });
-    d1_execute(&p.state, &format!("UPDATE devices SET health_score = {score} WHERE id = '{id}'"));
+    d1_execute(p, &format!("UPDATE devices SET health_score = {score} WHERE id = '{id}'"));
     let forecast = authed(p, "GET", &format!("/api/v1/predictions/{id}"), &owner, None);
     assert_eq!(forecast.status, 200, "{}", forecast.text());
     let forecast = forecast.json();
@@ -533,7 +533,7 @@ fn with_a_language_model_the_summary_is_the_models_grounded_in_findings_and_past
     let t =
         authed(&p, "POST", "/api/v1/tickets", &owner, Some(&json!({ "title": "Flaky SATA cable", "device_id": id })));
     let ticket = t.json()["id"].as_str().expect("ticket").to_owned();
-    d1_execute(&p.state, &format!("UPDATE tickets SET status = 'CLOSED' WHERE id = '{ticket}'"));
+    d1_execute(&p, &format!("UPDATE tickets SET status = 'CLOSED' WHERE id = '{ticket}'"));
 
     let queued = scan(&p, &owner, &id, &json!({ "smart_data": smartctl("smart-fail2.json") }));
     let view = finished(&p, &owner, queued["scan_id"].as_str().expect("id"));

@@ -51,7 +51,7 @@ fn a_magic_link_works_once_and_not_after_it_expires() {
     let asked = ask_for_link(p, &late);
     assert_eq!(asked.status, 202);
     let (link, code) = from_outbox(p, &late);
-    d1_execute(&p.state, &format!("UPDATE magic_links SET expires_at = 0 WHERE email = '{late}'"));
+    d1_execute(p, &format!("UPDATE magic_links SET expires_at = 0 WHERE email = '{late}'"));
     assert_eq!(send_json("POST", &p.url("/api/v1/auth/verify"), &json!({ "token": link })).status, 401);
     let r = login(p, &late, &code, &challenge(&asked));
     assert_eq!(r.status, 401);
@@ -286,7 +286,7 @@ fn the_audit_chain_verifies_and_a_tampered_row_is_detected() {
     assert_eq!(clean["ok"], true, "{clean}");
     assert!(clean["entries"].as_u64().is_some_and(|n| n >= 3), "sign-ins and a sign-out: {clean}");
 
-    d1_execute(&p.state, "UPDATE audit_log SET actor = 'mallory' WHERE seq = 2");
+    d1_execute(&p, "UPDATE audit_log SET actor = 'mallory' WHERE seq = 2");
     let broken = verify();
     assert_eq!(broken["ok"], false, "{broken}");
     assert_eq!(broken["broken_at"], 2);

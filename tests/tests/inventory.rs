@@ -364,7 +364,7 @@ fn reorder_points_are_forecast_from_what_repairs_consumed_and_the_supplier_s_lea
             let used = if k % 12 == 5 { 3 } else { 1 };
             daily[k] = used;
             d1_execute(
-                &p.state,
+                p,
                 &format!(
                     "INSERT INTO stock_ledger (workspace_id, part_id, location, kind, quantity, reserved, actor_id, at)
                      VALUES ('ws-default', '{id}', 'main', 'consume', -{used}, 0, 'import',
@@ -375,7 +375,7 @@ fn reorder_points_are_forecast_from_what_repairs_consumed_and_the_supplier_s_lea
     }
     // A receive to balance what the import took out, so the stock stays 12.
     d1_execute(
-        &p.state,
+        p,
         &format!(
             "INSERT INTO stock_ledger (workspace_id, part_id, location, kind, quantity, reserved, actor_id, at)
              VALUES ('ws-default', '{id}', 'main', 'receive', {}, 0, 'import', strftime('%Y-%m-%dT00:00:00Z', 'now', '-200 days'))",

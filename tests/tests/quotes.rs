@@ -103,7 +103,7 @@ fn a_declined_quote_sends_the_ticket_back_and_an_expired_one_cannot_be_approved(
     assert_eq!(status(p, &customer, &ticket), "DIAGNOSTICS");
 
     let second = issue(p, &tech, &ticket)["quote_id"].as_str().expect("id").to_owned();
-    d1_execute(&p.state, &format!("UPDATE quotes SET expires_at_secs = 1 WHERE id = '{second}'"));
+    d1_execute(p, &format!("UPDATE quotes SET expires_at_secs = 1 WHERE id = '{second}'"));
     let late = authed(p, "POST", &format!("/api/v1/pricing/quotes/{second}/approve"), &customer, None);
     assert_eq!(late.status, 409, "{}", late.text());
     assert!(late.text().contains("expired"));

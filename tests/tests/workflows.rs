@@ -214,7 +214,7 @@ fn the_parts_sourcing_flow_buys_once_with_every_message_delivered_twice() {
     assert_eq!(wrong.status, 400, "{}", wrong.text());
 
     // Overdue: the task is escalated to the owners, who are emailed once.
-    d1_execute(&p.state, &format!("UPDATE workflow_tasks SET due_at = '2000-01-01T00:00:00Z' WHERE id = '{task_id}'"));
+    d1_execute(&p, &format!("UPDATE workflow_tasks SET due_at = '2000-01-01T00:00:00Z' WHERE id = '{task_id}'"));
     let woken = authed(&p, "POST", &format!("/api/v1/workflows/runs/{run}/wake"), &owner, None);
     assert_eq!(woken.status, 200, "{}", woken.text());
     let t = authed(&p, "GET", &format!("/api/v1/tasks/{task_id}"), &owner, None).json();
