@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::refine::{self, Field};
 use super::register::{self, Similarity};
 use super::{Gray, Rgb};
 
@@ -91,14 +92,15 @@ pub struct RegistrationView {
 /// Below this correlation the photo is not of the reference's board (or not of a board).
 pub const MIN_CORRELATION: f32 = 0.35;
 
-/// The photo brought into the reference's frame (at the reference's analysis size), and
-/// which pixels the photo covers.
-fn warp(photo: &Rgb, t: &Similarity, w: usize, h: usize) -> (Rgb, Vec<bool>) {
+/// The photo brought into the reference's frame (at the reference's analysis size) by the
+/// similarity `t` after the local `field`, and which pixels the photo covers.
+fn warp(photo: &Rgb, t: &Similarity, field: &Field, w: usize, h: usize) -> (Rgb, Vec<bool>) {
     let mut px = vec![[0.0; 3]; w * h];
     let mut valid = vec![false; w * h];
     for y in 0..h {
         for x in 0..w {
-            let (sx, sy) = t.apply(x as f32, y as f32);
+            let (dx, dy) = field.at(x as f32, y as f32);
+            let (sx, sy) = t.apply(x as f32 + dx, y as f32 + dy);
             if photo.inside(sx, sy) {
                 px[y * w + x] = photo.sample(sx, sy);
                 valid[y * w + x] = true;
@@ -326,8 +328,13 @@ fn mean_colour(img: &Rgb, pixels: &[usize]) -> [f32; 3] {
 /// for the answer. `None` when the photo does not line up with the reference at all.
 pub fn compare(reference: &Rgb, components: &[Component], photo: &Rgb, to_reference: f32) -> (Analysis, Rgb) {
     let (w, h) = (reference.w, reference.h);
-    let reg = register::register(&reference.gray(), &photo.gray());
-    let (warped, valid) = warp(photo, &reg.transform, w, h);
+    let ref_gray = reference.gray();
+    let reg = register::register(&ref_gray, &photo.gray());
+    let (first, first_valid) = warp(photo, &reg.transform, &Field::zero(), w, h);
+    // What the similarity leaves (perspective, the lens, parallax), block by block.
+    let field = refine::field(&ref_gray, &first.gray(), &first_valid);
+    let (warped, valid) =
+        if field.largest() > 0.25 { warp(photo, &reg.transform, &field, w, h) } else { (first, first_valid) };
     // Twice: the second time the lighting is fitted without what the first found, so that
     // a large defect does not bend the light of its neighbourhood into false differences.
     let mut exclude = vec![false; w * h];
@@ -355,7 +362,6 @@ pub fn compare(reference: &Rgb, components: &[Component], photo: &Rgb, to_refere
     }
     let Some((aligned, diff, floor, closed)) = found else { unreachable!("the loop runs twice") };
 
-    let ref_gray = reference.gray();
     let photo_gray = aligned.gray();
     // The bare board's colour: the reference outside every component.
     let bare: Vec<usize> = (0..w * h)

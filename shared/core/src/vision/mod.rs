@@ -5,6 +5,7 @@
 //! worker stores and serves; `qc-inspector` asks it.
 
 pub mod compare;
+pub mod refine;
 pub mod register;
 pub mod synthetic;
 #[cfg(test)]

@@ -76,13 +76,27 @@ pub fn board(without_u2: bool, blob: Option<(f32, f32, f32)>) -> Rgb {
 /// A photo of `scene` through `t` (reference → photo), `w`×`h`, lit from the left and
 /// noisy (a fixed pseudo-random sequence).
 pub fn photograph(scene: &Rgb, t: Similarity, w: usize, h: usize, relit: bool) -> Rgb {
+    photograph_through(scene, t, w, h, relit, |x, y| (x, y))
+}
+
+/// [`photograph`] through a lens that moves each photo pixel (x, y) to `lens(x, y)` before
+/// the similarity: perspective, barrel distortion, what a real camera adds.
+pub fn photograph_through(
+    scene: &Rgb,
+    t: Similarity,
+    w: usize,
+    h: usize,
+    relit: bool,
+    lens: impl Fn(f32, f32) -> (f32, f32),
+) -> Rgb {
     let mut out = Rgb { w, h, px: vec![[0.05, 0.05, 0.05]; w * h] };
     let (s, c) = t.angle.sin_cos();
     let mut seed: u32 = 12345;
     for y in 0..h {
         for x in 0..w {
             // Inverse: r = R(−a)·(p − t) / s.
-            let (dx, dy) = (x as f32 - t.tx, y as f32 - t.ty);
+            let (lx, ly) = lens(x as f32, y as f32);
+            let (dx, dy) = (lx - t.tx, ly - t.ty);
             let (rx, ry) = ((c * dx + s * dy) / t.scale, (-s * dx + c * dy) / t.scale);
             let mut p = if scene.inside(rx, ry) { scene.sample(rx, ry) } else { [0.05, 0.05, 0.05] };
             if relit {
