@@ -234,6 +234,61 @@ fn tolerant_difference(aligned: &Rgb, reference: &Rgb, valid: &[bool]) -> Vec<f3
     out
 }
 
+/// The farthest a region's neighbourhood is moved to see whether that explains it.
+const PARALLAX: i64 = 5;
+/// The most regions of one photo checked for displacement.
+const DISPLACEMENT_CHECKS: usize = 40;
+
+/// Whether a region (its box `x0..=x1`, `y0..=y1`) is something in the right place seen a
+/// few pixels off — the far end of a hole or a tall part's top, which parallax moves
+/// relative to the board — rather than something added or gone. Its neighbourhood (the
+/// box and a margin) is compared with the photo moved by up to [`PARALLAX`] pixels: if
+/// one move makes most of the neighbourhood's differences vanish, it was displaced. Moving
+/// cannot explain a real change: an added blob or a missing part is still there, only
+/// somewhere else in the neighbourhood.
+fn displaced(
+    aligned: &Rgb,
+    reference: &Rgb,
+    valid: &[bool],
+    floor: f32,
+    (x0, y0, x1, y1): (usize, usize, usize, usize),
+) -> bool {
+    let (w, h) = (reference.w as i64, reference.h as i64);
+    let margin = ((x1 - x0).max(y1 - y0) as i64 / 2).max(6);
+    let (px0, py0) = ((x0 as i64 - margin).max(0), (y0 as i64 - margin).max(0));
+    let (px1, py1) = ((x1 as i64 + margin).min(w - 1), (y1 as i64 + margin).min(h - 1));
+    let above = |sx: i64, sy: i64| -> usize {
+        let mut n = 0;
+        // Every other pixel each way: a count, not a picture.
+        for y in (py0..=py1).step_by(2) {
+            for x in (px0..=px1).step_by(2) {
+                let r = reference.px[(y * w + x) as usize];
+                let mut best = f32::MAX;
+                for ny in (y + sy - 1).max(0)..=(y + sy + 1).min(h - 1) {
+                    for nx in (x + sx - 1).max(0)..=(x + sx + 1).min(w - 1) {
+                        let j = (ny * w + nx) as usize;
+                        if valid[j] {
+                            best = best.min(distance(r, aligned.px[j]));
+                        }
+                    }
+                }
+                if best > floor && best < f32::MAX {
+                    n += 1;
+                }
+            }
+        }
+        n
+    };
+    let here = above(0, 0);
+    if here == 0 {
+        return false;
+    }
+    (-PARALLAX..=PARALLAX)
+        .flat_map(|sy| (-PARALLAX..=PARALLAX).map(move |sx| (sx, sy)))
+        .filter(|s| *s != (0, 0))
+        .any(|(sx, sy)| above(sx, sy) * 10 <= here * 3)
+}
+
 fn median(values: &mut [f32]) -> f32 {
     if values.is_empty() {
         return 0.0;
@@ -345,7 +400,8 @@ pub fn compare(reference: &Rgb, components: &[Component], photo: &Rgb, to_refere
         normalise(&mut aligned, reference, &valid, &exclude);
         // A 3×3 blur of both first: resampling softens thin, sharp features (markings,
         // traces) differently in each, which is not a defect.
-        let diff = tolerant_difference(&blur(&aligned), &blurred_reference, &valid);
+        let blurred = blur(&aligned);
+        let diff = tolerant_difference(&blurred, &blurred_reference, &valid);
         // The noise floor: the typical difference and its spread (median absolute
         // deviation), never below what camera noise and re-lighting leave behind.
         let mut sample: Vec<f32> = diff.iter().zip(&valid).filter(|(_, v)| **v).map(|(d, _)| *d).collect();
@@ -358,9 +414,9 @@ pub fn compare(reference: &Rgb, components: &[Component], photo: &Rgb, to_refere
         let opened = morph(&morph(&mask, w, h, true), w, h, false);
         let closed = morph(&morph(&opened, w, h, false), w, h, true);
         exclude = morph(&morph(&closed, w, h, false), w, h, false);
-        found = Some((aligned, diff, floor, closed));
+        found = Some((aligned, blurred, diff, floor, closed));
     }
-    let Some((aligned, diff, floor, closed)) = found else { unreachable!("the loop runs twice") };
+    let Some((aligned, blurred, diff, floor, closed)) = found else { unreachable!("the loop runs twice") };
 
     let photo_gray = aligned.gray();
     // The bare board's colour: the reference outside every component.
@@ -375,6 +431,7 @@ pub fn compare(reference: &Rgb, components: &[Component], photo: &Rgb, to_refere
     let board = mean_colour(reference, if bare.is_empty() { &[] } else { &bare });
     let min_area = ((w * h) as f32 * 0.0004).max(12.0) as usize;
     let mut defects = Vec::new();
+    let mut displacement_checks = 0;
     for pixels in regions(&closed, w, h) {
         if pixels.len() < min_area {
             continue;
@@ -414,6 +471,14 @@ pub fn compare(reference: &Rgb, components: &[Component], photo: &Rgb, to_refere
         // Barely over the floor over the whole region: noise that happened to clump.
         if strength < 1.5 * floor {
             continue;
+        }
+        // At most [`DISPLACEMENT_CHECKS`] regions are looked at again (each costs a few
+        // million comparisons): a photo with more has bigger problems than parallax.
+        if displacement_checks < DISPLACEMENT_CHECKS {
+            displacement_checks += 1;
+            if displaced(&blurred, &blurred_reference, &valid, floor, (x0, y0, x1, y1)) {
+                continue;
+            }
         }
         let confidence = (0.5 + 0.5 * ((strength / floor - 1.0) / 2.0).min(1.0))
             * (pixels.len() as f32 / (4 * min_area) as f32).clamp(0.6, 1.0);
