@@ -114,6 +114,48 @@ fn a_blob_of_solder_is_extra_material_and_another_board_is_refused() {
     assert!(r.text().contains("line up"), "{}", r.text());
 }
 
+/// Two real photographs of one milled board, taken separately before and after faults were
+/// added (`shared/core/tests/data/pcb-photos/`, from Mirsadeghi/PCB-Fault-Detection, MIT):
+/// JPEGs of about 3 megapixels, uploaded as they are.
+#[test]
+fn a_real_photo_pair_shows_the_solder_bridge_where_it_is() {
+    let p = platform();
+    let tech = access(&technician(p));
+    let dir = format!("{}/../shared/core/tests/data/pcb-photos", env!("CARGO_MANIFEST_DIR"));
+    let read = |name: &str| std::fs::read(format!("{dir}/{name}")).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let (before, after) = (read("S4_1.jpg"), read("S4_2.jpg"));
+    let r = send_form(
+        p,
+        "POST",
+        "/api/v1/vision/references",
+        &tech,
+        &[("board_model", "S4-MILLED"), ("name", "Milled test board")],
+        Some(&before),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let reference = r.json();
+    assert_eq!(reference["format"], "jpeg");
+    let id = reference["id"].as_str().expect("id").to_owned();
+    // Original pixels per analysed pixel (the long side is analysed at 512).
+    let (w, h) = (reference["width"].as_f64().unwrap_or(0.0), reference["height"].as_f64().unwrap_or(0.0));
+    let k = w.max(h) / 512.0;
+
+    let r = send_form(p, "POST", "/api/v1/vision/analyze", &tech, &[("reference_id", &id)], Some(&after));
+    assert_eq!(r.status, 201, "{}", r.text());
+    let a = r.json();
+    assert!(a["registration"]["correlation"].as_f64().is_some_and(|c| c > 0.5), "{a}");
+    let defects = a["defects"].as_array().expect("defects");
+    let overlaps = |(x, y, bw, bh): (f64, f64, f64, f64)| {
+        defects.iter().any(|d| {
+            let b = |f: &str| d["bbox"][f].as_f64().unwrap_or(-1.0);
+            b("x") < (x + bw) * k && x * k < b("x") + b("w") && b("y") < (y + bh) * k && y * k < b("y") + b("h")
+        })
+    };
+    assert!(overlaps((262.0, 362.0, 45.0, 40.0)), "the solder bridge, below the right-hand pads: {a}");
+    assert!(!overlaps((18.0, 22.0, 50.0, 48.0)) && !overlaps((385.0, 24.0, 50.0, 48.0)), "upper mounting holes: {a}");
+    assert!(a["condition_score"].as_i64().is_some_and(|s| s < 100), "{a}");
+}
+
 #[test]
 fn bad_uploads_are_refused_clearly_and_nothing_is_stored() {
     let p = platform();
