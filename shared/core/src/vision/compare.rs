@@ -368,6 +368,16 @@ fn texture(g: &Gray, pixels: &[usize]) -> f32 {
     sum / pixels.len().max(1) as f32
 }
 
+/// Each channel's median over `pixels` (black for none).
+fn median_colour(img: &Rgb, pixels: &[usize]) -> [f32; 3] {
+    let mut channel = Vec::with_capacity(pixels.len());
+    [0, 1, 2].map(|c| {
+        channel.clear();
+        channel.extend(pixels.iter().map(|i| img.px[*i][c]));
+        median(&mut channel)
+    })
+}
+
 fn mean_colour(img: &Rgb, pixels: &[usize]) -> [f32; 3] {
     let mut m = [0.0; 3];
     for &i in pixels {
@@ -428,7 +438,9 @@ pub fn compare(reference: &Rgb, components: &[Component], photo: &Rgb, to_refere
                 .any(|c| x >= c.bbox.x && x < c.bbox.x + c.bbox.w && y >= c.bbox.y && y < c.bbox.y + c.bbox.h)
         })
         .collect();
-    let board = mean_colour(reference, if bare.is_empty() { &[] } else { &bare });
+    let board = mean_colour(reference, &bare);
+    // Its most common colour, which traces and markings do not pull.
+    let board_typical = median_colour(reference, &bare);
     let min_area = ((w * h) as f32 * 0.0004).max(12.0) as usize;
     let mut defects = Vec::new();
     let mut displacement_checks = 0;
@@ -453,11 +465,14 @@ pub fn compare(reference: &Rgb, components: &[Component], photo: &Rgb, to_refere
         let luma = |c: [f32; 3]| 0.299 * c[0] + 0.587 * c[1] + 0.114 * c[2];
         let bare_now = distance(photo_mean, board);
         // Missing: where a component was, the bare board's colour and no more texture than
-        // the component had (a scorch is darker, but mottled and not board-coloured).
+        // the component had (a scorch is darker, but mottled and not board-coloured) — or,
+        // as a part lifted off really looks, mostly bare board with its pads and outline
+        // left: the region's typical colour is the board's where it was the part's.
+        let typical_now = distance(median_colour(&aligned, &pixels), board_typical);
         let kind = if on_component
-            && bare_now < 0.1
-            && bare_now < 0.5 * distance(ref_mean, board)
-            && photo_tex <= 1.5 * ref_tex + 0.05
+            && ((bare_now < 0.1 && bare_now < 0.5 * distance(ref_mean, board) && photo_tex <= 1.5 * ref_tex + 0.05)
+                || (typical_now < 0.12
+                    && typical_now < 0.5 * distance(median_colour(reference, &pixels), board_typical)))
         {
             DefectKind::MissingComponent
         } else if luma(photo_mean) < luma(ref_mean) - 0.25 && photo_tex > 0.5 * ref_tex {

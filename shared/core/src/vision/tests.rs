@@ -236,3 +236,30 @@ fn a_real_photo_seen_again_through_a_slanted_camera_is_clean() {
     let (a, _) = compare(&before.image, &[], &photo, before.scale);
     assert!(a.defects.is_empty(), "{:?}", a.defects);
 }
+
+/// U2 lifted off as a real one is: its pads (tinned, bright) left in two rows where its
+/// pins were, and the silkscreen outline of its footprint around them.
+fn board_with_u2_lifted() -> Rgb {
+    let mut img = board(true, None);
+    let (x, y, w, h) = (230, 60, 60, 60);
+    for px in (x + 3..x + w - 3).step_by(8) {
+        fill(&mut img, px, y - 3, 4, 8, [0.82, 0.82, 0.84]);
+        fill(&mut img, px, y + h - 5, 4, 8, [0.82, 0.82, 0.84]);
+    }
+    let silk = [0.93, 0.93, 0.9];
+    fill(&mut img, x, y + 7, w, 1, silk);
+    fill(&mut img, x, y + h - 8, w, 1, silk);
+    fill(&mut img, x, y + 7, 1, h - 14, silk);
+    fill(&mut img, x + w - 1, y + 7, 1, h - 14, silk);
+    img
+}
+
+#[test]
+fn a_lifted_part_that_left_its_pads_and_outline_is_missing() {
+    let reference = board(false, None);
+    let photo = photograph(&board_with_u2_lifted(), CAMERA, 460, 350, true);
+    let (a, _) = compare(&reference, &components(), &photo, 1.0);
+    let d = a.defects.first().unwrap_or_else(|| panic!("no defect: {a:?}"));
+    assert_eq!((d.kind, d.component.as_deref()), (DefectKind::MissingComponent, Some("U2")), "{:?}", a.defects);
+    assert_eq!(a.defects.len(), 1, "{:?}", a.defects);
+}
