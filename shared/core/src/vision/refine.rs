@@ -103,11 +103,15 @@ pub fn field(reference: &Gray, aligned: &Gray, valid: &[bool]) -> Field {
         used.sort_by(|a, b| error(a).total_cmp(&error(b)));
         used.truncate((used.len() * 4).div_ceil(5).max(MIN_BLOCKS));
     }
+    // Never more than was looked for: where few blocks could be measured (a plain part of
+    // the board) a cubic may swing far, and a shift beyond the reach is none measured.
+    let reach = REACH as f32;
     let shifts = (0..rows * cols)
         .map(|i| match model {
             Some(m) => m.at(centres[i]),
             None => measured[i].unwrap_or((0.0, 0.0)),
         })
+        .map(|(x, y)| (x.clamp(-reach, reach), y.clamp(-reach, reach)))
         .collect();
     Field { cols, rows, cell_w, cell_h, shifts }
 }
