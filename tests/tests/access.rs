@@ -144,6 +144,44 @@ fn a_customer_sees_only_their_own_devices_and_the_shop_sees_all() {
 }
 
 #[test]
+fn the_device_list_pages_newest_first_and_lists_each_device_as_it_reads_alone() {
+    let p = platform();
+    let carol = access(&sign_in(p, &unique_email("carol")));
+    let mut ids = Vec::new();
+    for (i, specs) in [json!({}), json!({ "ram_gb": 16, "cpu": "M3 \"Pro\"" }), json!({ "disks": [{ "gb": 512 }] })]
+        .into_iter()
+        .enumerate()
+    {
+        let body = json!({ "name": format!("Device {i}"), "type": "laptop", "os": "macOS 14.1", "specs": specs });
+        let r = authed(p, "POST", "/api/v1/devices/register", &carol, Some(&body));
+        assert_eq!(r.status, 201, "{}", r.text());
+        ids.push(r.json()["id"].as_str().expect("id").to_owned());
+    }
+    let alone = |id: &str| authed(p, "GET", &format!("/api/v1/devices/{id}"), &carol, None).json();
+
+    let first = authed(p, "GET", "/api/v1/devices?limit=2", &carol, None);
+    assert_eq!(first.status, 200, "{}", first.text());
+    let first = first.json();
+    let listed = first["devices"].as_array().expect("devices");
+    assert_eq!(listed.len(), 2);
+    // Newest first; every field (specs as the object it was given) as the device reads alone.
+    assert_eq!(listed[0], alone(&ids[2]));
+    assert_eq!(listed[1], alone(&ids[1]));
+    assert_eq!(listed[1]["specs"], json!({ "ram_gb": 16, "cpu": "M3 \"Pro\"" }));
+    let cursor = first["next_cursor"].as_str().expect("another page follows");
+    assert!(cursor.ends_with(&format!("|{}", ids[1])), "{cursor}");
+
+    let next = format!("/api/v1/devices?limit=2&cursor={}", cursor.replace(':', "%3A").replace('|', "%7C"));
+    let second = authed(p, "GET", &next, &carol, None).json();
+    assert_eq!(second["devices"], json!([alone(&ids[0])]));
+    assert_eq!(second["next_cursor"], Value::Null);
+
+    let bad = authed(p, "GET", "/api/v1/devices?cursor=nonsense", &carol, None);
+    assert_eq!(bad.status, 400, "{}", bad.text());
+    assert_eq!(bad.json()["error"]["field"], "cursor");
+}
+
+#[test]
 fn registering_with_an_idempotency_key_creates_one_device() {
     let p = platform();
     let token = access(&sign_in(p, &unique_email("retry")));

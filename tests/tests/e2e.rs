@@ -158,6 +158,16 @@ fn cors_admits_the_portal_origin_and_no_other() {
     assert!(simple.header("access-control-expose-headers").is_some_and(|h| h.contains("x-request-id")));
     let other = request("GET", &p.url("/api/v1/health"), &[("origin", "https://evil.example")], None);
     assert_eq!(other.header("access-control-allow-origin"), None);
+
+    // An inner worker's answer, handed back by the gateway as it is, carries them too: the
+    // worker stamps what the gateway passed on. A client cannot pass its own.
+    let forged = [("origin", portal), ("x-noizylab-edge", "1 0 9|https://evil.example")];
+    let inner = request("GET", &p.url("/api/v1/devices"), &forged, None);
+    assert_eq!(inner.status, 401, "{}", inner.text());
+    assert_eq!(inner.header("access-control-allow-origin"), Some(portal));
+    assert!(inner.header("access-control-expose-headers").is_some_and(|h| h.contains("ratelimit-remaining")));
+    assert_eq!(inner.header("ratelimit-limit"), None, "an anonymous caller within its limit gets none");
+    assert!(inner.header("x-request-id").is_some());
 }
 
 #[test]

@@ -200,10 +200,13 @@ pub fn internal_secret(env: &Env) -> ApiResult<String> {
 
 /// The request id the caller sent, if sane, or a fresh one.
 pub fn request_id_of(req: &Request) -> String {
-    req.headers()
-        .get(request_id::HEADER)
-        .ok()
-        .flatten()
+    request_id_from(req.headers().get(request_id::HEADER).ok().flatten())
+}
+
+/// The request id a request's `x-request-id` header carries, if it is one we accept;
+/// otherwise a fresh one.
+pub fn request_id_from(header: Option<String>) -> String {
+    header
         .and_then(|h| request_id::accept(&h).map(str::to_owned))
         .or_else(fresh_request_id)
         .unwrap_or_else(|| "unknown".to_owned())
@@ -224,8 +227,9 @@ fn fresh_request_id() -> Option<String> {
 }
 
 /// The entry point of every internal worker: verifies the signed identity, answers
-/// `GET /health` and `GET /health/ping`, then hands the request to `routes`. Whatever `routes` answers gets the request id; an error becomes the
-/// platform's JSON error body (internal ones logged, never echoed).
+/// `GET /health` and `GET /health/ping`, then hands the request to `routes`. Whatever `routes` answers gets the request id and the
+/// gateway's [`http::Edge`] headers; an error becomes the platform's JSON error body
+/// (internal ones logged, never echoed).
 pub async fn serve<F, Fut>(req: Request, env: Env, dir: &'static str, routes: F) -> worker::Result<Response>
 where
     F: FnOnce(Request, Call) -> Fut,
@@ -233,6 +237,8 @@ where
 {
     console_error_panic_hook::set_once();
     let request_id = request_id_of(&req);
+    // What the gateway asked to be stamped on the answer (rate limit, CORS).
+    let edge = http::Edge::of(&req);
     let outcome = async {
         let spec = services::spec(dir).ok_or_else(|| ApiError::internal(format!("no service spec for {dir}")))?;
         let secret = internal_secret(&env)?;
@@ -254,5 +260,5 @@ where
         }
     }
     .await;
-    Ok(http::finish(outcome, dir, &request_id))
+    Ok(http::finish(outcome, dir, &request_id, &edge))
 }

@@ -92,14 +92,24 @@ pub fn require_json(req: &Request) -> ApiResult<()> {
 
 /// The query string as `T`; 400 naming the parameter that does not fit.
 pub fn query<T: DeserializeOwned>(req: &Request) -> ApiResult<T> {
-    let url = req.url().or_internal("url")?;
-    let pairs: serde_json::Map<String, serde_json::Value> =
-        url.query_pairs().map(|(k, v)| (k.into_owned(), serde_json::Value::String(v.into_owned()))).collect();
+    let pairs: serde_json::Map<String, serde_json::Value> = form_urlencoded::parse(raw_query(req).as_bytes())
+        .map(|(k, v)| (k.into_owned(), serde_json::Value::String(v.into_owned())))
+        .collect();
     serde_json::from_value(serde_json::Value::Object(pairs)).map_err(|e| {
         let text = e.to_string();
         let field = text.split('`').nth(1).map(str::to_owned);
         ApiError::BadRequest { message: format!("the query string does not fit: {text}"), field }
     })
+}
+
+/// The query string of `req`'s URL (without the `?`), taken from the URL the runtime has
+/// already serialised instead of parsing it again.
+pub fn raw_query(req: &Request) -> String {
+    let url = req.inner().url();
+    match url.split_once('?') {
+        Some((_, rest)) => rest.split('#').next().unwrap_or_default().to_owned(),
+        None => String::new(),
+    }
 }
 
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
@@ -143,16 +153,94 @@ pub fn error_response(err: &ApiError, service: &str, request_id: &str) -> Respon
     }
 }
 
-/// Stamps the request id on a successful answer, or renders the error.
-pub fn finish(outcome: ApiResult<Response>, service: &str, request_id: &str) -> Response {
-    match outcome {
-        Ok(mut resp) => {
-            if resp.status_code() != 101 {
-                let _ = resp.headers_mut().set(request_id::HEADER, request_id);
-            }
-            resp
-        }
+/// Stamps the request id and what the gateway asked for ([`Edge`]) on an answer, or
+/// renders the error. A WebSocket handshake (101) passes untouched: its socket must not
+/// be re-wrapped.
+pub fn finish(outcome: ApiResult<Response>, service: &str, request_id: &str, edge: &Edge) -> Response {
+    let mut resp = match outcome {
+        Ok(resp) => resp,
         Err(err) => error_response(&err, service, request_id),
+    };
+    if resp.status_code() == 101 {
+        return resp;
+    }
+    let status = resp.status_code();
+    if edge.stamp(resp.headers(), status, request_id).is_err() {
+        // An answer fetched from elsewhere (static assets, say) has immutable headers:
+        // stamped on a copy made by the runtime.
+        let copy = resp.headers().clone();
+        let _ = edge.stamp(&copy, status, request_id);
+        resp = resp.with_headers(copy);
+    }
+    resp
+}
+
+/// What the gateway adds to every answer it hands back: the caller's rate-limit state
+/// (IETF draft-ietf-httpapi-ratelimit-headers, as the seed's clients expect), CORS for
+/// the portal's origin, and the bearer challenge on a 401. The gateway passes it on in
+/// one request header ([`Edge::HEADER`], never taken from a client), so that the worker
+/// that answers stamps it on the answer it builds anyway and the gateway hands that
+/// answer back as it is, instead of copying it to change its headers. An internal call
+/// carries none and gets only the request id.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Edge {
+    /// `(limit, remaining, reset_secs)` of the caller's window.
+    pub rate: Option<(u32, u32, u64)>,
+    /// The origin allowed by CORS, already checked by the gateway.
+    pub origin: Option<String>,
+}
+
+/// Headers a browser on the portal's origin may read from an answer.
+pub const EXPOSED_HEADERS: &str =
+    "x-request-id, retry-after, ratelimit-limit, ratelimit-remaining, ratelimit-reset, www-authenticate";
+
+impl Edge {
+    pub const HEADER: &str = "x-noizylab-edge";
+
+    /// The header's value: `<limit> <remaining> <reset>|<origin>`, either part empty.
+    pub fn header(&self) -> String {
+        let rate = self.rate.map(|(l, r, s)| format!("{l} {r} {s}")).unwrap_or_default();
+        format!("{rate}|{}", self.origin.as_deref().unwrap_or(""))
+    }
+
+    /// Reads [`Edge::header`] back; anything unreadable is no edge at all.
+    pub fn parse(value: &str) -> Edge {
+        let Some((rate, origin)) = value.split_once('|') else {
+            return Edge::default();
+        };
+        let mut numbers = rate.split(' ');
+        let mut next = || numbers.next().and_then(|n| n.parse::<u64>().ok());
+        let rate = match (next(), next(), next()) {
+            (Some(l), Some(r), Some(s)) => u32::try_from(l).ok().zip(u32::try_from(r).ok()).map(|(l, r)| (l, r, s)),
+            _ => None,
+        };
+        let origin = (!origin.is_empty()).then(|| origin.to_owned());
+        Edge { rate, origin }
+    }
+
+    /// The edge a request carries (none for an internal call).
+    pub fn of(req: &Request) -> Edge {
+        req.headers().get(Edge::HEADER).ok().flatten().map(|v| Edge::parse(&v)).unwrap_or_default()
+    }
+
+    /// Sets the request id and this edge's headers on `headers`; fails on immutable ones.
+    pub fn stamp(&self, headers: &Headers, status: u16, request_id: &str) -> worker::Result<()> {
+        headers.set(request_id::HEADER, request_id)?;
+        if let Some((limit, remaining, reset)) = self.rate {
+            headers.set("ratelimit-limit", &limit.to_string())?;
+            headers.set("ratelimit-remaining", &remaining.to_string())?;
+            headers.set("ratelimit-reset", &reset.to_string())?;
+        }
+        if status == 401 {
+            headers.set("www-authenticate", "Bearer realm=\"noizylab\", error=\"invalid_token\"")?;
+        }
+        if let Some(origin) = &self.origin {
+            headers.set("access-control-allow-origin", origin)?;
+            headers.set("access-control-allow-credentials", "true")?;
+            headers.set("access-control-expose-headers", EXPOSED_HEADERS)?;
+            headers.append("vary", "Origin")?;
+        }
+        Ok(())
     }
 }
 
@@ -179,4 +267,28 @@ pub fn segments(path: &str) -> Vec<&str> {
 /// The 404 for a path no route matches.
 pub fn no_route(req: &Request) -> ApiError {
     ApiError::NotFound(format!("route {} {}", req.method(), req.path()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Edge;
+
+    #[test]
+    fn an_edge_survives_its_header() {
+        let full = Edge { rate: Some((100, 99, 60)), origin: Some("https://portal.example".into()) };
+        assert_eq!(full.header(), "100 99 60|https://portal.example");
+        assert_eq!(Edge::parse(&full.header()), full);
+        for partial in [Edge { rate: Some((5, 0, 12)), origin: None }, Edge { rate: None, origin: Some("o".into()) }] {
+            assert_eq!(Edge::parse(&partial.header()), partial);
+        }
+        assert_eq!(Edge::parse(&Edge::default().header()), Edge::default());
+    }
+
+    #[test]
+    fn an_unreadable_edge_is_none() {
+        for bad in ["", "100 99 60", "x 1 2|", "1 2|", "99999999999 1 1|"] {
+            assert_eq!(Edge::parse(bad).rate, None, "{bad:?}");
+        }
+        assert_eq!(Edge::parse("1 2 3"), Edge::default());
+    }
 }

@@ -16,10 +16,11 @@ use noizylab_core::identity::{Identity, PrincipalKind};
 use noizylab_core::services::MAIN;
 use noizylab_kit::call::{forward_signed, now_secs};
 use noizylab_kit::{gate, ApiError, ApiResult, OrInternal};
-use worker::{Env, Method, Request};
+use worker::{Env, Method};
 
 use crate::config::Config;
 use crate::gate::{CheckAnswer, KeyAnswer, ANSWER_HEADER};
+use crate::incoming::Incoming;
 
 const RING_TTL_MS: u64 = 5 * 60 * 1000;
 const WINDOW_MS: u64 = 60_000;
@@ -87,8 +88,8 @@ pub enum Credential {
 }
 
 impl Credential {
-    pub fn of(req: &Request) -> ApiResult<Credential> {
-        let header = |name: &str| req.headers().get(name).ok().flatten();
+    pub fn of(req: &Incoming) -> ApiResult<Credential> {
+        let header = |name: &str| req.header(name);
         if let Some(key) = header("x-api-key") {
             return Ok(Credential::ApiKey(key.trim().to_owned()));
         }
@@ -155,7 +156,7 @@ async fn api_key(key: &str, env: &Env, rate: &mut Option<CheckAnswer>) -> ApiRes
 }
 
 /// The answer a gate gave in its header (see `gate.rs`).
-fn gate_answer(resp: &worker::Response) -> ApiResult<CheckAnswer> {
+fn gate_answer(resp: &worker::web_sys::Response) -> ApiResult<CheckAnswer> {
     let value = resp.headers().get(ANSWER_HEADER).ok().flatten();
     value
         .as_deref()

@@ -3,12 +3,13 @@
 use noizylab_core::identity::{self, Identity, Signed};
 use noizylab_core::request_id;
 use noizylab_kit::call::now_secs;
+use noizylab_kit::http::Edge;
 use noizylab_kit::{ApiError, ApiResult, OrInternal};
-use worker::wasm_bindgen::JsValue;
-use worker::{Env, Headers, Method, Request, RequestInit, Response};
+use worker::wasm_bindgen::{JsCast, JsValue};
+use worker::{web_sys, worker_sys, Env, Headers, Method, Response};
 
 use crate::config::Config;
-use crate::gate::CheckAnswer;
+use crate::incoming::Incoming;
 
 /// Headers that describe one hop, not the message (RFC 9110 §7.6.1), and the ones only
 /// the gateway may set or read. `upgrade` is kept: WebSocket upgrades are forwarded.
@@ -25,18 +26,15 @@ const NOT_FORWARDED: &[&str] = &[
     // Credentials end here: inner workers get the verified identity instead.
     "authorization",
     "x-api-key",
-    identity::HEADER,
-    request_id::HEADER,
+    // (`identity::HEADER`, `request_id::HEADER` and `Edge::HEADER` are not deleted but
+    // set, which replaces whatever a client sent.)
 ];
-
-const EXPOSED: &str =
-    "x-request-id, retry-after, ratelimit-limit, ratelimit-remaining, ratelimit-reset, www-authenticate";
 const ALLOWED_HEADERS: &str = "authorization, content-type, idempotency-key, x-api-key, x-request-id";
 const ALLOWED_METHODS: &str = "GET, POST, PUT, PATCH, DELETE, OPTIONS";
 
 /// Answers a CORS preflight: 204 for the portal's origin, 403 for any other.
-pub fn preflight(req: &Request, config: &Config) -> ApiResult<Response> {
-    let origin = req.headers().get("origin").ok().flatten();
+pub fn preflight(req: &Incoming, config: &Config) -> ApiResult<Response> {
+    let origin = req.header("origin");
     match origin {
         Some(o) if config.allows_origin(&o) => {
             let headers = Headers::new();
@@ -63,50 +61,47 @@ fn has_body(method: &Method) -> bool {
 /// browser): an answer sent while the client's body is still unread — the gateway's own
 /// 404 or 401, or a worker's 415 on a stream handed on to it — makes workerd reset the
 /// connection under the client's *next* request.
-pub async fn read_body(req: &mut Request, max_body: u64) -> ApiResult<Option<JsValue>> {
+pub async fn read_body(req: &Incoming, max_body: u64) -> ApiResult<Option<JsValue>> {
     let unreadable = || ApiError::bad_request("the request body could not be read");
-    let declared: Option<u64> = req.headers().get("content-length").ok().flatten().and_then(|v| v.parse().ok());
+    let declared: Option<u64> = req.header("content-length").and_then(|v| v.parse().ok());
     match declared {
         Some(len) if len > max_body => Err(ApiError::PayloadTooLarge { limit: max_body }),
         Some(0) => Ok(None),
         Some(_) => {
-            let buffer = req.inner().array_buffer().map_err(|_| unreadable())?;
+            let buffer = req.raw().array_buffer().map_err(|_| unreadable())?;
             Ok(Some(wasm_bindgen_futures::JsFuture::from(buffer).await.map_err(|_| unreadable())?))
         }
         // A GET or HEAD with neither a length nor chunked framing has no body (RFC 9112
-        // §6.3), but the runtime may still hand it an (empty) stream: drained by the
-        // runtime in one piece, not chunk by chunk through wasm.
-        None if !has_body(&req.method()) && req.headers().get("transfer-encoding").ok().flatten().is_none() => {
-            if req.inner().body().is_some() {
-                let buffer = req.inner().array_buffer().map_err(|_| unreadable())?;
-                wasm_bindgen_futures::JsFuture::from(buffer).await.map_err(|_| unreadable())?;
-            }
-            Ok(None)
-        }
-        None if req.inner().body().is_none() => Ok(None),
+        // §6.3): nothing to read, nor to ask the runtime for (even an empty body stream
+        // is an object made on request).
+        None if !has_body(&req.method()) && req.header("transfer-encoding").is_none() => Ok(None),
+        None if req.raw().body().is_none() => Ok(None),
         None => {
-            let bytes = read_capped(req, max_body).await?;
+            let bytes = read_capped(&mut req.to_request(), max_body).await?;
             Ok((!bytes.is_empty()).then(|| js_sys_bytes(&bytes)))
         }
     }
 }
 
 /// Forwards `req` (its `body` already read by [`read_body`]) to the worker bound as
-/// `binding`, carrying `who` signed for this exact method, path and request id.
+/// `binding`, carrying `who` signed for this exact method, path and request id, and the
+/// `edge` headers its answer must leave with (see [`pass_back`]).
+#[allow(clippy::too_many_arguments)]
 pub async fn to_service(
-    req: Request,
+    req: Incoming,
     body: Option<JsValue>,
     env: &Env,
     binding: &str,
     secret: &str,
     who: &Identity,
     request_id: &str,
-) -> ApiResult<Response> {
+    edge: &Edge,
+) -> ApiResult<web_sys::Response> {
     let method = req.method();
     let body = if has_body(&method) { body } else { None };
 
-    let url = req.url().or_internal("url")?;
-    let path = url.path();
+    // The path and query as the runtime serialised them: not parsed again.
+    let (path, query) = (req.path(), req.query());
     let signed = Signed { method: method.as_ref(), path, request_id };
     let header =
         identity::sign(secret.as_bytes(), who, signed, now_secs()).map_err(|e| ApiError::internal(e.message()))?;
@@ -118,23 +113,42 @@ pub async fn to_service(
     }
     headers.set(identity::HEADER, &header).or_internal("header")?;
     headers.set(request_id::HEADER, request_id).or_internal("header")?;
+    headers.set(Edge::HEADER, &edge.header()).or_internal("header")?;
 
-    let mut init = RequestInit::new();
-    init.with_method(method).with_headers(headers).with_body(body);
-    let target = match url.query() {
-        Some(q) => format!("https://internal{path}?{q}"),
-        None => format!("https://internal{path}"),
-    };
-    // Handed to the runtime as URL and init: no `worker::Request` is built (and read back
-    // field by field) for a request that only passes through.
-    let fetcher = env.service(binding).or_internal(binding)?;
-    fetcher.fetch(target, Some(init)).await.map_err(|e| ApiError::BadGateway(format!("{binding}: {e}")))
+    // Handed to the runtime as URL and init, and the answer taken as the runtime's own
+    // object: no `worker::Request` or `worker::Response` is built (and read back field
+    // by field) for a message that only passes through.
+    let init = web_sys::RequestInit::new();
+    init.set_method(method.as_ref());
+    init.set_headers(headers.as_ref());
+    if let Some(body) = &body {
+        init.set_body(body);
+    }
+    let target =
+        if query.is_empty() { format!("https://internal{path}") } else { format!("https://internal{path}?{query}") };
+    let bad_gateway = |e: JsValue| ApiError::BadGateway(format!("{binding}: {}", worker::Error::from(e)));
+    let fetcher: worker_sys::Fetcher = env.service(binding).or_internal(binding)?.into_rpc();
+    let answer = fetcher.fetch_with_str_and_init(&target, &init).map_err(bad_gateway)?;
+    let answer = wasm_bindgen_futures::JsFuture::from(answer).await.map_err(bad_gateway)?;
+    answer.dyn_into::<web_sys::Response>().map_err(|_| ApiError::BadGateway(format!("{binding}: not a response")))
+}
+
+/// An inner worker's answer on its way out. Every worker serving through the kit stamps
+/// the request id and the gateway's [`Edge`] on its answer itself, so such an answer (and
+/// a WebSocket handshake, whose socket must not be re-wrapped) goes back as it is; one
+/// without the request id (a worker that failed before its kit could answer) is decorated
+/// here.
+pub fn pass_back(resp: web_sys::Response, request_id: &str, edge: &Edge) -> web_sys::Response {
+    if resp.status() == 101 || resp.headers().has(request_id::HEADER).unwrap_or(false) {
+        return resp;
+    }
+    decorate(resp.into(), request_id, edge).into()
 }
 
 /// Reads a body of undeclared length (chunked) chunk by chunk, counting as it streams in,
 /// and stops at the first chunk that takes it over `max_body`: a body far over the cap
 /// is never held in memory, only the cap's worth of it.
-async fn read_capped(req: &mut Request, max_body: u64) -> ApiResult<Vec<u8>> {
+async fn read_capped(req: &mut worker::Request, max_body: u64) -> ApiResult<Vec<u8>> {
     use futures_util::StreamExt;
     let unreadable = || ApiError::bad_request("the request body could not be read");
     let Ok(mut stream) = req.stream() else {
@@ -156,30 +170,14 @@ fn js_sys_bytes(bytes: &[u8]) -> JsValue {
     worker::js_sys::Uint8Array::from(bytes).into()
 }
 
-/// Every answer leaves with the request id and, for the portal's origin, CORS headers.
-/// A WebSocket handshake (101) passes untouched: its socket must not be re-wrapped.
-pub fn decorate(resp: Response, request_id: &str, origin: Option<&str>, rate: Option<&CheckAnswer>) -> Response {
+/// The gateway's own answers (and an inner one that came back undecorated) leave with
+/// the request id and the [`Edge`] headers, stamped on a copy of their headers.
+pub fn decorate(resp: Response, request_id: &str, edge: &Edge) -> Response {
     if resp.status_code() == 101 {
         return resp;
     }
     let status = resp.status_code();
     let headers = resp.headers().clone();
-    let _ = headers.set(request_id::HEADER, request_id);
-    // IETF draft-ietf-httpapi-ratelimit-headers, as the seed's clients expect.
-    if let Some(rate) = rate.filter(|r| r.reason.as_deref().is_none_or(|r| r == "rate_limited")) {
-        let _ = headers.set("ratelimit-limit", &rate.limit.to_string());
-        let _ = headers.set("ratelimit-remaining", &rate.remaining.to_string());
-        let _ = headers.set("ratelimit-reset", &rate.reset_secs.to_string());
-    }
-    if status == 401 {
-        let _ = headers.set("www-authenticate", "Bearer realm=\"noizylab\", error=\"invalid_token\"");
-    }
-    if let Some(origin) = origin {
-        let _ = headers.set("access-control-allow-origin", origin);
-        let _ = headers.set("access-control-allow-credentials", "true");
-        let _ = headers.set("access-control-expose-headers", EXPOSED);
-        let _ = headers.append("vary", "Origin");
-    }
-    let (_, body) = resp.into_parts();
-    Response::builder().with_status(status).with_headers(headers).body(body)
+    let _ = edge.stamp(&headers, status, request_id);
+    resp.with_headers(headers)
 }

@@ -84,8 +84,9 @@ struct KeyPut {
 struct Query(Vec<(String, String)>);
 
 impl Query {
-    fn of(req: &Request) -> worker::Result<Query> {
-        Ok(Query(req.url()?.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect()))
+    fn of(req: &Request) -> Query {
+        let query = noizylab_kit::http::raw_query(req);
+        Query(form_urlencoded::parse(query.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect())
     }
 
     fn text(&self, name: &str) -> worker::Result<String> {
@@ -290,7 +291,7 @@ impl DurableObject for Gate {
         match (req.method(), path.as_str()) {
             (_, OBJECT_HEALTH_PATH) => object_ok("Gate"),
             (Method::Get, "/check") => {
-                let q = Query::of(&req)?;
+                let q = Query::of(&req);
                 let body = CheckRequest {
                     epoch: q.number("epoch")?,
                     sid: q.text("sid")?,
@@ -314,7 +315,7 @@ impl DurableObject for Gate {
                 Response::empty()
             }
             (Method::Get, "/limit") => {
-                let q = Query::of(&req)?;
+                let q = Query::of(&req);
                 self.admit(q.number("limit")?, q.number("window_ms")?).respond()
             }
             (Method::Post, "/key/put") => {

@@ -14,61 +14,83 @@ mod auth;
 mod config;
 mod forward;
 mod gate;
+mod incoming;
 
 use futures_util::future::join_all;
 use noizylab_core::health::Report;
 use noizylab_core::identity::{Identity, PrincipalKind};
 use noizylab_core::services::{self, ServiceSpec, SERVICES};
-use noizylab_kit::call::{forward_signed, internal_secret, request_id_of};
+use noizylab_kit::call::{forward_signed, internal_secret, request_id_from};
+use noizylab_kit::http::Edge;
 use noizylab_kit::{health, http, ApiError, ApiResult, Call};
 use serde::Serialize;
-use worker::{event, Context, Env, Method, Request, Response};
+use worker::{event, web_sys, Context, Env, Method, Response};
 
 use config::Config;
 pub use gate::Gate;
+use incoming::Incoming;
 
 const DIR: &str = "api-gateway";
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
+async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> worker::Result<web_sys::Response> {
     console_error_panic_hook::set_once();
-    let request_id = request_id_of(&req);
+    let req = Incoming::new(req);
+    let request_id = request_id_from(req.header(noizylab_core::request_id::HEADER));
     let config = Config::of(&env);
-    let origin = req.headers().get("origin").ok().flatten();
+    let origin = req.header("origin");
     let allowed_origin = origin.filter(|o| config.allows_origin(o));
     let mut rate = None;
-    let outcome = route(req, &env, &ctx, &config, &request_id, &mut rate).await;
+    let outcome = route(req, &env, &ctx, &config, &request_id, allowed_origin.as_deref(), &mut rate).await;
+    let edge = edge(rate.as_ref(), allowed_origin.as_deref());
     let response = match outcome {
-        Ok(resp) => resp,
+        Ok(Answer::Passed(resp)) => return Ok(forward::pass_back(resp, &request_id, &edge)),
+        Ok(Answer::Own(resp)) => resp,
         Err(err) => http::error_response(&err, DIR, &request_id),
     };
-    Ok(forward::decorate(response, &request_id, allowed_origin.as_deref(), rate.as_ref()))
+    Ok(forward::decorate(response, &request_id, &edge).into())
 }
 
+/// What the gateway answers with: an inner worker's answer, passed back as the runtime's
+/// own object, or one of its own.
+enum Answer {
+    Passed(web_sys::Response),
+    Own(Response),
+}
+
+/// The headers an answer leaves with for this caller: the rate window (unless the caller
+/// was refused for another reason than the rate) and CORS for an allowed origin.
+fn edge(rate: Option<&gate::CheckAnswer>, origin: Option<&str>) -> Edge {
+    let rate = rate.filter(|r| r.reason.as_deref().is_none_or(|r| r == "rate_limited"));
+    Edge { rate: rate.map(|r| (r.limit, r.remaining, r.reset_secs)), origin: origin.map(str::to_owned) }
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn route(
-    mut req: Request,
+    req: Incoming,
     env: &Env,
     ctx: &Context,
     config: &Config,
     request_id: &str,
+    origin: Option<&str>,
     rate: &mut Option<gate::CheckAnswer>,
-) -> ApiResult<Response> {
+) -> ApiResult<Answer> {
     if req.method() == Method::Options {
-        return forward::preflight(&req, config);
+        return forward::preflight(&req, config).map(Answer::Own);
     }
     // Before anything can answer: an answer that leaves the body unread resets the
     // client's kept-alive connection (see `forward::read_body`).
-    let body = forward::read_body(&mut req, config.max_body_bytes).await?;
-    let path = req.path();
+    let body = forward::read_body(&req, config.max_body_bytes).await?;
+    let path = req.path().to_owned();
     match (req.method(), http::segments(&path).as_slice()) {
-        (Method::Get, ["health"]) => own_health(&req, env, request_id).await,
+        (Method::Get, ["health"]) => own_health(&req.to_request(), env, request_id).await.map(Answer::Own),
         (Method::Get, ["api", "v1", "health"]) => {
             // Seventeen probes per call: held per address like any anonymous request.
             limit_by_address(&req, env, config, rate).await?;
-            aggregate_health(env, request_id).await
+            aggregate_health(env, request_id).await.map(Answer::Own)
         }
         (_, ["api", "v1", "health"] | ["health"]) => Err(ApiError::MethodNotAllowed { allowed: vec!["GET"] }),
-        (Method::Get | Method::Head, []) => redirect("/portal/"),
+        (Method::Get | Method::Head, []) => redirect("/portal/").map(Answer::Own),
         (_, ["portal", ..]) => {
             // The customer web app: public pages; the API calls they make authenticate.
             // Anonymous traffic, held per address like the API's.
@@ -76,7 +98,9 @@ async fn route(
             let secret = internal_secret(env)?;
             let who = Identity::anonymous();
             let owner = services::CUSTOMER_PORTAL;
-            forward::to_service(req, body, env, owner, &secret, &who, request_id).await
+            forward::to_service(req, body, env, owner, &secret, &who, request_id, &edge(rate.as_ref(), origin))
+                .await
+                .map(Answer::Passed)
         }
         // The API reference: the OpenAPI document and its rendered page, from the portal's
         // static assets. Public, held per address like the portal's pages.
@@ -84,13 +108,19 @@ async fn route(
             limit_by_address(&req, env, config, rate).await?;
             let secret = internal_secret(env)?;
             let who = Identity::anonymous();
-            forward::to_service(req, body, env, services::CUSTOMER_PORTAL, &secret, &who, request_id).await
+            let edge = edge(rate.as_ref(), origin);
+            forward::to_service(req, body, env, services::CUSTOMER_PORTAL, &secret, &who, request_id, &edge)
+                .await
+                .map(Answer::Passed)
         }
         (_, ["api", "v1", "openapi.json"] | ["docs"]) => Err(ApiError::MethodNotAllowed { allowed: vec!["GET"] }),
         (Method::Get, [".well-known", "jwks.json"]) => {
             let secret = internal_secret(env)?;
             let who = Identity::anonymous();
-            forward::to_service(req, body, env, services::MAIN, &secret, &who, request_id).await
+            let edge = edge(rate.as_ref(), origin);
+            forward::to_service(req, body, env, services::MAIN, &secret, &who, request_id, &edge)
+                .await
+                .map(Answer::Passed)
         }
         (_, ["api", "v1", area, rest @ ..]) => {
             let owner =
@@ -120,24 +150,26 @@ async fn route(
                     auth::limit(env, &format!("device:{device}"), SCANS_PER_HOUR, 3_600_000, rate).await?;
                 }
             }
-            forward::to_service(req, body, env, owner, &secret, &who, request_id).await
+            forward::to_service(req, body, env, owner, &secret, &who, request_id, &edge(rate.as_ref(), origin))
+                .await
+                .map(Answer::Passed)
         }
-        _ => Err(http::no_route(&req)),
+        (method, _) => Err(ApiError::NotFound(format!("route {method} {path}"))),
     }
 }
 
 /// A browser WebSocket from another site is refused (cross-site WebSocket hijacking):
 /// with an `Origin`, it must be the portal's or this host's own. Clients that are not
 /// browsers (device agents) send none.
-fn refuse_foreign_websocket(req: &Request, config: &Config) -> ApiResult<()> {
-    let upgrade = req.headers().get("upgrade").ok().flatten();
+fn refuse_foreign_websocket(req: &Incoming, config: &Config) -> ApiResult<()> {
+    let upgrade = req.header("upgrade");
     if !upgrade.is_some_and(|u| u.eq_ignore_ascii_case("websocket")) {
         return Ok(());
     }
-    let Some(origin) = req.headers().get("origin").ok().flatten() else {
+    let Some(origin) = req.header("origin") else {
         return Ok(());
     };
-    let own = req.url().ok().map(|u| u.origin().ascii_serialization());
+    let own = worker::Url::parse(req.url()).ok().map(|u| u.origin().ascii_serialization());
     if config.allows_origin(&origin) || own.as_deref() == Some(origin.as_str()) {
         return Ok(());
     }
@@ -156,12 +188,12 @@ fn redirect(to: &str) -> ApiResult<Response> {
 /// Anonymous API requests (and refused credentials) are limited per client address, in
 /// the address's own `Gate` (`ip:<address>`): 429 with `Retry-After` past the limit.
 async fn limit_by_address(
-    req: &Request,
+    req: &Incoming,
     env: &Env,
     config: &Config,
     rate: &mut Option<gate::CheckAnswer>,
 ) -> ApiResult<()> {
-    let address = req.headers().get("cf-connecting-ip").ok().flatten().unwrap_or_else(|| "unknown".into());
+    let address = req.header("cf-connecting-ip").unwrap_or_else(|| "unknown".into());
     auth::limit(env, &format!("ip:{address}"), config.anonymous_per_minute, 60_000, rate).await
 }
 
@@ -170,10 +202,10 @@ const SCANS_PER_HOUR: u32 = 10;
 
 /// Hands a refused credential to `main`'s audit log once the answer has gone out. The
 /// credential itself is never sent, only why it failed.
-fn audit_refusal(req: &Request, env: &Env, ctx: &Context, secret: &str, request_id: &str, why: &str) {
+fn audit_refusal(req: &Incoming, env: &Env, ctx: &Context, secret: &str, request_id: &str, why: &str) {
     let body = noizylab_core::contracts::AuditEntry {
         action: "auth.credential_refused".into(),
-        ip: req.headers().get("cf-connecting-ip").ok().flatten(),
+        ip: req.header("cf-connecting-ip"),
         actor_id: None,
         workspace_id: None,
         detail: serde_json::json!({ "reason": why, "method": req.method().to_string(), "path": req.path() }),
@@ -203,7 +235,7 @@ fn gateway_call(env: &Env, request_id: &str) -> ApiResult<Call> {
 }
 
 /// `GET /health`: the gateway's own bindings, service links included.
-async fn own_health(req: &Request, env: &Env, request_id: &str) -> ApiResult<Response> {
+async fn own_health(req: &worker::Request, env: &Env, request_id: &str) -> ApiResult<Response> {
     let call = gateway_call(env, request_id)?;
     health::handle(req, &call).await
 }

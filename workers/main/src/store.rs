@@ -9,6 +9,7 @@ use noizylab_kit::caller::{Caller, Owned};
 use noizylab_kit::db::opt;
 use noizylab_kit::{gate, time, ApiError, ApiResult, Call};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 use crate::audit_log;
 
@@ -46,6 +47,49 @@ mod json_text {
         let text = String::deserialize(d)?;
         serde_json::from_str(&text).map_err(serde::de::Error::custom)
     }
+
+    /// The JSON text as it is, once checked to be JSON.
+    pub fn raw<'de, D: Deserializer<'de>>(d: D) -> Result<Box<serde_json::value::RawValue>, D::Error> {
+        let text = String::deserialize(d)?;
+        serde_json::value::RawValue::from_string(text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A device as a list page reads it: each cell kept as the JSON text it came in (D1's rows,
+/// serialised by the runtime) and written out unchanged, in [`Device`]'s shape and field
+/// order; only `specs`, JSON text inside a text cell, is unwrapped into the object it
+/// holds (and checked to be one). A page is read and written, never looked into: no
+/// string or map is built per cell.
+#[derive(Serialize, Deserialize)]
+pub struct DeviceRow<'a> {
+    #[serde(borrow)]
+    pub id: &'a RawValue,
+    #[serde(borrow)]
+    pub workspace_id: &'a RawValue,
+    #[serde(borrow)]
+    pub owner_id: &'a RawValue,
+    #[serde(borrow)]
+    pub name: &'a RawValue,
+    #[serde(rename = "type", borrow)]
+    pub kind: &'a RawValue,
+    #[serde(borrow)]
+    pub make: &'a RawValue,
+    #[serde(borrow)]
+    pub model: &'a RawValue,
+    #[serde(borrow)]
+    pub serial: &'a RawValue,
+    #[serde(borrow)]
+    pub imei: &'a RawValue,
+    #[serde(borrow)]
+    pub os: &'a RawValue,
+    #[serde(deserialize_with = "json_text::raw")]
+    pub specs: Box<RawValue>,
+    #[serde(borrow)]
+    pub health_score: &'a RawValue,
+    #[serde(borrow)]
+    pub last_scan_at: &'a RawValue,
+    #[serde(borrow)]
+    pub created_at: &'a RawValue,
 }
 
 pub const DEVICE_COLUMNS: &str = "id, workspace_id, owner_id, name, type, make, model, serial, imei, os, specs, \

@@ -17,8 +17,9 @@ use worker::wasm_bindgen::JsValue;
 use worker::{Request, Response};
 
 use crate::idempotency;
-use crate::store::{self, page_limit, Device, DEVICE_COLUMNS};
+use crate::store::{self, page_limit, Device, DeviceRow, DEVICE_COLUMNS};
 use noizylab_kit::caller::Caller;
+use serde_json::value::RawValue;
 
 const TYPES: [&str; 8] = ["laptop", "desktop", "phone", "tablet", "console", "audio", "wearable", "other"];
 
@@ -211,12 +212,16 @@ async fn list(req: &Request, call: &Call) -> ApiResult<Response> {
         args.len()
     );
     // Each row an array in `DEVICE_COLUMNS` order, which is `Device`'s field order.
-    let mut devices: Vec<Device> =
-        serde_json::from_str(&call.sql()?.rows_json(&sql, &args).await?).or_internal("device page")?;
+    let rows = call.sql()?.rows_json(&sql, &args).await?;
+    let mut devices: Vec<DeviceRow> = serde_json::from_str(&rows).or_internal("device page")?;
     let next_cursor = if devices.len() > limit as usize {
         // Another page follows: drop the extra device, and point the cursor at the last kept.
         devices.truncate(limit as usize);
-        devices.last().map(|d| format!("{}|{}", d.created_at, d.id))
+        let text = |cell: &RawValue| serde_json::from_str::<String>(cell.get()).or_internal("device page");
+        match devices.last() {
+            Some(d) => Some(format!("{}|{}", text(d.created_at)?, text(d.id)?)),
+            None => None,
+        }
     } else {
         None
     };
@@ -224,8 +229,8 @@ async fn list(req: &Request, call: &Call) -> ApiResult<Response> {
 }
 
 #[derive(Serialize)]
-struct DevicePage {
-    devices: Vec<Device>,
+struct DevicePage<'a> {
+    devices: Vec<DeviceRow<'a>>,
     next_cursor: Option<String>,
 }
 
