@@ -1,10 +1,12 @@
 //! `noizylab-api-gateway`: the one public entry of NoizyLab OS.
 //!
-//! Life of a request: take or mint a request id → answer CORS preflights → read the body
-//! whole, refusing one over the cap (413) → find the owning worker by `/api/v1/<area>/…` (404 otherwise) →
-//! verify a bearer token and ask the user's `Gate` (epoch, session, rate limit) → sign the
-//! caller's identity for that exact request → forward over the service binding, streaming
-//! the body → stamp the answer with the request id, rate-limit and CORS headers.
+//! Life of a request: read it through the runtime's own object (not its `cf`) → take or
+//! mint a request id → answer CORS preflights → read the body whole, refusing one over the
+//! cap (413) → find the owning worker by `/api/v1/<area>/…` (404 otherwise) → verify a
+//! bearer token and ask the user's `Gate` (epoch, session, rate limit) → sign the caller's
+//! identity for that exact request → forward over the service binding with the edge
+//! headers the answer must carry (rate limit, CORS) → hand the answer back as it is (the
+//! answering worker stamped them); the gateway's own answers get them here.
 //!
 //! An API key (`X-API-Key`) is checked by its own gate the same way; with no credential a
 //! caller is anonymous. A refused credential is audited (by `main`, after the answer).
