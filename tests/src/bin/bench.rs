@@ -456,41 +456,52 @@ fn load(url: &str, token: &str, clients: usize, secs: u64) -> (f64, Stats) {
 
 /// [`load`] with a JSON body to `POST` (each request the same) and the status expected.
 ///
-/// A `GET` whose kept-alive connection the server had already closed (workerd closes one
+/// A request whose kept-alive connection the server had already closed (workerd closes one
 /// now and then under load, on the peer as on the project: "peer disconnected") is sent
 /// again once on a new connection, as any HTTP client does with an idempotent request
-/// (RFC 9110 §9.2.2); its latency includes both attempts. Those resends are counted and
-/// printed; a `POST` is never resent, and any other failure fails the run.
+/// (RFC 9110 §9.2.2); its latency includes both attempts. A `POST` is made idempotent
+/// first: each carries its own `Idempotency-Key`, sent again with it, so that a request
+/// the server did apply is answered from its record instead of applied twice. Those
+/// resends are counted and printed; any other failure fails the run.
+static ROUND: AtomicU64 = AtomicU64::new(0);
+
 fn load_with(url: &str, token: &str, clients: usize, secs: u64, post: Option<&str>, want: u16) -> (f64, Stats) {
     let stop = Arc::new(AtomicBool::new(false));
     let resent = Arc::new(AtomicU64::new(0));
+    // Idempotency keys unique to this round (the key is held per caller for a day).
+    let run = format!("{}-{}-{}", std::process::id(), noizylab_tests::now(), ROUND.fetch_add(1, Ordering::Relaxed));
     let handles: Vec<_> = (0..clients)
-        .map(|_| {
+        .map(|client| {
             let (url, auth, stop, resent) = (url.to_owned(), format!("Bearer {token}"), stop.clone(), resent.clone());
             let post = post.map(str::to_owned);
+            let run = run.clone();
             std::thread::spawn(move || {
                 let agent: ureq::Agent = ureq::Agent::config_builder()
                     .http_status_as_error(false)
                     .timeout_global(Some(Duration::from_secs(30)))
                     .build()
                     .into();
-                let send = || match &post {
+                let send = |key: &str| match &post {
                     None => agent.get(&url).header("authorization", &auth).call(),
                     Some(body) => agent
                         .post(&url)
                         .header("authorization", &auth)
                         .header("content-type", "application/json")
+                        .header("idempotency-key", key)
                         .send(body.as_bytes()),
                 };
                 let mut samples = Vec::new();
                 let mut failed = 0u64;
                 let mut first_failure: Option<String> = None;
+                let mut sent = 0u64;
                 while !stop.load(Ordering::Relaxed) {
+                    sent += 1;
+                    let key = format!("bench-{run}-{client}-{sent}");
                     let start = Instant::now();
-                    let answer = match send() {
-                        Err(ureq::Error::Io(_)) if post.is_none() => {
+                    let answer = match send(&key) {
+                        Err(ureq::Error::Io(_)) => {
                             resent.fetch_add(1, Ordering::Relaxed);
-                            send()
+                            send(&key)
                         }
                         other => other,
                     };
