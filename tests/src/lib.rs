@@ -56,17 +56,34 @@ pub fn fresh_state_dir(label: &str) -> PathBuf {
 
 /// Applies every D1 migration to the local state in `dir`, with wrangler, as
 /// `./deploy.sh migrate` does.
+///
+/// Wrangler applies them through a workerd of its own, which now and then is not there
+/// when wrangler connects to it (`connect ECONNREFUSED`, seen once in a full run on a busy
+/// machine); that failure is tried again, twice at most. Applied migrations are recorded,
+/// so a second try applies only the rest.
 pub fn migrate(dir: &Path) {
-    let out = Command::new(repo().join("node_modules/.bin/wrangler"))
-        .args(["d1", "migrations", "apply", "noizylab-db", "--local", "--persist-to"])
-        .arg(dir)
-        .args(["-c", "wrangler.toml"])
-        .current_dir(repo())
-        .env("CI", "true")
-        .env("WRANGLER_SEND_METRICS", "false")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run wrangler (did ./deploy.sh setup run?)");
+    let apply = || {
+        Command::new(repo().join("node_modules/.bin/wrangler"))
+            .args(["d1", "migrations", "apply", "noizylab-db", "--local", "--persist-to"])
+            .arg(dir)
+            .args(["-c", "wrangler.toml"])
+            .current_dir(repo())
+            .env("CI", "true")
+            .env("WRANGLER_SEND_METRICS", "false")
+            .stdin(Stdio::null())
+            .output()
+            .expect("run wrangler (did ./deploy.sh setup run?)")
+    };
+    let mut out = apply();
+    for _ in 0..2 {
+        let refused = String::from_utf8_lossy(&out.stderr).contains("ECONNREFUSED")
+            || String::from_utf8_lossy(&out.stdout).contains("ECONNREFUSED");
+        if out.status.success() || !refused {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_secs(1));
+        out = apply();
+    }
     assert!(
         out.status.success(),
         "migrations failed: {}{}",

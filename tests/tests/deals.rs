@@ -202,6 +202,14 @@ fn low_stock_finds_ranked_deals_and_an_approved_one_is_bought_once_and_received(
     let mut list = authed(p, "GET", "/api/v1/pricing/price-list", &owner, None).json();
     list["currency"] = "USD".into();
     assert_eq!(authed(p, "PUT", "/api/v1/pricing/price-list", &owner, Some(&list)).status, 200);
+    // A validity no date can hold is refused; one stored before that rule is held to it
+    // (a fuzzed price list valid for 10¹² hours once made every estimate hang).
+    let mut endless = list.clone();
+    endless["quote_valid_hours"] = json!(1_000_000_000_000_i64);
+    let refused = authed(p, "PUT", "/api/v1/pricing/price-list", &owner, Some(&endless));
+    assert_eq!(refused.status, 400, "{}", refused.text());
+    assert_eq!(refused.json()["error"]["field"], "quote_valid_hours");
+    d1_execute(p, "UPDATE price_lists SET quote_valid_hours = 1000000000000 WHERE workspace_id = 'ws-default'");
     let customer = access(&sign_in(p, &unique_email("gpu-owner")));
     let t = authed(p, "POST", "/api/v1/tickets", &customer, Some(&json!({ "title": "GPU artefacts" })));
     let ticket = t.json()["id"].as_str().expect("ticket").to_owned();
@@ -211,6 +219,8 @@ fn low_stock_finds_ranked_deals_and_an_approved_one_is_bought_once_and_received(
     let q = authed(p, "POST", "/api/v1/pricing/estimate", &tech, Some(&body));
     assert_eq!(q.status, 201, "{}", q.text());
     assert_eq!(q.json()["breakdown"]["parts"], 222_378 + 66_713, "{}", q.text());
+    let expires = q.json()["expires_at"].as_str().expect("expires_at").to_owned();
+    assert!(expires.as_str() < "2028", "held to a year: {expires}");
 
     // Every step is on the audit chain.
     let audited = d1_query(

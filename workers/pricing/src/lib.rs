@@ -75,18 +75,19 @@ async fn set_price_list(mut req: Request, call: &Call) -> ApiResult<Response> {
     let who = Caller::of(call)?;
     who.require(call, Scope::PricingWrite).await?;
     let list: PriceList = http::read_json(&mut req).await?;
-    let checks: [(&str, bool, &str); 7] = [
+    let checks: [(&str, bool, &str); 8] = [
         (
             "currency",
             list.currency.len() == 3 && list.currency.bytes().all(|b| b.is_ascii_uppercase()),
             "an ISO 4217 code such as CAD",
         ),
-        ("labor_rate_cents", list.labor_rate_cents > 0, "more than 0"),
-        ("diagnostic_fee_cents", list.diagnostic_fee_cents >= 0, "0 or more"),
-        ("parts_markup_bps", list.parts_markup_bps >= 0, "0 or more"),
+        ("labor_rate_cents", (1..=MAX_CENTS).contains(&list.labor_rate_cents), "1 to 10,000,000"),
+        ("diagnostic_fee_cents", (0..=MAX_CENTS).contains(&list.diagnostic_fee_cents), "0 to 10,000,000"),
+        ("parts_markup_bps", (0..=MAX_MARKUP_BPS).contains(&list.parts_markup_bps), "0 to 100000"),
         ("margin_floor_bps", (0..=9_000).contains(&list.margin_floor_bps), "0 to 9000"),
         ("tax_bps", (0..=5_000).contains(&list.tax_bps), "0 to 5000"),
-        ("quote_valid_hours", list.quote_valid_hours > 0 && list.guarantee_days >= 0, "more than 0"),
+        ("guarantee_days", (0..=MAX_GUARANTEE_DAYS).contains(&list.guarantee_days), "0 to 3650"),
+        ("quote_valid_hours", (1..=MAX_VALID_HOURS).contains(&list.quote_valid_hours), "1 to 8760"),
     ];
     if let Some((field, _, want)) = checks.iter().find(|(_, ok, _)| !ok) {
         return Err(ApiError::invalid_field(field, format!("{field} must be {want}")));
@@ -243,6 +244,13 @@ const MAX_PART_NAME: usize = 120;
 const MAX_COMPETITORS: usize = 10;
 /// 100,000.00 in any currency: more than any repair.
 const MAX_CENTS: i64 = 10_000_000;
+/// Parts sold at most at eleven times their cost.
+const MAX_MARKUP_BPS: i64 = 100_000;
+/// Ten years.
+const MAX_GUARANTEE_DAYS: i64 = 3_650;
+/// A year: a quote must expire on a date that can be written down (a price list saved
+/// with a validity of 10¹² hours made every estimate fail).
+const MAX_VALID_HOURS: i64 = 8_760;
 
 /// `POST /api/v1/pricing/estimate`: a priced, explained quote. With `ticket_id` (staff,
 #[derive(Deserialize)]
@@ -393,7 +401,8 @@ async fn estimate(mut req: Request, call: &Call) -> ApiResult<Response> {
         competitor_cents: body.competitor_prices_cents,
     };
     let priced = pricing::price(&list, &inputs);
-    let expires_secs = now_secs() + list.quote_valid_hours * 3600;
+    // Held to the bounds a price list is saved with, for one stored before they existed.
+    let expires_secs = now_secs() + list.quote_valid_hours.clamp(1, MAX_VALID_HOURS) * 3600;
     let expires_at = js_time(expires_secs);
     let quote = Quote {
         quote_id: format!("Q{}", &random::id()?[..12].to_ascii_uppercase()),
