@@ -4,11 +4,12 @@
 //! ratios much less so.
 //!
 //! Options: `--quick` (fewer samples), `--clients N` for the broadcast fan-out (default 1,000),
-//! `--peer`: the authenticated device list against the TypeScript peer, side by side.
+//! `--peer`: the authenticated device list against the TypeScript peer, side by side;
+//! `--broadcast`: only the room fan-out.
 
 use std::os::unix::process::CommandExt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Barrier};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use noizylab_tests::{
@@ -40,6 +41,91 @@ fn time_ms(f: impl FnOnce()) -> f64 {
     let start = Instant::now();
     f();
     start.elapsed().as_secs_f64() * 1000.0
+}
+
+/// Broadcast: `clients` sockets in one room; one note, timed until every socket has it.
+fn broadcast(p: &Platform, room_path: &dyn Fn() -> String, clients: usize, quick: bool) -> Stats {
+    eprintln!("broadcast: connecting {clients} sockets to one room…");
+    let mut sockets: Vec<Socket> = Vec::with_capacity(clients);
+    for i in 0..clients {
+        let mut s = connect(&p.ws_url(&room_path())).expect("connect");
+        while next_json(&mut s)["type"] != "hello" {}
+        sockets.push(s);
+        if (i + 1) % 250 == 0 {
+            eprintln!("  {} connected", i + 1);
+        }
+    }
+    eprintln!("broadcast: {clients} sockets in; draining the presence frames of the joins…");
+    // Drain the presence frames the joins caused (each join is told to every socket
+    // already in), so that each round reads its own note.
+    std::thread::sleep(Duration::from_millis(500 + 5 * clients as u64));
+    for s in sockets.iter_mut() {
+        noizylab_tests::drain(s);
+    }
+    let mut sender = sockets.remove(0);
+    let rounds = if quick { 20 } else { 50 };
+    let fan = fan_out(&mut sender, sockets, rounds);
+    Stats { name: format!("broadcast to {clients} clients (all received)"), samples: fan }
+}
+
+/// Times `rounds` notes from `sender` until every other socket has read it. One thread
+/// reads all the sockets, woken by the kernel when one has data (epoll, through `mio`), as
+/// a load generator does: a thread per socket would measure a thousand client threads
+/// taking turns on two cores more than the room. A note missing after 10 s fails the run.
+fn fan_out(sender: &mut Socket, mut sockets: Vec<Socket>, rounds: usize) -> Vec<f64> {
+    use mio::unix::SourceFd;
+    use mio::{Events, Interest, Poll, Token};
+    use std::os::fd::AsRawFd;
+    use tungstenite::stream::MaybeTlsStream;
+    use tungstenite::Message;
+
+    let mut poll = Poll::new().expect("epoll");
+    for (i, s) in sockets.iter_mut().enumerate() {
+        let MaybeTlsStream::Plain(stream) = s.get_mut() else { panic!("the bench speaks plain ws://") };
+        stream.set_nonblocking(true).expect("non-blocking socket");
+        let fd = stream.as_raw_fd();
+        poll.registry().register(&mut SourceFd(&fd), Token(i), Interest::READABLE).expect("register socket");
+    }
+    let mut events = Events::with_capacity(1024);
+    let mut samples = Vec::with_capacity(rounds);
+    for round in 0..rounds {
+        // The sender's frame quota (2 a second): pace the rounds, outside the timing.
+        std::thread::sleep(FRAME_PACE);
+        let text = format!("round {round}");
+        let is_note = |frame: &str| {
+            serde_json::from_str::<serde_json::Value>(frame)
+                .is_ok_and(|v| v["type"] == "note" && v["text"] == text.as_str())
+        };
+        let mut got = vec![false; sockets.len()];
+        let mut left = sockets.len();
+        let start = Instant::now();
+        send_frame(sender, &json!({ "type": "note", "text": text }));
+        while next_json(sender)["type"] != "note" {}
+        while left > 0 {
+            let wait = Duration::from_secs(10).checked_sub(start.elapsed());
+            assert!(wait.is_some(), "round {round}: {left} sockets never got the note");
+            poll.poll(&mut events, wait).expect("epoll wait");
+            for event in events.iter() {
+                let i = event.token().0;
+                // Edge-triggered: read until the socket has nothing more.
+                loop {
+                    match sockets[i].read() {
+                        Ok(Message::Text(frame)) => {
+                            if !got[i] && is_note(frame.as_str()) {
+                                got[i] = true;
+                                left -= 1;
+                            }
+                        }
+                        Ok(_) => {}
+                        Err(tungstenite::Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                        Err(e) => panic!("socket {i}: {e}"),
+                    }
+                }
+            }
+        }
+        samples.push(start.elapsed().as_secs_f64() * 1000.0);
+    }
+    samples
 }
 
 fn measure(name: &str, n: usize, mut f: impl FnMut()) -> Stats {
@@ -130,6 +216,12 @@ fn main() {
         (get(&p.url(&format!("/api/v1/workflows/events/{id}"))).status == 200).then_some(())
     });
 
+    if args.iter().any(|a| a == "--broadcast") {
+        let b = broadcast(&p, &room_path, clients, quick);
+        println!("{}: p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms", b.name, b.pct(50.0), b.pct(95.0), b.pct(99.0));
+        p.stop();
+        return;
+    }
     phase("measuring HTTP latencies");
     let gateway_only = measure("gateway alone (JSON 404)", n, || expect(get(&p.url("/nope")).status, 404, "404"));
     let hop = measure("gateway → main (anonymous: Gate + hop, 400)", n, || {
@@ -191,60 +283,7 @@ fn main() {
     phase("measuring a 12-megapixel board analysis");
     let vision = vision_12mp(&p, &owner, if quick { 3 } else { 8 });
 
-    // Broadcast: `clients` sockets in one room; one note, timed until every socket has it.
-    eprintln!("broadcast: connecting {clients} sockets to one room…");
-    let mut sockets: Vec<Socket> = Vec::with_capacity(clients);
-    for i in 0..clients {
-        let mut s = connect(&p.ws_url(&room_path())).expect("connect");
-        while next_json(&mut s)["type"] != "hello" {}
-        sockets.push(s);
-        if (i + 1) % 250 == 0 {
-            eprintln!("  {} connected", i + 1);
-        }
-    }
-    eprintln!("broadcast: {clients} sockets in; draining the presence frames of the joins…");
-    // Drain the presence frames the joins caused (each join is told to every socket
-    // already in), so that each round reads its own note.
-    std::thread::sleep(Duration::from_millis(500 + 5 * clients as u64));
-    for s in sockets.iter_mut() {
-        noizylab_tests::drain(s);
-    }
-    let mut sender = sockets.remove(0);
-    let readers = Arc::new(Barrier::new(sockets.len() + 1));
-    let rounds = if quick { 20 } else { 50 };
-    let (tx, rx) = std::sync::mpsc::channel::<()>();
-    let handles: Vec<_> = sockets
-        .into_iter()
-        .map(|mut s| {
-            let (readers, tx) = (readers.clone(), tx.clone());
-            std::thread::spawn(move || {
-                for _ in 0..rounds {
-                    readers.wait();
-                    while next_json(&mut s)["type"] != "note" {}
-                    let _ = tx.send(());
-                }
-            })
-        })
-        .collect();
-    let others = clients - 1;
-    let mut fan = Vec::with_capacity(rounds);
-    let mut missing = 0usize;
-    for round in 0..rounds {
-        readers.wait();
-        // The sender's frame quota (2 a second): pace the rounds, outside the timing.
-        std::thread::sleep(FRAME_PACE);
-        let start = Instant::now();
-        send_frame(&mut sender, &json!({ "type": "note", "text": format!("round {round}") }));
-        while next_json(&mut sender)["type"] != "note" {}
-        let received = (0..others).filter(|_| rx.recv_timeout(Duration::from_secs(10)).is_ok()).count();
-        missing += others - received;
-        fan.push(start.elapsed().as_secs_f64() * 1000.0);
-    }
-    assert_eq!(missing, 0, "{missing} notes never reached their socket");
-    for h in handles {
-        let _ = h.join();
-    }
-    let broadcast = Stats { name: format!("broadcast to {clients} clients (all received)"), samples: fan };
+    let broadcast = broadcast(&p, &room_path, clients, quick);
 
     // A thousand sockets leaving tell each other so (presence): let the room finish before
     // measuring throughput, or the first figure measures the room instead.
@@ -417,12 +456,15 @@ fn multipart(fields: &[(&str, &str)], image: &[u8], content_type: &str) -> (Stri
     (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
-/// Each worker's cold start in workerd (`scripts/coldstart.mjs`): wasm compile,
-/// instantiation and glue evaluation, over an empty worker's start. The seed's target is
-/// 50 ms; a worker over it is named.
+/// Each worker's cold start in workerd (`scripts/coldstart.mjs`, on workerd itself): the
+/// start (wasm decoded, validated and instantiated, glue evaluated: until workerd listens)
+/// and the first answer (until the first request is answered: V8 compiles each function
+/// on its first call), each over an empty JS worker's. The seed's target is 50 ms; a
+/// worker over it on either figure is named.
 fn cold_starts(runs: u32) {
     use std::io::BufRead;
     println!("\ncold start in workerd (fastest of {runs} starts, over an empty JS worker's fastest)\n");
+    println!("{:<36} {:>9} {:>14}", "worker", "start", "first answer");
     let mut child = std::process::Command::new("node")
         .arg(noizylab_tests::repo().join("scripts/coldstart.mjs"))
         .args(["--runs", &runs.to_string()])
@@ -431,20 +473,26 @@ fn cold_starts(runs: u32) {
         .spawn()
         .expect("node scripts/coldstart.mjs");
     let out = std::io::BufReader::new(child.stdout.take().expect("stdout"));
-    let mut over = Vec::new();
+    let (mut over_start, mut over_first) = (Vec::new(), Vec::new());
     for line in out.lines().map_while(Result::ok) {
         let Ok(row) = serde_json::from_str::<serde_json::Value>(&line) else { continue };
-        let (worker, ms) = (row["worker"].as_str().unwrap_or("?").to_owned(), row["ms"].as_f64().unwrap_or(f64::NAN));
-        println!("{worker:<36} {ms:>7.1} ms");
-        if ms.is_nan() || ms >= 50.0 {
-            over.push(worker);
+        let worker = row["worker"].as_str().unwrap_or("?").to_owned();
+        let (start, first) = (row["ms"].as_f64().unwrap_or(f64::NAN), row["first_ms"].as_f64().unwrap_or(f64::NAN));
+        println!("{worker:<36} {start:>6.1} ms {first:>11.1} ms");
+        if start.is_nan() || start >= 50.0 {
+            over_start.push(worker.clone());
+        }
+        if first.is_nan() || first >= 50.0 {
+            over_first.push(worker);
         }
     }
     let _ = child.wait();
-    if over.is_empty() {
-        println!("every worker under the 50 ms target");
-    } else {
-        println!("over the 50 ms target: {}", over.join(", "));
+    for (what, over) in [("start", over_start), ("first answer", over_first)] {
+        if over.is_empty() {
+            println!("{what}: every worker under the 50 ms target");
+        } else {
+            println!("{what}: over the 50 ms target: {}", over.join(", "));
+        }
     }
 }
 
