@@ -226,6 +226,15 @@ fn fresh_request_id() -> Option<String> {
     })
 }
 
+/// `future` as its own function, reached through a pointer: the compiler cannot inline it
+/// into the caller. V8 compiles a wasm function on its first call, whole: a router whose
+/// handlers were all inlined into it is compiled entire on a worker's first request
+/// (`main`'s was most of its 55 ms first answer; docs/benchmarks.md). Boxed, each handler
+/// is compiled when a request first needs it.
+pub fn lazily<'a, T>(future: impl Future<Output = T> + 'a) -> std::pin::Pin<Box<dyn Future<Output = T> + 'a>> {
+    Box::pin(future)
+}
+
 /// The entry point of every internal worker: verifies the signed identity, answers
 /// `GET /health` and `GET /health/ping`, then hands the request to `routes`. Whatever `routes` answers gets the request id and the
 /// gateway's [`http::Edge`] headers; an error becomes the platform's JSON error body
@@ -256,7 +265,8 @@ where
             (Method::Get, "/health") => crate::health::handle(&req, &call).await,
             (Method::Get, "/health/ping") => crate::health::ping(&call),
             (_, "/health" | "/health/ping") => Err(ApiError::MethodNotAllowed { allowed: vec!["GET"] }),
-            _ => routes(req, call).await,
+            // Behind a pointer, so that the routes are not one function with `serve`.
+            _ => lazily(routes(req, call)).await,
         }
     }
     .await;

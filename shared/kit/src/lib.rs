@@ -23,7 +23,7 @@ pub mod room;
 pub mod scans;
 pub mod time;
 
-pub use call::{serve, Call};
+pub use call::{lazily, serve, Call};
 pub use noizylab_core::error::ApiError;
 
 /// What a handler returns.

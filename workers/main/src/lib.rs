@@ -16,7 +16,7 @@ mod live;
 mod objects;
 mod store;
 
-use noizylab_kit::{http, serve, ApiError, ApiResult, Call};
+use noizylab_kit::{http, lazily, serve, ApiError, ApiResult, Call};
 use worker::{event, Context, Env, Method, Request, Response};
 
 use api::{audit, auth, dev, devices, keys, privacy, rooms, sessions, tickets, users, workspaces};
@@ -30,42 +30,45 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
     serve(req, env, DIR, route).await
 }
 
+/// Each handler behind a pointer ([`lazily`]): a worker's first request compiles its own.
 async fn route(req: Request, call: Call) -> ApiResult<Response> {
     let path = req.path();
     match (req.method(), http::segments(&path).as_slice()) {
         (Method::Get, [".well-known", "jwks.json"]) => auth::jwks(&call),
-        (_, ["api", "v1", "auth", rest @ ..]) => auth::route(req, &call, rest).await,
-        (Method::Get, ["api", "v1", "workspaces", ws, "api-keys"]) => keys::list(&call, ws).await,
-        (Method::Post, ["api", "v1", "workspaces", ws, "api-keys"]) => keys::create(req, &call, ws).await,
-        (Method::Delete, ["api", "v1", "workspaces", ws, "api-keys", id]) => keys::revoke(&call, ws, id).await,
+        (_, ["api", "v1", "auth", rest @ ..]) => lazily(auth::route(req, &call, rest)).await,
+        (Method::Get, ["api", "v1", "workspaces", ws, "api-keys"]) => lazily(keys::list(&call, ws)).await,
+        (Method::Post, ["api", "v1", "workspaces", ws, "api-keys"]) => lazily(keys::create(req, &call, ws)).await,
+        (Method::Delete, ["api", "v1", "workspaces", ws, "api-keys", id]) => lazily(keys::revoke(&call, ws, id)).await,
         (_, ["api", "v1", "workspaces", _, "api-keys"]) => {
             Err(ApiError::MethodNotAllowed { allowed: vec!["GET", "POST"] })
         }
         (_, ["api", "v1", "workspaces", _, "api-keys", _]) => {
             Err(ApiError::MethodNotAllowed { allowed: vec!["DELETE"] })
         }
-        (_, ["api", "v1", "workspaces", rest @ ..]) => workspaces::route(req, &call, rest).await,
-        (Method::Post, ["api", "v1", "users", "me", "live", "ticket"]) => rooms::mint_inbox(&call).await,
-        (Method::Get, ["api", "v1", "users", id, "live"]) => rooms::join_inbox(&req, &call, id).await,
-        (Method::Get, ["api", "v1", "users", "me", "export"]) => privacy::export(&call).await,
-        (Method::Delete, ["api", "v1", "users", "me"]) => privacy::erase(req, &call).await,
+        (_, ["api", "v1", "workspaces", rest @ ..]) => lazily(workspaces::route(req, &call, rest)).await,
+        (Method::Post, ["api", "v1", "users", "me", "live", "ticket"]) => lazily(rooms::mint_inbox(&call)).await,
+        (Method::Get, ["api", "v1", "users", id, "live"]) => lazily(rooms::join_inbox(&req, &call, id)).await,
+        (Method::Get, ["api", "v1", "users", "me", "export"]) => lazily(privacy::export(&call)).await,
+        (Method::Delete, ["api", "v1", "users", "me"]) => lazily(privacy::erase(req, &call)).await,
         (_, ["api", "v1", "users", "me", "export"]) => Err(ApiError::MethodNotAllowed { allowed: vec!["GET"] }),
         (_, ["api", "v1", "users", "me"]) => Err(ApiError::MethodNotAllowed { allowed: vec!["DELETE"] }),
-        (_, ["api", "v1", "users", rest @ ..]) => users::route(req, &call, rest).await,
-        (_, ["api", "v1", "devices", rest @ ..]) => devices::route(req, &call, rest).await,
-        (Method::Get, ["api", "v1", "audit", "verify"]) => audit::verify(&req, &call).await,
-        (Method::Post, ["internal", "audit"]) => audit::from_gateway(req, &call).await,
-        (Method::Get, ["api", "v1", "tickets", id, "live"]) => rooms::join(&req, &call, id).await,
-        (Method::Post, ["api", "v1", "tickets", id, "live", "ticket"]) => rooms::mint(&call, id).await,
-        (Method::Post, ["internal", "rooms", id, "publish"]) => rooms::publish(req, &call, id).await,
-        (Method::Post, ["api", "v1", "tickets", "email-replies"]) => tickets::replies::inbound(req, &call).await,
-        (Method::Post, ["api", "v1", "tickets", "email-replies", "mailgun"]) => {
-            tickets::replies::inbound_mailgun(req, &call).await
+        (_, ["api", "v1", "users", rest @ ..]) => lazily(users::route(req, &call, rest)).await,
+        (_, ["api", "v1", "devices", rest @ ..]) => lazily(devices::route(req, &call, rest)).await,
+        (Method::Get, ["api", "v1", "audit", "verify"]) => lazily(audit::verify(&req, &call)).await,
+        (Method::Post, ["internal", "audit"]) => lazily(audit::from_gateway(req, &call)).await,
+        (Method::Get, ["api", "v1", "tickets", id, "live"]) => lazily(rooms::join(&req, &call, id)).await,
+        (Method::Post, ["api", "v1", "tickets", id, "live", "ticket"]) => lazily(rooms::mint(&call, id)).await,
+        (Method::Post, ["internal", "rooms", id, "publish"]) => lazily(rooms::publish(req, &call, id)).await,
+        (Method::Post, ["api", "v1", "tickets", "email-replies"]) => {
+            lazily(tickets::replies::inbound(req, &call)).await
         }
-        (_, ["api", "v1", "tickets", rest @ ..]) => tickets::route(req, &call, rest).await,
-        (_, ["api", "v1", "sessions", rest @ ..]) => sessions::route(req, &call, rest).await,
-        (_, ["internal", "tickets", rest @ ..]) => tickets::internal(req, &call, rest).await,
-        (_, ["api", "v1", "dev", rest @ ..]) => dev::route(req, &call, rest).await,
+        (Method::Post, ["api", "v1", "tickets", "email-replies", "mailgun"]) => {
+            lazily(tickets::replies::inbound_mailgun(req, &call)).await
+        }
+        (_, ["api", "v1", "tickets", rest @ ..]) => lazily(tickets::route(req, &call, rest)).await,
+        (_, ["api", "v1", "sessions", rest @ ..]) => lazily(sessions::route(req, &call, rest)).await,
+        (_, ["internal", "tickets", rest @ ..]) => lazily(tickets::internal(req, &call, rest)).await,
+        (_, ["api", "v1", "dev", rest @ ..]) => lazily(dev::route(req, &call, rest)).await,
         _ => Err(http::no_route(&req)),
     }
 }
