@@ -73,8 +73,9 @@ fn function_body<'a>(source: &'a str, name: &str) -> Option<&'a str> {
 
 /// The routes a route table names: arms that name their method(s) and slices of segments.
 /// `"a" | "b"` alternatives expand to one route each. An arm ending in `rest @ ..` that
-/// hands `rest` to `module::function(…)` is followed into that module's table, under the
-/// arm's prefix; any other `..` arm (the gateway's forwarding by area) is not a route.
+/// hands `rest` to `module::function(…)` (or `lazily(module::function(…))`) is followed
+/// into that module's table, under the arm's prefix; any other `..` arm (the gateway's
+/// forwarding by area) is not a route.
 fn routes_of(worker: &str, src: &std::path::Path, source: &str, prefix: &[Option<String>]) -> Vec<Route> {
     let flat: String = source.split_whitespace().collect::<Vec<_>>().join(" ");
     let mut routes = Vec::new();
@@ -107,6 +108,8 @@ fn routes_of(worker: &str, src: &std::path::Path, source: &str, prefix: &[Option
             if let Some(stem) = only.strip_suffix("rest @ ..") {
                 // `=> module::function(req, &call, rest)`: that module's table, under `stem`.
                 let target = after.trim_start_matches(") =>").trim_start();
+                // A handler called through a pointer: `lazily(module::function(…)).await`.
+                let target = target.strip_prefix("lazily(").unwrap_or(target);
                 let Some((module, function)) = target.split_once('(').and_then(|(path, _)| path.split_once("::"))
                 else {
                     continue;
