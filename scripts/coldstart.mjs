@@ -19,6 +19,7 @@
 //   node scripts/coldstart.mjs [--runs 5] [dir ...]
 import { spawn } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -29,7 +30,8 @@ const ALL = [
   "ebay-sniper", "analytics", "ar-guide", "training", "chat-agent", "notifications", "qc-inspector",
   "customer-portal", "workflow-orchestrator",
 ];
-const WORKERD = path.join(root, "node_modules/@cloudflare/workerd-linux-64/bin/workerd");
+// The binary Miniflare runs, for this platform (the `workerd` package picks it).
+const WORKERD = createRequire(import.meta.url)("workerd").default;
 
 const args = process.argv.slice(2);
 let runs = 5;
@@ -39,7 +41,7 @@ for (let i = 0; i < args.length; i++) {
   else dirs.push(args[i]);
 }
 if (!existsSync(WORKERD)) {
-  console.error(`coldstart: no workerd at ${WORKERD} (npm ci)`);
+  console.error(`coldstart: no workerd binary at ${WORKERD} (run ./deploy.sh setup)`);
   process.exit(1);
 }
 
