@@ -5,6 +5,27 @@ pub fn is_plain_id(id: &str) -> bool {
     !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
+/// The live room a WebSocket path names, with the `TicketRoom` object it lives in:
+/// `GET /api/v1/tickets/:id/live` is the ticket's own room (named by the ticket id) and
+/// `GET /api/v1/users/:id/live` that person's inbox. `None` for any other path; an id that
+/// is not a plain id is `Some(Err(why))`, for the 400 on the path's `id`.
+pub fn live_room(area: &str, rest: &[&str]) -> Option<Result<String, &'static str>> {
+    let (id, why) = match (area, rest) {
+        ("tickets", [id, "live"]) => (*id, "a ticket id is 1-64 letters, digits, '-' or '_'"),
+        ("users", [id, "live"]) => (*id, "not a user id"),
+        _ => return None,
+    };
+    if !is_plain_id(id) {
+        return Some(Err(why));
+    }
+    Some(Ok(if area == "users" { inbox_room(id) } else { id.to_owned() }))
+}
+
+/// The name of a person's inbox room (in-app notices), a `TicketRoom` like a ticket's.
+pub fn inbox_room(user: &str) -> String {
+    format!("inbox:{user}")
+}
+
 /// A person as others see them in rooms and chats: their name, or failing that the local
 /// part of their address; one that reads as the platform's own (`noizylab@…`, a name set
 /// before names were checked) is marked as a person's, so nobody speaks as the system.
@@ -49,6 +70,16 @@ pub fn content_disposition(kind: &str, name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn live_rooms_are_named_by_their_path() {
+        assert_eq!(live_room("tickets", &["t-1", "live"]), Some(Ok("t-1".to_owned())));
+        assert_eq!(live_room("users", &["u1", "live"]), Some(Ok("inbox:u1".to_owned())));
+        assert!(matches!(live_room("tickets", &["a:b", "live"]), Some(Err(_))));
+        assert!(matches!(live_room("users", &["inbox:u1", "live"]), Some(Err(_))));
+        assert_eq!(live_room("tickets", &["t-1", "live", "ticket"]), None);
+        assert_eq!(live_room("devices", &["d1", "live"]), None);
+    }
 
     #[test]
     fn plain_ids_are_short_and_path_safe() {

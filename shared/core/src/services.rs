@@ -138,6 +138,8 @@ pub static SERVICES: [ServiceSpec; 17] = [
         bindings: &[
             kv(CACHE),
             object(GATE),
+            // main's rooms: room WebSockets are handed to them directly.
+            object(TICKET_ROOM),
             service(MAIN),
             service(BRAIN),
             service(VISION),

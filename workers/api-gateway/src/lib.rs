@@ -19,12 +19,13 @@ mod gate;
 mod incoming;
 
 use futures_util::future::join_all;
+use noizylab_core::bindings;
 use noizylab_core::health::Report;
 use noizylab_core::identity::{Identity, PrincipalKind};
 use noizylab_core::services::{self, ServiceSpec, SERVICES};
 use noizylab_kit::call::{forward_signed, internal_secret, request_id_from};
 use noizylab_kit::http::Edge;
-use noizylab_kit::{health, http, ApiError, ApiResult, Call};
+use noizylab_kit::{health, http, ApiError, ApiResult, Call, OrInternal};
 use serde::Serialize;
 use worker::{event, web_sys, Context, Env, Method, Response};
 
@@ -152,12 +153,34 @@ async fn route(
                     auth::limit(env, &format!("device:{device}"), SCANS_PER_HOUR, 3_600_000, rate).await?;
                 }
             }
+            if let (Method::Get, Some(room)) = (req.method(), noizylab_core::names::live_room(area, rest)) {
+                if let Some(joined) = join_room(&req, env, room).await? {
+                    return Ok(Answer::Own(joined));
+                }
+            }
             forward::to_service(req, body, env, owner, &secret, &who, request_id, &edge(rate.as_ref(), origin))
                 .await
                 .map(Answer::Passed)
         }
         (method, _) => Err(ApiError::NotFound(format!("route {method} {path}"))),
     }
+}
+
+/// A room's WebSocket (`GET /api/v1/tickets/:id/live`, `…/users/:id/live`) goes straight to
+/// its `TicketRoom`, bound from `main`'s script, which redeems the single-use ticket in the
+/// query as it does when `main` forwards the upgrade (`rooms::join`): every frame of the
+/// socket's life then crosses one isolate fewer. `None` (`main` answers) for a request
+/// that is not an upgrade, or on a gateway without the binding.
+async fn join_room(req: &Incoming, env: &Env, room: Result<String, &str>) -> ApiResult<Option<Response>> {
+    if !req.header("upgrade").is_some_and(|u| u.eq_ignore_ascii_case("websocket")) {
+        return Ok(None);
+    }
+    let Ok(rooms) = env.durable_object(bindings::TICKET_ROOM) else {
+        return Ok(None);
+    };
+    let name = room.map_err(|why| ApiError::invalid_field("id", why))?;
+    let stub = rooms.id_from_name(&name).and_then(|id| id.get_stub()).or_internal("ticket room stub")?;
+    noizylab_kit::room::forward_upgrade(&stub, &req.to_request(), &name).await.map(Some)
 }
 
 /// A browser WebSocket from another site is refused (cross-site WebSocket hijacking):

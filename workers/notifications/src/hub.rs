@@ -441,7 +441,7 @@ fn ok_or(status: u16, provider: &str) -> ApiResult<String> {
 /// main's), stored with a sequence number and sent at once to every socket they have open
 /// on it; replayed when they connect later.
 async fn in_app(env: &Env, e: &Envelope, p: &Planned) -> ApiResult<String> {
-    let name = format!("inbox:{}", p.to);
+    let name = noizylab_core::names::inbox_room(&p.to);
     let rooms = env.durable_object(noizylab_core::bindings::TICKET_ROOM).or_internal("TICKET_ROOM")?;
     let stub = rooms.id_from_name(&name).and_then(|id| id.get_stub()).or_internal("inbox stub")?;
     let url = e.ticket_id.as_deref().map(|t| format!("/portal/tickets/{t}"));

@@ -63,7 +63,7 @@ pub async fn mint(call: &Call, raw_id: &str) -> ApiResult<Response> {
 pub async fn mint_inbox(call: &Call) -> ApiResult<Response> {
     let actor = Caller::of(call)?;
     let user = actor.person(call).await?.to_owned();
-    let token = mint_for(call, &format!("inbox:{user}"), &user, false).await?;
+    let token = mint_for(call, &noizylab_core::names::inbox_room(&user), &user, false).await?;
     let path = format!("/api/v1/users/{user}/live?ticket={token}");
     http::created(&json!({ "ticket": token, "expires_in": noizylab_kit::room::TICKET_TTL_MS / 1000, "path": path }))
 }
@@ -71,7 +71,7 @@ pub async fn mint_inbox(call: &Call) -> ApiResult<Response> {
 /// `GET /api/v1/users/:id/live?ticket=…` (WebSocket): the inbox, which redeems the ticket.
 pub async fn join_inbox(req: &Request, call: &Call, raw_id: &str) -> ApiResult<Response> {
     let id = ticket_id(raw_id).map_err(|_| ApiError::invalid_field("id", "not a user id"))?;
-    let name = format!("inbox:{id}");
+    let name = noizylab_core::names::inbox_room(id);
     noizylab_kit::room::forward_upgrade(&room(call, &name)?, req, &name).await
 }
 
