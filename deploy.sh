@@ -178,20 +178,24 @@ cmd_build() {
   ensure_setup
   local dirs=("$@")
   [ ${#dirs[@]} -gt 0 ] || dirs=("${WORKERS[@]}")
-  local packages=()
   for d in "${dirs[@]}"; do
     [ -d "workers/$d" ] || die "no worker named '$d' (see workers/)"
-    packages+=(-p "noizylab-$d")
   done
   build_docs
   say "compiling ${#dirs[@]} worker(s) for wasm32 (release)"
   mkdir -p target
-  cargo build --release --target wasm32-unknown-unknown "${packages[@]}" \
-    || die "cargo build failed"
-  # Post-processing (wasm-bindgen, wasm-opt) is per worker and single-threaded: run as
-  # many at once as there are cores.
-  local jobs="${NOIZYLAB_BUILD_JOBS:-$(nproc 2>/dev/null || echo 2)}" pids=() failed=0
+  # One cargo invocation per worker, as worker-build makes its own: a single invocation
+  # for all of them would unify their dependencies' features, and every worker would be
+  # compiled and linked twice (once that way, once again by worker-build, which builds
+  # the crate alone). Each worker's post-processing (worker-build, whose cargo step is
+  # then a no-op, though it waits for cargo's lock while the next worker compiles;
+  # wasm-opt) runs in the background, at most one more at once than there are cores.
+  local jobs="${NOIZYLAB_BUILD_JOBS:-$(( $(nproc 2>/dev/null || echo 2) + 1 ))}" pids=() failed=0
   for d in "${dirs[@]}"; do
+    if ! cargo build --release --target wasm32-unknown-unknown -p "noizylab-$d"; then
+      for pid in "${pids[@]}"; do wait "$pid"; done
+      die "cargo build failed for $d"
+    fi
     build_one "$d" &
     pids+=($!)
     if [ ${#pids[@]} -ge "$jobs" ]; then
