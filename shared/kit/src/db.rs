@@ -117,15 +117,29 @@ impl Db {
 
     /// [`Db::batch`], answering how many rows each statement changed, in order.
     pub async fn batch_changes(&self, statements: Vec<D1PreparedStatement>) -> ApiResult<Vec<usize>> {
+        let results = self.batch_results(statements).await?;
+        Ok(results.iter().map(|r| r.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0)).collect())
+    }
+
+    /// [`Db::batch`], answering the first row the first statement returned: a write whose
+    /// `RETURNING` clause gives back the row as written, so that it is not read again.
+    pub async fn batch_returning<T: DeserializeOwned>(
+        &self,
+        statements: Vec<D1PreparedStatement>,
+    ) -> ApiResult<Option<T>> {
+        let results = self.batch_results(statements).await?;
+        let Some(first) = results.first() else {
+            return Ok(None);
+        };
+        let rows: Vec<T> = first.results().map_err(|e| ApiError::internal(format!("batch returning: {e}")))?;
+        Ok(rows.into_iter().next())
+    }
+
+    async fn batch_results(&self, statements: Vec<D1PreparedStatement>) -> ApiResult<Vec<worker::D1Result>> {
         let mut attempt = 0;
         loop {
             match self.0.batch(statements.clone()).await {
-                Ok(results) => {
-                    return Ok(results
-                        .iter()
-                        .map(|r| r.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0))
-                        .collect())
-                }
+                Ok(results) => return Ok(results),
                 Err(e) if attempt >= READ_RETRIES || !transient(&e) => return Err(e).or_internal("batch"),
                 Err(_) => attempt += 1,
             }

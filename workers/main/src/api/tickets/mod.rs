@@ -295,11 +295,15 @@ async fn create(call: &Call, actor: &Caller, body: NewTicket) -> ApiResult<Respo
     let id = format!("tkt_{}", random::id()?);
     let now = time::now_rfc3339();
     let db = call.sql()?;
+    // The row as written comes back from the insert (`RETURNING`): not read again.
     let insert = db.statement(
-        "INSERT INTO tickets (id, workspace_id, number, customer_id, device_id, title, description, status, priority,
-                              due_at, created_by, created_at, updated_at)
-         SELECT ?1, ?2, COALESCE(MAX(number), 0) + 1, ?3, ?4, ?5, ?6, 'INTAKE', ?7, ?8, ?9, ?10, ?10
-         FROM tickets WHERE workspace_id = ?2",
+        &format!(
+            "INSERT INTO tickets (id, workspace_id, number, customer_id, device_id, title, description, status,
+                                  priority, due_at, created_by, created_at, updated_at)
+             SELECT ?1, ?2, COALESCE(MAX(number), 0) + 1, ?3, ?4, ?5, ?6, 'INTAKE', ?7, ?8, ?9, ?10, ?10
+             FROM tickets WHERE workspace_id = ?2
+             RETURNING {COLUMNS}"
+        ),
         &[
             id.as_str().into(),
             actor.workspace.as_str().into(),
@@ -320,8 +324,10 @@ async fn create(call: &Call, actor: &Caller, body: NewTicket) -> ApiResult<Respo
         body: None,
         visibility: Visibility::Customer,
     };
-    db.batch(vec![insert, entry_statement(call, &id, &actor.id, &now, &created)?]).await?;
-    let ticket = load(call, &id).await?;
+    let ticket: Ticket = db
+        .batch_returning(vec![insert, entry_statement(call, &id, &actor.id, &now, &created)?])
+        .await?
+        .ok_or_else(|| ApiError::internal("the new ticket's insert returned no row"))?;
     let created = TicketCreated { number: ticket.number, customer_id: customer.to_owned(), by: actor.id.clone() };
     publish(call, &ticket, &created).await?;
     http::created(&ticket)
@@ -650,12 +656,15 @@ async fn update(mut req: Request, call: &Call, id: &str) -> ApiResult<Response> 
     let now = time::now_rfc3339();
     let db = call.sql()?;
     let mut statements = vec![db.statement(
-        "UPDATE tickets SET title = COALESCE(?2, title), description = COALESCE(?3, description),
-                priority = COALESCE(?4, priority),
-                due_at = CASE WHEN ?5 = 1 THEN ?6 ELSE due_at END,
-                assignee_id = CASE WHEN ?7 = 1 THEN ?8 ELSE assignee_id END,
-                updated_at = ?9
-         WHERE id = ?1",
+        &format!(
+            "UPDATE tickets SET title = COALESCE(?2, title), description = COALESCE(?3, description),
+                    priority = COALESCE(?4, priority),
+                    due_at = CASE WHEN ?5 = 1 THEN ?6 ELSE due_at END,
+                    assignee_id = CASE WHEN ?7 = 1 THEN ?8 ELSE assignee_id END,
+                    updated_at = ?9
+             WHERE id = ?1
+             RETURNING {COLUMNS}"
+        ),
         &[
             id.into(),
             opt(title.as_deref()),
@@ -683,8 +692,8 @@ async fn update(mut req: Request, call: &Call, id: &str) -> ApiResult<Response> 
         let e = NewEntry { kind, from: None, to: None, body: Some(note), visibility: Visibility::Internal };
         statements.push(entry_statement(call, id, &actor.id, &now, &e)?);
     }
-    db.batch(statements).await?;
-    let updated = load(call, id).await?;
+    let updated: Ticket =
+        db.batch_returning(statements).await?.ok_or_else(|| ApiError::not_found(format!("ticket {id}")))?;
     if let Some(a) = &body.assignee_id {
         publish(call, &updated, &TicketAssigned { assignee_id: a.clone(), by: actor.id.clone() }).await?;
     }
