@@ -131,8 +131,13 @@ impl Db {
         let Some(first) = results.first() else {
             return Ok(None);
         };
-        let rows: Vec<T> = first.results().map_err(|e| ApiError::internal(format!("batch returning: {e}")))?;
-        Ok(rows.into_iter().next())
+        Ok(rows::<T>(Some(first))?.into_iter().next())
+    }
+
+    /// Several reads in one round trip to the database, each statement's rows in order
+    /// (read them with [`rows`]). Retried like a write.
+    pub async fn batch_read(&self, statements: Vec<D1PreparedStatement>) -> ApiResult<Vec<worker::D1Result>> {
+        self.batch_results(statements).await
     }
 
     async fn batch_results(&self, statements: Vec<D1PreparedStatement>) -> ApiResult<Vec<worker::D1Result>> {
@@ -145,5 +150,14 @@ impl Db {
             }
             backoff(attempt).await;
         }
+    }
+}
+
+/// The rows of one statement of a [`Db::batch_read`] (none if the batch had no such
+/// statement).
+pub fn rows<T: DeserializeOwned>(result: Option<&worker::D1Result>) -> ApiResult<Vec<T>> {
+    match result {
+        Some(r) => r.results().map_err(|e| ApiError::internal(format!("batch rows: {e}"))),
+        None => Ok(Vec::new()),
     }
 }

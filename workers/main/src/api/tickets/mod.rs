@@ -17,7 +17,7 @@ use noizylab_core::events::{
 };
 use noizylab_core::tickets::{self, Priority, Status};
 use noizylab_kit::call::now_secs;
-use noizylab_kit::db::{int, opt};
+use noizylab_kit::db::{int, opt, rows};
 use noizylab_kit::events::{self, About};
 use noizylab_kit::{http, random, time, ApiError, ApiResult, Call, OrInternal};
 use serde::{Deserialize, Serialize};
@@ -459,23 +459,39 @@ struct Attachment {
 async fn show(call: &Call, id: &str) -> ApiResult<Response> {
     let actor = Caller::of(call)?;
     actor.require(call, Scope::TicketsRead).await?;
-    let ticket = store::visible_ticket(call, &actor, id).await?;
     let staff = actor.is_staff();
     let db = call.sql()?;
-    let timeline: Vec<Entry> = db
-        .all(
+    // The ticket, its timeline, attachments and (for staff) timers in one round trip; the
+    // rest is only looked at once the ticket is known to be the caller's to see.
+    let mut reads = vec![
+        db.statement(
+            &format!("SELECT {COLUMNS} FROM tickets WHERE id = ?1 AND workspace_id = ?2"),
+            &[id.into(), actor.workspace.as_str().into()],
+        )?,
+        db.statement(
             "SELECT seq, at, actor_id, kind, from_status, to_status, body, visibility FROM ticket_timeline
              WHERE ticket_id = ?1 AND (?2 = 1 OR visibility = 'customer') ORDER BY seq",
             &[id.into(), int(i64::from(staff))],
-        )
-        .await?;
-    let attachments: Vec<Attachment> = db
-        .all(
+        )?,
+        db.statement(
             "SELECT id, filename, content_type, size, sha256, uploaded_by, visibility, created_at
              FROM ticket_attachments WHERE ticket_id = ?1 AND (?2 = 1 OR visibility = 'customer') ORDER BY created_at",
             &[id.into(), int(i64::from(staff))],
-        )
-        .await?;
+        )?,
+    ];
+    if staff {
+        reads.push(db.statement(
+            "SELECT technician_id, SUM(COALESCE(stopped_at, ?2) - started_at) AS seconds,
+                    SUM(stopped_at IS NULL) AS running
+             FROM ticket_timers WHERE ticket_id = ?1 GROUP BY technician_id ORDER BY technician_id",
+            &[id.into(), int(now_secs())],
+        )?);
+    }
+    let read = db.batch_read(reads).await?;
+    let found: Option<Ticket> = rows(read.first())?.into_iter().next();
+    let ticket = actor.visible(found, format_args!("ticket {id}"))?;
+    let timeline: Vec<Entry> = rows(read.get(1))?;
+    let attachments: Vec<Attachment> = rows(read.get(2))?;
     let status = status_of(&ticket)?;
     let mut allowed: Vec<&str> = status.next().into_iter().map(Status::as_str).collect();
     if !staff {
@@ -484,14 +500,7 @@ async fn show(call: &Call, id: &str) -> ApiResult<Response> {
     let mut view =
         json!({ "ticket": ticket, "timeline": timeline, "attachments": attachments, "allowed_moves": allowed });
     if staff {
-        let timers: Vec<TimerTotal> = db
-            .all(
-                "SELECT technician_id, SUM(COALESCE(stopped_at, ?2) - started_at) AS seconds,
-                        SUM(stopped_at IS NULL) AS running
-                 FROM ticket_timers WHERE ticket_id = ?1 GROUP BY technician_id ORDER BY technician_id",
-                &[id.into(), int(now_secs())],
-            )
-            .await?;
+        let timers: Vec<TimerTotal> = rows(read.get(3))?;
         view["timers"] = serde_json::to_value(timers).or_internal("timers")?;
     }
     http::ok(&view)
@@ -531,8 +540,7 @@ async fn change_status(mut req: Request, call: &Call, id: &str) -> ApiResult<Res
                 .into(),
         ));
     }
-    transition(call, &ticket, &actor.id, from, to, note.as_deref()).await?;
-    http::ok(&load(call, id).await?)
+    http::ok(&transition(call, &ticket, &actor.id, from, to, note.as_deref()).await?)
 }
 
 fn refuse_move(from: Status, to: Status) -> ApiError {
@@ -546,6 +554,7 @@ fn refuse_move(from: Status, to: Status) -> ApiError {
 }
 
 /// Moves `ticket` from `from` to `to` if nobody moved it meanwhile; records and publishes.
+/// The ticket as moved.
 async fn transition(
     call: &Call,
     ticket: &Ticket,
@@ -553,7 +562,7 @@ async fn transition(
     from: Status,
     to: Status,
     note: Option<&str>,
-) -> ApiResult<()> {
+) -> ApiResult<Ticket> {
     transition_with(call, ticket, actor, from, to, note, Vec::new()).await
 }
 
@@ -567,7 +576,7 @@ async fn transition_with(
     to: Status,
     note: Option<&str>,
     more: Vec<worker::D1PreparedStatement>,
-) -> ApiResult<()> {
+) -> ApiResult<Ticket> {
     if !from.can_move_to(to) {
         return Err(refuse_move(from, to));
     }
@@ -576,18 +585,20 @@ async fn transition_with(
     // One batch: the move and its timeline entry land together or not at all, and the entry
     // is written only if this very statement moved the ticket (a concurrent move wins alone).
     let e = NewEntry { kind: "status", from: Some(from), to: Some(to), body: note, visibility: Visibility::Customer };
+    // The move returns the ticket as moved (no row: somebody else moved it first).
     let mut statements = vec![
         db.statement(
-            "UPDATE tickets SET status = ?3, updated_at = ?4 WHERE id = ?1 AND status = ?2",
+            &format!(
+                "UPDATE tickets SET status = ?3, updated_at = ?4 WHERE id = ?1 AND status = ?2 RETURNING {COLUMNS}"
+            ),
             &[ticket.id.as_str().into(), from.as_str().into(), to.as_str().into(), now.as_str().into()],
         )?,
         guarded_entry_statement(call, &ticket.id, actor, &now, &e)?,
     ];
     statements.extend(more);
-    let changes = db.batch_changes(statements).await?;
-    if changes.first() != Some(&1) {
+    let Some(moved) = db.batch_returning::<Ticket>(statements).await? else {
         return Err(ApiError::Conflict("the ticket changed meanwhile; reload it and try again".into()));
-    }
+    };
     let changed = TicketStatusChanged {
         from: from.as_str().to_owned(),
         to: to.as_str().to_owned(),
@@ -595,7 +606,8 @@ async fn transition_with(
         customer_id: ticket.customer_id.clone(),
         number: ticket.number,
     };
-    publish(call, ticket, &changed).await
+    publish(call, &moved, &changed).await?;
+    Ok(moved)
 }
 
 #[derive(Deserialize)]
@@ -952,8 +964,7 @@ async fn quote_event(mut req: Request, call: &Call, id: &str) -> ApiResult<Respo
             .run("UPDATE tickets SET quote_id = ?2 WHERE id = ?1", &[id.into(), body.quote_id.as_str().into()])
             .await?;
     }
-    transition(call, &ticket, &body.actor_id, from, to, body.note.as_deref()).await?;
-    http::ok(&TicketFacts::from(load(call, id).await?))
+    http::ok(&TicketFacts::from(transition(call, &ticket, &body.actor_id, from, to, body.note.as_deref()).await?))
 }
 
 /// `POST /internal/tickets/:id/qc` ([`QcMove`]): a passed inspection moves QC → READY and
@@ -975,8 +986,8 @@ async fn qc_event(mut req: Request, call: &Call, id: &str) -> ApiResult<Response
             body.rework.join("\n- ")
         );
         let note: String = note.chars().take(MAX_TEXT_CHARS).collect();
-        transition(call, &ticket, &body.actor_id, from, Status::InRepair, Some(&note)).await?;
-        return http::ok(&TicketFacts::from(load(call, id).await?));
+        let moved = transition(call, &ticket, &body.actor_id, from, Status::InRepair, Some(&note)).await?;
+        return http::ok(&TicketFacts::from(moved));
     }
     let report =
         body.report.ok_or_else(|| ApiError::invalid_field("report", "a passed inspection hands over its report"))?;
@@ -1010,12 +1021,12 @@ async fn qc_event(mut req: Request, call: &Call, id: &str) -> ApiResult<Response
         guarded_entry_statement(call, id, &body.actor_id, &now, &entry)?,
     ];
     let note = format!("Passed quality control (inspection {})", body.inspection_id);
-    transition_with(call, &ticket, &body.actor_id, from, Status::Ready, Some(&note), more).await?;
+    let moved = transition_with(call, &ticket, &body.actor_id, from, Status::Ready, Some(&note), more).await?;
     let added = TicketAttachmentAdded {
         attachment_id: report.attachment_id.clone(),
         content_type: "application/pdf".into(),
         visibility: Visibility::Customer.as_str().to_owned(),
     };
     publish(call, &ticket, &added).await?;
-    http::ok(&TicketFacts::from(load(call, id).await?))
+    http::ok(&TicketFacts::from(moved))
 }
