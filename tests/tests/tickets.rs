@@ -201,6 +201,63 @@ fn staff_assign_time_search_and_see_the_board() {
 }
 
 #[test]
+fn the_ticket_list_pages_by_cursor_and_filters_by_assignee_and_literal_search() {
+    let p = platform();
+    let customer = access(&sign_in(p, &unique_email("pages")));
+    let tech_pair = technician(p);
+    let tech = access(&tech_pair);
+    let word = format!("page{}", now());
+    // `%` and `_` in a search are the characters themselves, not wildcards.
+    let titles = [format!("{word} 100%_off"), format!("{word} 1000 off"), format!("{word} a"), format!("{word} b")];
+    let ids: Vec<String> =
+        titles.iter().map(|t| open_ticket(p, &customer, t)["id"].as_str().expect("id").to_owned()).collect();
+
+    // The customer's own list, two at a time: every ticket once, newest activity first.
+    let mut seen: Vec<(String, String)> = Vec::new();
+    let mut path = "/api/v1/tickets?limit=2".to_owned();
+    for _ in 0..4 {
+        let page = authed(p, "GET", &path, &customer, None);
+        assert_eq!(page.status, 200, "{}", page.text());
+        let page = page.json();
+        let rows = page["tickets"].as_array().cloned().unwrap_or_default();
+        assert!(rows.len() <= 2, "{page}");
+        seen.extend(rows.iter().map(|t| {
+            (t["updated_at"].as_str().unwrap_or_default().to_owned(), t["id"].as_str().unwrap_or_default().to_owned())
+        }));
+        match page["next_cursor"].as_str() {
+            Some(cursor) => path = format!("/api/v1/tickets?limit=2&cursor={}", cursor.replace('|', "%7C")),
+            None => break,
+        }
+    }
+    assert!(seen.windows(2).all(|w| w[0] > w[1]), "not newest first, or a ticket twice: {seen:?}");
+    let mut listed: Vec<String> = seen.iter().map(|(_, id)| id.clone()).collect();
+    listed.sort();
+    let mut all = ids.clone();
+    all.sort();
+    assert_eq!(listed, all);
+    let bad = authed(p, "GET", "/api/v1/tickets?cursor=nonsense", &customer, None);
+    assert_eq!((bad.status, bad.json()["error"]["field"].clone()), (400, json!("cursor")));
+
+    let search = |q: &str, extra: &str| -> Vec<String> {
+        let r = authed(p, "GET", &format!("/api/v1/tickets?q={q}{extra}"), &tech, None);
+        assert_eq!(r.status, 200, "{}", r.text());
+        let mut found: Vec<String> = r.json()["tickets"]
+            .as_array()
+            .map(|t| t.iter().filter_map(|t| t["id"].as_str().map(str::to_owned)).collect())
+            .unwrap_or_default();
+        found.sort();
+        found
+    };
+    assert_eq!(search(&format!("{word}%20100%25_"), ""), [ids[0].clone()]);
+    assert_eq!(search(&word, "&assignee=none"), all);
+    let patch = json!({ "assignee_id": user_id(&tech_pair) });
+    assert_eq!(authed(p, "PATCH", &format!("/api/v1/tickets/{}", ids[2]), &tech, Some(&patch)).status, 200);
+    let unassigned: Vec<String> = all.iter().filter(|id| **id != ids[2]).cloned().collect();
+    assert_eq!(search(&word, "&assignee=none"), unassigned);
+    assert_eq!(search(&word, "&assignee=me"), [ids[2].clone()]);
+}
+
+#[test]
 fn attachments_are_checked_by_their_bytes_and_kept_in_r2() {
     let p = platform();
     let customer = access(&sign_in(p, &unique_email("photo")));

@@ -22,6 +22,43 @@ pub fn int(v: i64) -> JsValue {
     JsValue::from_f64(v as f64)
 }
 
+/// A `WHERE` clause of only the conditions that apply, with their arguments in order: a
+/// list's optional filters are left out of the statement instead of being written as
+/// `?n IS NULL OR …` and bound to NULL, which SQLite must compile into every plan. Each
+/// condition uses anonymous `?` placeholders, bound in the order the conditions were
+/// added.
+pub struct Filter {
+    clause: String,
+    args: Vec<JsValue>,
+}
+
+impl Filter {
+    /// The condition every row must meet.
+    pub fn new(condition: &str, args: impl IntoIterator<Item = JsValue>) -> Filter {
+        Filter { clause: condition.to_owned(), args: args.into_iter().collect() }
+    }
+
+    /// `AND condition`.
+    pub fn and(&mut self, condition: &str, args: impl IntoIterator<Item = JsValue>) -> &mut Filter {
+        self.clause.push_str(" AND (");
+        self.clause.push_str(condition);
+        self.clause.push(')');
+        self.args.extend(args);
+        self
+    }
+
+    /// The clause, without `WHERE`.
+    pub fn clause(&self) -> &str {
+        &self.clause
+    }
+
+    /// The arguments, with `more` (a `LIMIT`, say) bound after them.
+    pub fn args(mut self, more: impl IntoIterator<Item = JsValue>) -> Vec<JsValue> {
+        self.args.extend(more);
+        self.args
+    }
+}
+
 const READ_RETRIES: u32 = 2;
 
 async fn backoff(attempt: u32) {

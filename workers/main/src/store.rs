@@ -303,3 +303,67 @@ pub async fn follow_creator(call: &Call, creator: &str, workspace: Option<&str>,
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Where each column's key first appears in `value` as JSON, in the list's order.
+    fn key_positions<T: Serialize>(value: &T, columns: &str) -> (Vec<usize>, usize) {
+        let text = serde_json::to_string(value).expect("serialises");
+        let fields = serde_json::to_value(value).expect("a value").as_object().map_or(0, |o| o.len());
+        let positions = columns
+            .split(',')
+            .map(str::trim)
+            .map(|c| text.find(&format!("\"{c}\":")).expect("column is a field"))
+            .collect();
+        (positions, fields)
+    }
+
+    /// Lists read as arrays of cells (`Db::rows_json`) are parsed into these structs in
+    /// field order: each column list must name every field, in the struct's order.
+    #[test]
+    fn column_lists_follow_the_structs_field_order() {
+        let ticket = Ticket {
+            id: "t".into(),
+            workspace_id: "w".into(),
+            number: 1,
+            customer_id: "c".into(),
+            device_id: None,
+            title: "x".into(),
+            description: String::new(),
+            status: "INTAKE".into(),
+            priority: "normal".into(),
+            assignee_id: None,
+            due_at: None,
+            quote_id: None,
+            created_at: "a".into(),
+            updated_at: "b".into(),
+        };
+        let device = Device {
+            id: "d".into(),
+            workspace_id: "w".into(),
+            owner_id: "o".into(),
+            name: "n".into(),
+            kind: "laptop".into(),
+            make: None,
+            model: None,
+            serial: None,
+            imei: None,
+            os: None,
+            specs: serde_json::json!({}),
+            health_score: None,
+            last_scan_at: None,
+            created_at: "a".into(),
+        };
+        for (positions, fields, columns) in [
+            (key_positions(&ticket, TICKET_COLUMNS), TICKET_COLUMNS),
+            (key_positions(&device, DEVICE_COLUMNS), DEVICE_COLUMNS),
+        ]
+        .map(|((p, f), c)| (p, f, c))
+        {
+            assert_eq!(positions.len(), fields, "{columns}: one column per field");
+            assert!(positions.windows(2).all(|w| w[0] < w[1]), "{columns}: not in field order");
+        }
+    }
+}

@@ -8,12 +8,11 @@ use noizylab_core::auth::Scope;
 use noizylab_core::contracts::DeviceHealth;
 use noizylab_core::diagnostics::ScanInput;
 use noizylab_core::events::{DeviceRegistered, DeviceRemoved};
-use noizylab_kit::db::opt;
+use noizylab_kit::db::{opt, Filter};
 use noizylab_kit::events::{self, About};
 use noizylab_kit::scans::{self, Target};
 use noizylab_kit::{http, random, time, ApiError, ApiResult, Call, OrInternal};
 use serde::{Deserialize, Serialize};
-use worker::wasm_bindgen::JsValue;
 use worker::{Request, Response};
 
 use crate::idempotency;
@@ -192,25 +191,19 @@ async fn list(req: &Request, call: &Call) -> ApiResult<Response> {
     // string crosses into wasm however many devices, and SQLite does no JSON work (building
     // the page as JSON in SQL cost it more than the rest of the query; see
     // docs/benchmarks.md). One device more than the page is read to know whether another
-    // page follows. Only the conditions that apply are written and bound (no NULL
-    // placeholders for the first page or for staff).
-    let mut args: Vec<JsValue> = vec![actor.workspace.as_str().into()];
-    let mut conditions = String::from("workspace_id = ?1 AND deleted_at IS NULL");
+    // page follows. Only the conditions that apply are written and bound (`Filter`).
+    let mut filter = Filter::new("workspace_id = ? AND deleted_at IS NULL", [actor.workspace.as_str().into()]);
     if let Some(owner) = owner.as_deref() {
-        args.push(owner.into());
-        conditions.push_str(&format!(" AND owner_id = ?{}", args.len()));
+        filter.and("owner_id = ?", [owner.into()]);
     }
     if let (Some(at), Some(id)) = (after_at.as_deref(), after_id.as_deref()) {
-        args.push(at.into());
-        args.push(id.into());
-        let (at, id) = (args.len() - 1, args.len());
-        conditions.push_str(&format!(" AND (created_at < ?{at} OR (created_at = ?{at} AND id < ?{id}))"));
+        filter.and("created_at < ? OR (created_at = ? AND id < ?)", [at.into(), at.into(), id.into()]);
     }
-    args.push((limit + 1).into());
     let sql = format!(
-        "SELECT {DEVICE_COLUMNS} FROM devices WHERE {conditions} ORDER BY created_at DESC, id DESC LIMIT ?{}",
-        args.len()
+        "SELECT {DEVICE_COLUMNS} FROM devices WHERE {} ORDER BY created_at DESC, id DESC LIMIT ?",
+        filter.clause()
     );
+    let args = filter.args([(limit + 1).into()]);
     // Each row an array in `DEVICE_COLUMNS` order, which is `Device`'s field order.
     let rows = call.sql()?.rows_json(&sql, &args).await?;
     let mut devices: Vec<DeviceRow> = serde_json::from_str(&rows).or_internal("device page")?;

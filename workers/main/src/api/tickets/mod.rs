@@ -17,11 +17,12 @@ use noizylab_core::events::{
 };
 use noizylab_core::tickets::{self, Priority, Status};
 use noizylab_kit::call::now_secs;
-use noizylab_kit::db::{int, opt, rows};
+use noizylab_kit::db::{int, opt, rows, Filter};
 use noizylab_kit::events::{self, About};
 use noizylab_kit::{http, random, time, ApiError, ApiResult, Call, OrInternal};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use worker::wasm_bindgen::JsValue;
 use worker::{Headers, Method, Request, Response};
 
 use crate::idempotency;
@@ -359,7 +360,7 @@ async fn list(req: &Request, call: &Call) -> ApiResult<Response> {
                 let names: Vec<&str> = tickets::ALL.iter().map(|s| s.as_str()).collect();
                 ApiError::invalid_field("status", format!("status is a comma-separated list of {}", names.join(", ")))
             })?;
-            Some(serde_json::to_string(&parsed).or_internal("statuses")?)
+            Some(parsed)
         }
     };
     let customer = if actor.is_staff() { q.customer } else { Some(actor.id.clone()) };
@@ -376,31 +377,36 @@ async fn list(req: &Request, call: &Call) -> ApiResult<Response> {
         Some(Some((at, id))) => (Some(at.to_owned()), Some(id.to_owned())),
         Some(None) => return Err(ApiError::invalid_field("cursor", "pass back the next_cursor of the previous page")),
     };
-    let mut rows: Vec<Ticket> = call
-        .sql()?
-        .all(
-            &format!(
-                "SELECT {COLUMNS} FROM tickets
-                 WHERE workspace_id = ?1
-                   AND (?2 IS NULL OR status IN (SELECT value FROM json_each(?2)))
-                   AND (?3 IS NULL OR customer_id = ?3)
-                   AND (?4 IS NULL OR (?4 = 'none' AND assignee_id IS NULL) OR assignee_id = ?4)
-                   AND (?5 IS NULL OR title LIKE ?5 ESCAPE '\\' OR description LIKE ?5 ESCAPE '\\')
-                   AND (?6 IS NULL OR updated_at < ?6 OR (updated_at = ?6 AND id < ?7))
-                 ORDER BY updated_at DESC, id DESC LIMIT ?8"
-            ),
-            &[
-                actor.workspace.as_str().into(),
-                opt(statuses.as_deref()),
-                opt(customer.as_deref()),
-                opt(assignee.as_deref()),
-                opt(pattern.as_deref()),
-                opt(after_at.as_deref()),
-                opt(after_id.as_deref()),
-                (limit + 1).into(),
-            ],
-        )
-        .await?;
+    // Only the filters asked for are written and bound (`Filter`); the rows cross into
+    // wasm as one JSON text (`Db::rows_json`), each an array in `COLUMNS` order, which is
+    // `Ticket`'s field order.
+    let mut filter = Filter::new("workspace_id = ?", [actor.workspace.as_str().into()]);
+    if let Some(statuses) = &statuses {
+        let marks = vec!["?"; statuses.len()].join(", ");
+        filter.and(&format!("status IN ({marks})"), statuses.iter().map(|s| JsValue::from(*s)));
+    }
+    if let Some(customer) = customer.as_deref() {
+        filter.and("customer_id = ?", [customer.into()]);
+    }
+    match assignee.as_deref() {
+        None => {}
+        Some("none") => {
+            filter.and("assignee_id IS NULL", []);
+        }
+        Some(a) => {
+            filter.and("assignee_id = ?", [a.into()]);
+        }
+    }
+    if let Some(p) = pattern.as_deref() {
+        filter.and("title LIKE ? ESCAPE '\\' OR description LIKE ? ESCAPE '\\'", [p.into(), p.into()]);
+    }
+    if let (Some(at), Some(id)) = (after_at.as_deref(), after_id.as_deref()) {
+        filter.and("updated_at < ? OR (updated_at = ? AND id < ?)", [at.into(), at.into(), id.into()]);
+    }
+    let sql =
+        format!("SELECT {COLUMNS} FROM tickets WHERE {} ORDER BY updated_at DESC, id DESC LIMIT ?", filter.clause());
+    let page = call.sql()?.rows_json(&sql, &filter.args([(limit + 1).into()])).await?;
+    let mut rows: Vec<Ticket> = serde_json::from_str(&page).or_internal("ticket page")?;
     let next_cursor = if rows.len() > limit as usize {
         rows.truncate(limit as usize);
         rows.last().map(|t| format!("{}|{}", t.updated_at, t.id))
