@@ -61,16 +61,21 @@ where
     let fingerprint = sha256_hex(&fingerprint_parts.join(&0u8));
     let db = call.sql()?;
     let now = now_secs();
-    db.run("DELETE FROM idempotency_keys WHERE actor = ?1 AND created_at < ?2", &[actor.into(), int(now - KEEP_SECS)])
+    // The caller's expired keys go and this one is claimed in one round trip.
+    let changes = db
+        .batch_changes(vec![
+            db.statement(
+                "DELETE FROM idempotency_keys WHERE actor = ?1 AND created_at < ?2",
+                &[actor.into(), int(now - KEEP_SECS)],
+            )?,
+            db.statement(
+                "INSERT INTO idempotency_keys (actor, key, fingerprint, created_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (actor, key) DO NOTHING",
+                &[actor.into(), key.as_str().into(), fingerprint.as_str().into(), int(now)],
+            )?,
+        ])
         .await?;
-    let claimed = db
-        .run(
-            "INSERT INTO idempotency_keys (actor, key, fingerprint, created_at) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (actor, key) DO NOTHING",
-            &[actor.into(), key.as_str().into(), fingerprint.as_str().into(), int(now)],
-        )
-        .await?;
-    if claimed == 0 {
+    if changes.get(1) != Some(&1) {
         let stored: Option<Stored> = db
             .first(
                 "SELECT fingerprint, status, body FROM idempotency_keys WHERE actor = ?1 AND key = ?2",
