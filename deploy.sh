@@ -187,13 +187,15 @@ cmd_build() {
   # One cargo invocation per worker, as worker-build makes its own: a single invocation
   # for all of them would unify their dependencies' features, and every worker would be
   # compiled and linked twice (once that way, once again by worker-build, which builds
-  # the crate alone). Each worker's post-processing (worker-build, whose cargo step is
+  # the crate alone). It is made exactly as worker-build makes it, with
+  # WASM_BINDGEN_USE_JS_SYS=1 (read by wasm-bindgen's macros as they expand, which cargo
+  # does not track). Each worker's post-processing (worker-build, whose cargo step is
   # then a no-op, though it waits for cargo's lock while the next worker compiles;
   # wasm-opt) runs in the background, at most one more at once than there are cores.
   local jobs="${NOIZYLAB_BUILD_JOBS:-$(( $(nproc 2>/dev/null || echo 2) + 1 ))}" pids=() failed=0
   for d in "${dirs[@]}"; do
-    if ! cargo build --release --target wasm32-unknown-unknown -p "noizylab-$d"; then
-      for pid in "${pids[@]}"; do wait "$pid"; done
+    if ! WASM_BINDGEN_USE_JS_SYS=1 cargo build --release --target wasm32-unknown-unknown -p "noizylab-$d"; then
+      for pid in "${pids[@]}"; do wait "$pid" || true; done
       die "cargo build failed for $d"
     fi
     build_one "$d" &

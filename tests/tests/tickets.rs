@@ -249,6 +249,9 @@ fn the_ticket_list_pages_by_cursor_and_filters_by_assignee_and_literal_search() 
         found
     };
     assert_eq!(search(&format!("{word}%20100%25_"), ""), [ids[0].clone()]);
+    // A status named again and again is one filter, not a placeholder each.
+    let repeated = format!("&status={}", vec!["INTAKE"; 150].join(","));
+    assert_eq!(search(&word, &repeated).len(), ids.len());
     assert_eq!(search(&word, "&assignee=none"), all);
     let patch = json!({ "assignee_id": user_id(&tech_pair) });
     assert_eq!(authed(p, "PATCH", &format!("/api/v1/tickets/{}", ids[2]), &tech, Some(&patch)).status, 200);

@@ -35,7 +35,7 @@ pub struct Filter {
 impl Filter {
     /// The condition every row must meet.
     pub fn new(condition: &str, args: impl IntoIterator<Item = JsValue>) -> Filter {
-        Filter { clause: condition.to_owned(), args: args.into_iter().collect() }
+        Filter { clause: format!("({condition})"), args: args.into_iter().collect() }
     }
 
     /// `AND condition`.

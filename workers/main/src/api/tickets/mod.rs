@@ -356,10 +356,14 @@ async fn list(req: &Request, call: &Call) -> ApiResult<Response> {
         None => None,
         Some(list) => {
             let parsed: Option<Vec<&str>> = list.split(',').map(|s| Status::parse(s).map(Status::as_str)).collect();
-            let parsed = parsed.ok_or_else(|| {
+            let mut parsed = parsed.ok_or_else(|| {
                 let names: Vec<&str> = tickets::ALL.iter().map(|s| s.as_str()).collect();
                 ApiError::invalid_field("status", format!("status is a comma-separated list of {}", names.join(", ")))
             })?;
+            // One placeholder per distinct status: a repeated one must not multiply them
+            // (D1 binds at most 100 per statement).
+            parsed.sort_unstable();
+            parsed.dedup();
             Some(parsed)
         }
     };
