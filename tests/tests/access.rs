@@ -124,6 +124,9 @@ fn a_customer_sees_only_their_own_devices_and_the_shop_sees_all() {
     let health = authed(p, "GET", &format!("/api/v1/devices/{id}/health"), &access(&alice), None);
     assert_eq!(health.status, 200, "{}", health.text());
     assert_eq!(health.json()["status"], "unknown");
+    // Now cached (KV): still nobody else's to read.
+    let cached = authed(p, "GET", &format!("/api/v1/devices/{id}/health"), &access(&bob), None);
+    assert_eq!(cached.status, 404, "{}", cached.text());
 
     let bad = authed(
         p,

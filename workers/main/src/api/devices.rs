@@ -256,10 +256,14 @@ struct Pending {
 async fn health(call: &Call, id: &str) -> ApiResult<Response> {
     let actor = Caller::of(call)?;
     actor.require(call, Scope::TicketsRead).await?;
-    let device = store::visible_device(call, &actor, id).await?;
     let kv = call.cache()?;
     let cache_key = scans::health_key(id);
-    if let Some(cached) = kv.get(&cache_key).json::<DeviceHealth>().await.or_internal("kv get")? {
+    // The device (whether the caller may see it) and the cached answer are asked for at
+    // once; the cached answer is used only once the device is known to be visible.
+    let (device, cached) =
+        futures_util::join!(store::visible_device(call, &actor, id), kv.get(&cache_key).json::<DeviceHealth>());
+    let device = device?;
+    if let Some(cached) = cached.or_internal("kv get")? {
         return http::ok(&cached);
     }
     let pending: Option<Pending> = call
