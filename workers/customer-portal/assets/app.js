@@ -611,10 +611,11 @@ const pages = {
     // or admin approves (and so buys) or rejects the request. Nothing is bought here
     // without that approval.
     const manager = ["owner", "admin"].includes(session()?.role);
-    const askForm = (d) => {
+    // `typed`: what the person had already typed into this deal's form before a redraw.
+    const askForm = (d, typed) => {
       const f = el("form", { class: "inline", "data-ask": d.id },
-        el("label", {}, "Quantity ", el("input", { name: "quantity", type: "number", min: "1", max: "1000", value: "1", required: "" })),
-        el("label", {}, "Arrives at ", el("input", { name: "location", value: "main", required: "", maxlength: "60" })),
+        el("label", {}, "Quantity ", el("input", { name: "quantity", type: "number", min: "1", max: "1000", value: typed?.quantity ?? "1", required: "" })),
+        el("label", {}, "Arrives at ", el("input", { name: "location", value: typed?.location ?? "main", required: "", maxlength: "60" })),
         el("button", { type: "submit" }, "Ask to buy"));
       onSubmit(f, async (data) => {
         await api("POST", `/api/v1/deals/${d.id}/purchase-requests`,
@@ -642,11 +643,14 @@ const pages = {
         $("#deals").replaceChildren(el("p", { class: "muted" }, "No deals yet: the watches search eBay every 30 minutes."));
         return;
       }
+      // A redraw (a deal found meanwhile, say) keeps what was being typed into a form.
+      const typed = new Map([...document.querySelectorAll("#deals form[data-ask]")].map((f) =>
+        [f.dataset.ask, { quantity: f.elements.quantity.value, location: f.elements.location.value }]));
       $("#deals").replaceChildren(el("ul", { class: "list" }, ...deals.slice(0, 10).map((d) => {
         const r = asked.find((x) => x.deal_id === d.id && x.status !== "rejected");
         const saving = d.stock_cost_cents - d.landed_cents;
         const feedback = d.seller_feedback_permille == null ? "no feedback" : `${(d.seller_feedback_permille / 10).toFixed(1)} % positive`;
-        const state = !r ? askForm(d) : r.status === "pending" ? pending(r)
+        const state = !r ? askForm(d, typed.get(d.id)) : r.status === "pending" ? pending(r)
           : el("span", { class: "bought", "data-po": r.purchase_order_id || "" },
             r.purchase_order_id ? `Bought: purchase order ${r.purchase_order_id}` : "Approved");
         return el("li", { class: "deal", "data-deal": d.id },
