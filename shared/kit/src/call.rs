@@ -169,7 +169,7 @@ async fn send_signed(
 }
 
 pub fn now_secs() -> i64 {
-    (worker::Date::now().as_millis() / 1000) as i64
+    (crate::time::now_millis() / 1000) as i64
 }
 
 pub fn is_development(env: &Env) -> bool {

@@ -100,17 +100,20 @@ impl Db {
     /// Every row as one JSON text, `[[col, col, …], …]` in the statement's column order,
     /// read and written by the runtime (D1's `raw()`, then `JSON.stringify`): one string
     /// crosses into wasm however many rows and columns, to be parsed with serde (a struct
-    /// reads from an array in its field order). Retried like [`Db::first`].
+    /// reads from an array in its field order). The text crosses as UTF-8 bytes made by
+    /// the runtime's `TextEncoder` and copied in one piece (a JS string is copied into wasm
+    /// a character at a time). Retried like [`Db::first`].
     pub async fn rows_json(&self, sql: &str, args: &[JsValue]) -> ApiResult<String> {
         let mut attempt = 0;
         loop {
             let statement = self.statement(sql, args)?;
             let read = async {
                 let rows = wasm_bindgen_futures::JsFuture::from(statement.inner().raw()?).await?;
-                worker::js_sys::JSON::stringify(&rows).map(String::from)
+                let text = worker::js_sys::JSON::stringify(&rows)?;
+                Ok::<_, JsValue>(utf8::Encoder::new()?.encode(&text).to_vec())
             };
             match read.await {
-                Ok(text) => return Ok(text),
+                Ok(bytes) => return String::from_utf8(bytes).or_internal(&label(sql)),
                 Err(e) if attempt >= READ_RETRIES => {
                     return Err(ApiError::internal(format!("{}: {}", label(sql), worker::Error::from(e))))
                 }
@@ -196,5 +199,21 @@ pub fn rows<T: DeserializeOwned>(result: Option<&worker::D1Result>) -> ApiResult
     match result {
         Some(r) => r.results().map_err(|e| ApiError::internal(format!("batch rows: {e}"))),
         None => Ok(Vec::new()),
+    }
+}
+
+/// The runtime's `TextEncoder`, taking a JS string as it is (web-sys's binding takes a
+/// Rust `&str`, which would cross into JS first).
+mod utf8 {
+    use wasm_bindgen::prelude::wasm_bindgen;
+
+    #[wasm_bindgen]
+    extern "C" {
+        #[wasm_bindgen(js_name = TextEncoder)]
+        pub type Encoder;
+        #[wasm_bindgen(constructor, catch, js_class = "TextEncoder")]
+        pub fn new() -> Result<Encoder, wasm_bindgen::JsValue>;
+        #[wasm_bindgen(method, js_class = "TextEncoder")]
+        pub fn encode(this: &Encoder, text: &js_sys::JsString) -> js_sys::Uint8Array;
     }
 }

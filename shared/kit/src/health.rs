@@ -32,11 +32,11 @@ struct Count {
 }
 
 fn elapsed_ms(start: u64) -> u64 {
-    worker::Date::now().as_millis().saturating_sub(start)
+    crate::time::now_millis().saturating_sub(start)
 }
 
 async fn check(call: &Call, binding: Binding, deep: bool) -> Check {
-    let start = worker::Date::now().as_millis();
+    let start = crate::time::now_millis();
     let outcome: Result<(CheckStatus, Option<String>), String> = match binding.kind {
         BindingKind::D1 => match call.env.d1(binding.name) {
             Ok(db) => db

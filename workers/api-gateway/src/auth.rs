@@ -59,7 +59,7 @@ fn remember(token: &str, verified: &auth::Verified, now: i64) {
 }
 
 async fn ring(env: &Env, secret: &str, request_id: &str, force: bool) -> ApiResult<PublicRing> {
-    let now = worker::Date::now().as_millis();
+    let now = noizylab_kit::time::now_millis();
     if !force {
         let cached =
             RING.with(|r| r.borrow().as_ref().filter(|(_, at)| now - at < RING_TTL_MS).map(|(k, _)| k.clone()));

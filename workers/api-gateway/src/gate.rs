@@ -171,12 +171,12 @@ impl Gate {
     }
 
     fn admit(&self, limit: u32, window_ms: u64) -> CheckAnswer {
-        CheckAnswer::admit(&mut self.hits.borrow_mut(), worker::Date::now().as_millis(), limit, window_ms)
+        CheckAnswer::admit(&mut self.hits.borrow_mut(), noizylab_kit::time::now_millis(), limit, window_ms)
     }
 
     async fn check(&self, req: CheckRequest) -> worker::Result<CheckAnswer> {
         self.load().await?;
-        let now = worker::Date::now().as_millis();
+        let now = noizylab_kit::time::now_millis();
         let refusal = {
             let mut slot = self.durable.borrow_mut();
             let s = slot.get_or_insert_with(GateState::default);
