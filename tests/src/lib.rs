@@ -200,6 +200,11 @@ impl Platform {
         format!("ws://127.0.0.1:{}{path}", self.port)
     }
 
+    /// The launcher's process id (workerd runs under it).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Stops the platform and waits for it to exit (its state stays on disk).
     pub fn stop(mut self) -> PathBuf {
         self.shut_down();

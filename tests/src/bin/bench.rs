@@ -701,6 +701,7 @@ fn peer_comparison(quick: bool) {
         our_rps.iter().zip(&peer_rps).map(|(o, p)| format!("{:.2}", o / p)).collect::<Vec<_>>().join(", ")
     );
     println!("p50 project/peer: {:.2}× (lower is better)", mean(&our_p50) / mean(&peer_p50));
+    side_by_side(peer.id(), &peer_url, &peer_token, p.pid(), &ours, &customer, clients, secs, rounds);
 
     // The project's other authenticated routes, for scale (the peer has only the list).
     let opened = authed(&p, "POST", "/api/v1/tickets", &customer, Some(&json!({ "title": "Bench" })));
@@ -722,4 +723,103 @@ fn peer_comparison(quick: bool) {
     drop(_stop);
     let _ = peer.wait();
     p.stop();
+}
+
+/// Both sides loaded at the same time, `clients / 2` connections each, for `rounds` rounds:
+/// whatever slows the machine during a round slows both, which alternated rounds cannot
+/// promise on a shared machine. Prints each side's req/s and the CPU its workerd spent per
+/// request (from `/proc/<pid>/stat`), as ratios.
+#[allow(clippy::too_many_arguments)]
+fn side_by_side(
+    peer_root: u32,
+    peer_url: &str,
+    peer_token: &str,
+    our_root: u32,
+    our_url: &str,
+    our_token: &str,
+    clients: usize,
+    secs: u64,
+    rounds: usize,
+) {
+    let (Some(peer_pid), Some(our_pid)) = (workerd_under(peer_root), workerd_under(our_root)) else {
+        println!("\nside by side: skipped (no workerd process found under the peer or the project)");
+        return;
+    };
+    let each = (clients / 2).max(1);
+    println!(
+        "\nside by side: both loaded at once, {each} connections each, {secs} s rounds; CPU per request of each side's workerd\n"
+    );
+    println!(
+        "{:<10} {:>12} {:>14} {:>14} {:>22}",
+        "round", "peer req/s", "project req/s", "req/s ratio", "CPU/request ratio"
+    );
+    let (mut rps_ratios, mut cpu_ratios) = (Vec::new(), Vec::new());
+    for round in 1..=rounds {
+        let (peer_before, our_before) = (cpu_ticks(peer_pid), cpu_ticks(our_pid));
+        let ((peer_rps, _), (our_rps, _)) = std::thread::scope(|s| {
+            let peer = s.spawn(|| load(peer_url, peer_token, each, secs));
+            let ours = s.spawn(|| load(our_url, our_token, each, secs));
+            (peer.join().expect("peer load"), ours.join().expect("project load"))
+        });
+        let (peer_after, our_after) = (cpu_ticks(peer_pid), cpu_ticks(our_pid));
+        let spent = |before: Option<u64>, after: Option<u64>| match (before, after) {
+            (Some(b), Some(a)) => a.saturating_sub(b) as f64,
+            _ => f64::NAN,
+        };
+        // Ticks per request on each side; the clock's tick length cancels in the ratio.
+        let cpu_ratio = (spent(our_before, our_after) / our_rps) / (spent(peer_before, peer_after) / peer_rps);
+        println!(
+            "{:<10} {:>12.0} {:>14.0} {:>13.2}× {:>21.2}×",
+            round,
+            peer_rps,
+            our_rps,
+            our_rps / peer_rps,
+            cpu_ratio
+        );
+        rps_ratios.push(our_rps / peer_rps);
+        cpu_ratios.push(cpu_ratio);
+    }
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    println!(
+        "side by side, project/peer: throughput {:.2}×, CPU per request {:.2}× (lower is better)",
+        mean(&rps_ratios),
+        mean(&cpu_ratios)
+    );
+}
+
+/// The first `workerd` process among the descendants of `root`, through `/proc`.
+fn workerd_under(root: u32) -> Option<u32> {
+    let mut procs: Vec<(u32, u32, String)> = Vec::new(); // pid, parent, name
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let name = stat[open + 1..close].to_owned();
+        let parent = stat[close + 1..].split_whitespace().nth(1).and_then(|p| p.parse().ok()).unwrap_or(0);
+        procs.push((pid, parent, name));
+    }
+    let mut frontier = vec![root];
+    while let Some(parent) = frontier.pop() {
+        for (pid, _, name) in procs.iter().filter(|(_, p, _)| *p == parent) {
+            if name == "workerd" {
+                return Some(*pid);
+            }
+            frontier.push(*pid);
+        }
+    }
+    None
+}
+
+/// User and system CPU ticks a process has spent (fields 14 and 15 of `/proc/<pid>/stat`).
+fn cpu_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let fields: Vec<&str> = stat[stat.rfind(')')? + 1..].split_whitespace().collect();
+    // After the name: state is field 3, so utime (14) and stime (15) are at 11 and 12.
+    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
 }
