@@ -22,12 +22,13 @@
 // moment fails with SQLITE_BUSY.
 
 import { randomBytes } from "node:crypto";
-import { existsSync } from "node:fs";
+import { accessSync, constants, existsSync } from "node:fs";
 import { createServer } from "node:http";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Log, LogLevel, Miniflare } from "miniflare";
 import { unstable_getMiniflareWorkerOptions } from "wrangler";
+import workerd from "workerd";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -210,7 +211,25 @@ async function sqlEndpoint(mf) {
   return { server, url: `http://127.0.0.1:${server.address().port}/` };
 }
 
+// On Linux workerd starts through `scripts/workerd-tied` (setpriv's parent-death signal):
+// a launcher that dies without disposing of Miniflare takes its workerd with it.
+function tieWorkerdToLauncher() {
+  if (process.platform !== "linux" || process.env.MINIFLARE_WORKERD_PATH) return;
+  const setpriv = ["/usr/bin/setpriv", "/bin/setpriv"].find((p) => {
+    try {
+      accessSync(p, constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  if (!setpriv) return;
+  process.env.NOIZYLAB_WORKERD = workerd.default ?? workerd;
+  process.env.MINIFLARE_WORKERD_PATH = path.join(root, "scripts", "workerd-tied");
+}
+
 export async function start(opts) {
+  tieWorkerdToLauncher();
   const secret = process.env.NOIZYLAB_INTERNAL_SECRET ?? randomBytes(32).toString("hex");
   const state = path.join(opts.persistTo, "v3");
   const mf = new Miniflare({
@@ -250,11 +269,21 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     const { mf, url } = await start(opts);
     const sql = opts.sqlPort ? await sqlEndpoint(mf) : undefined;
     console.log(JSON.stringify({ ready: true, url: url.toString(), persist_to: opts.persistTo, sql_url: sql?.url }));
-    const stop = async () => {
-      sql?.server.close();
-      await mf.dispose();
-      process.exit(0);
+    // Once, whichever way it is asked for (a signal, stdin's end and its close).
+    let stopping;
+    const stop = () => {
+      stopping ??= (async () => {
+        // A dispose that hangs still ends: leaving takes a tied workerd along (see above).
+        setTimeout(() => process.exit(1), 15_000).unref();
+        sql?.server.close();
+        await mf.dispose();
+        process.exit(0);
+      })();
+      return stopping;
     };
+    // A reader that has gone (a test binary exiting) must not crash the launcher on the
+    // workers' last log lines before it has stopped workerd.
+    for (const stream of [process.stdout, process.stderr]) stream.on("error", () => {});
     process.on("SIGINT", stop);
     process.on("SIGTERM", stop);
     // For test harnesses: stop when the parent goes away and our stdin closes.
