@@ -619,7 +619,8 @@ fn serve_seeded() {
 
 /// `./deploy.sh bench --peer`: the same authenticated route, `GET /api/v1/devices` for a
 /// customer with 20 devices, on the TypeScript peer (`../shared/bench/peer-ts`, or
-/// `NOIZYLAB_PEER`) and on the project, in alternating rounds with one load generator.
+/// `NOIZYLAB_PEER`) and on the project: after a warm-up of both at once ([`WARM_UP_SECS`]),
+/// in alternating rounds with one load generator, then side by side.
 fn peer_comparison(quick: bool) {
     use std::io::BufRead;
     let dir = std::env::var("NOIZYLAB_PEER")
@@ -678,9 +679,8 @@ fn peer_comparison(quick: bool) {
     }
     let ours = p.url("/api/v1/devices");
     let (clients, secs, rounds) = if quick { (16, 3, 1) } else { (16, 10, 3) };
-    // Warm both up: compile the wasm, fill the caches the way a steady state has them.
-    let _ = load(&peer_url, &peer_token, clients, 2);
-    let _ = load(&ours, &customer, clients, 2);
+    let pids = workerd_under(peer.id()).zip(workerd_under(p.pid()));
+    warm_up(pids, (&peer_url, &peer_token), (&ours, &customer), clients, if quick { 6 } else { WARM_UP_SECS });
     println!("\nGET /api/v1/devices, customer with 20 devices, {clients} connections, {secs} s rounds, alternating\n");
     println!("{:<10} {:<8} {:>10} {:>9} {:>9}", "round", "side", "req/s", "p50 ms", "p99 ms");
     let (mut peer_rps, mut our_rps, mut peer_p50, mut our_p50) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -701,7 +701,7 @@ fn peer_comparison(quick: bool) {
         our_rps.iter().zip(&peer_rps).map(|(o, p)| format!("{:.2}", o / p)).collect::<Vec<_>>().join(", ")
     );
     println!("p50 project/peer: {:.2}× (lower is better)", mean(&our_p50) / mean(&peer_p50));
-    side_by_side(peer.id(), &peer_url, &peer_token, p.pid(), &ours, &customer, clients, secs, rounds);
+    side_by_side(pids, (&peer_url, &peer_token), (&ours, &customer), clients, secs, rounds);
 
     // The project's other authenticated routes, for scale (the peer has only the list).
     let opened = authed(&p, "POST", "/api/v1/tickets", &customer, Some(&json!({ "title": "Bench" })));
@@ -725,26 +725,66 @@ fn peer_comparison(quick: bool) {
     p.stop();
 }
 
+/// How long both sides are loaded before anything is measured: one whole rate window.
+/// A server in service has been serving for longer than that, and both sides change
+/// under load until then: the project's wasm starts in V8's baseline compiler (Liftoff)
+/// and is recompiled by its optimising one function by function as each gets hot, and
+/// each side's `Gate` fills its minute's window (the peer's holds every hit of it, which
+/// it filters on each request). Measuring earlier would compare a start, not a service.
+const WARM_UP_SECS: u64 = 60;
+
+/// The two workerd processes, the peer's and the project's (`None` if either was not found
+/// under its launcher): whose CPU time is read.
+type Workerds = Option<(u32, u32)>;
+
+/// A side under load: its URL and the bearer token it is called with.
+type Side<'a> = (&'a str, &'a str);
+
+/// One stretch of `secs` with both sides loaded at once, `each` connections each: (peer
+/// req/s, project req/s, project/peer CPU per request, NaN without the processes).
+fn both_at_once(pids: Workerds, peer: Side, ours: Side, each: usize, secs: u64) -> (f64, f64, f64) {
+    let ticks = |pid: Option<u32>| pid.and_then(cpu_ticks);
+    let before = (ticks(pids.map(|p| p.0)), ticks(pids.map(|p| p.1)));
+    let ((peer_rps, _), (our_rps, _)) = std::thread::scope(|s| {
+        let peer = s.spawn(|| load(peer.0, peer.1, each, secs));
+        let ours = s.spawn(|| load(ours.0, ours.1, each, secs));
+        (peer.join().expect("peer load"), ours.join().expect("project load"))
+    });
+    let after = (ticks(pids.map(|p| p.0)), ticks(pids.map(|p| p.1)));
+    let spent = |before: Option<u64>, after: Option<u64>| match (before, after) {
+        (Some(b), Some(a)) => a.saturating_sub(b) as f64,
+        _ => f64::NAN,
+    };
+    // Ticks per request on each side; the clock's tick length cancels in the ratio.
+    let cpu_ratio = (spent(before.1, after.1) / our_rps) / (spent(before.0, after.0) / peer_rps);
+    (peer_rps, our_rps, cpu_ratio)
+}
+
+/// Loads both sides at once for `secs` (see [`WARM_UP_SECS`]) in 10 s stretches and prints
+/// each stretch's project/peer throughput: how the two compare from a cold start on.
+fn warm_up(pids: Workerds, peer: Side, ours: Side, clients: usize, secs: u64) {
+    let each = (clients / 2).max(1);
+    let stretch = secs.min(10);
+    let mut ratios = Vec::new();
+    for _ in 0..secs.div_ceil(stretch) {
+        let (peer_rps, our_rps, _) = both_at_once(pids, peer, ours, each, stretch);
+        ratios.push(format!("{:.2}", our_rps / peer_rps));
+    }
+    println!(
+        "\nwarm-up: both loaded at once for {secs} s ({each} connections each); project/peer req/s by {stretch} s from the first request: {}",
+        ratios.join(", ")
+    );
+}
+
 /// Both sides loaded at the same time, `clients / 2` connections each, for `rounds` rounds:
 /// whatever slows the machine during a round slows both, which alternated rounds cannot
 /// promise on a shared machine. Prints each side's req/s and the CPU its workerd spent per
 /// request (from `/proc/<pid>/stat`), as ratios.
-#[allow(clippy::too_many_arguments)]
-fn side_by_side(
-    peer_root: u32,
-    peer_url: &str,
-    peer_token: &str,
-    our_root: u32,
-    our_url: &str,
-    our_token: &str,
-    clients: usize,
-    secs: u64,
-    rounds: usize,
-) {
-    let (Some(peer_pid), Some(our_pid)) = (workerd_under(peer_root), workerd_under(our_root)) else {
+fn side_by_side(pids: Workerds, peer: Side, ours: Side, clients: usize, secs: u64, rounds: usize) {
+    if pids.is_none() {
         println!("\nside by side: skipped (no workerd process found under the peer or the project)");
         return;
-    };
+    }
     let each = (clients / 2).max(1);
     println!(
         "\nside by side: both loaded at once, {each} connections each, {secs} s rounds; CPU per request of each side's workerd\n"
@@ -755,19 +795,7 @@ fn side_by_side(
     );
     let (mut rps_ratios, mut cpu_ratios) = (Vec::new(), Vec::new());
     for round in 1..=rounds {
-        let (peer_before, our_before) = (cpu_ticks(peer_pid), cpu_ticks(our_pid));
-        let ((peer_rps, _), (our_rps, _)) = std::thread::scope(|s| {
-            let peer = s.spawn(|| load(peer_url, peer_token, each, secs));
-            let ours = s.spawn(|| load(our_url, our_token, each, secs));
-            (peer.join().expect("peer load"), ours.join().expect("project load"))
-        });
-        let (peer_after, our_after) = (cpu_ticks(peer_pid), cpu_ticks(our_pid));
-        let spent = |before: Option<u64>, after: Option<u64>| match (before, after) {
-            (Some(b), Some(a)) => a.saturating_sub(b) as f64,
-            _ => f64::NAN,
-        };
-        // Ticks per request on each side; the clock's tick length cancels in the ratio.
-        let cpu_ratio = (spent(our_before, our_after) / our_rps) / (spent(peer_before, peer_after) / peer_rps);
+        let (peer_rps, our_rps, cpu_ratio) = both_at_once(pids, peer, ours, each, secs);
         println!(
             "{:<10} {:>12.0} {:>14.0} {:>13.2}× {:>21.2}×",
             round,
