@@ -159,3 +159,33 @@ fn a_room_survives_eviction_and_a_restart_of_the_platform() {
         back["replayed"].as_array().map(|r| r.iter().map(|f| f["text"].clone()).collect()).unwrap_or_default();
     assert_eq!(texts, [json!("step 1: opened the case"), json!("step 2: replaced the filter caps")]);
 }
+
+/// Without its binding to the rooms (`NOIZYLAB_GATEWAY_ROOMS=via-main`) the gateway
+/// forwards a room's upgrade to `main`, whose own route redeems the ticket and hands the
+/// socket to the same room: the path a deployment without the binding takes.
+#[test]
+fn without_the_gateways_room_binding_main_joins_the_room_the_same_way() {
+    let p = Platform::fresh_with("room-via-main", &[("NOIZYLAB_GATEWAY_ROOMS", "via-main")]);
+    // The setting took: the gateway has no rooms to reach.
+    let health = get(&p.url("/health")).json();
+    let rooms = health["checks"].as_array().and_then(|c| c.iter().find(|c| c["binding"] == "TICKET_ROOM").cloned());
+    assert_eq!(rooms.as_ref().map(|c| c["status"].clone()), Some(json!("failed")), "{health:#}");
+
+    let (customer, ticket) = a_ticket(&p);
+    let tech = access(&technician(&p));
+    let (mut c, hello) = join(&p, &customer, &ticket, None);
+    assert_eq!(hello["hello"]["you"]["staff"], false);
+    let (mut t, hello) = join(&p, &tech, &ticket, None);
+    assert_eq!(hello["hello"]["you"]["staff"], true);
+    send_frame(&mut t, &json!({ "type": "note", "text": "Checked the rails" }));
+    assert_eq!(next_of(&mut t, "note")["visibility"], "internal");
+    send_frame(&mut t, &json!({ "type": "message", "text": "Ready tomorrow" }));
+    assert_eq!(next_of(&mut c, "message")["text"], "Ready tomorrow", "the customer got the message, not the note");
+
+    // Single use, and only for a caller who may see the ticket, on this route too.
+    let r = authed(&p, "POST", &format!("/api/v1/tickets/{ticket}/live/ticket"), &customer, None).json();
+    let path = r["path"].as_str().expect("path").to_owned();
+    assert!(connect(&p.ws_url(&path)).is_ok(), "the ticket works once");
+    assert!(connect(&p.ws_url(&path)).is_err(), "and only once");
+    assert!(connect(&p.ws_url(&format!("/api/v1/tickets/{ticket}/live?ticket=AAAA"))).is_err());
+}
