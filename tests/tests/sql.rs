@@ -385,3 +385,37 @@ fn a_deal_has_one_open_purchase_request_and_a_request_one_purchase_order() {
     order("po1").expect("the approval's order");
     assert!(order("po2").is_err(), "a second order for the same approval");
 }
+
+#[test]
+fn pruning_a_callers_old_idempotency_keys_reads_them_by_age_and_keeps_the_days() {
+    let conn = migrated();
+    // The statement main's `idempotency` module runs before each idempotent write.
+    let prune = "DELETE FROM idempotency_keys WHERE actor = ?1 AND created_at < ?2";
+    let plan: Vec<String> = conn
+        .prepare(&format!("EXPLAIN QUERY PLAN {prune}"))
+        .expect("plan")
+        .query_map(params!["usr_a", 1_000], |row| row.get::<_, String>(3))
+        .expect("query")
+        .filter_map(Result::ok)
+        .collect();
+    assert!(
+        plan.iter().any(|step| step.contains("idempotency_keys_by_age") && step.contains("created_at<?")),
+        "the prune should search (actor, created_at), not read every key of the caller: {plan:?}"
+    );
+    for (actor, key, at) in [("usr_a", "old", 500), ("usr_a", "new", 1_500), ("usr_b", "old", 500)] {
+        conn.execute(
+            "INSERT INTO idempotency_keys (actor, key, fingerprint, created_at) VALUES (?1, ?2, 'f', ?3)",
+            params![actor, key, at],
+        )
+        .expect("insert");
+    }
+    assert_eq!(conn.execute(prune, params!["usr_a", 1_000]).expect("prune"), 1);
+    let left: Vec<(String, String)> = conn
+        .prepare("SELECT actor, key FROM idempotency_keys ORDER BY actor, key")
+        .expect("select")
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+        .expect("query")
+        .filter_map(Result::ok)
+        .collect();
+    assert_eq!(left, [("usr_a".into(), "new".into()), ("usr_b".into(), "old".into())]);
+}
