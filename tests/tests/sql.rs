@@ -391,13 +391,7 @@ fn pruning_a_callers_old_idempotency_keys_reads_them_by_age_and_keeps_the_days()
     let conn = migrated();
     // The statement main's `idempotency` module runs before each idempotent write.
     let prune = "DELETE FROM idempotency_keys WHERE actor = ?1 AND created_at < ?2";
-    let plan: Vec<String> = conn
-        .prepare(&format!("EXPLAIN QUERY PLAN {prune}"))
-        .expect("plan")
-        .query_map(params!["usr_a", 1_000], |row| row.get::<_, String>(3))
-        .expect("query")
-        .filter_map(Result::ok)
-        .collect();
+    let plan = plan(&conn, prune);
     assert!(
         plan.iter().any(|step| step.contains("idempotency_keys_by_age") && step.contains("created_at<?")),
         "the prune should search (actor, created_at), not read every key of the caller: {plan:?}"
@@ -418,4 +412,56 @@ fn pruning_a_callers_old_idempotency_keys_reads_them_by_age_and_keeps_the_days()
         .filter_map(Result::ok)
         .collect();
     assert_eq!(left, [("usr_a".into(), "new".into()), ("usr_b".into(), "old".into())]);
+}
+
+/// SQLite's plan for a statement, a step per line (its parameters bound to NULL).
+fn plan(conn: &Connection, sql: &str) -> Vec<String> {
+    let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap_or_else(|e| panic!("{e}: {sql}"));
+    let nulls = vec![rusqlite::types::Null; stmt.parameter_count()];
+    stmt.query_map(rusqlite::params_from_iter(nulls), |row| row.get::<_, String>(3))
+        .expect("plan")
+        .filter_map(Result::ok)
+        .collect()
+}
+
+#[test]
+fn reads_of_tables_that_grow_with_the_shops_history_go_through_an_index() {
+    let conn = migrated();
+    // Each statement as its worker runs it, and the index it must be answered from.
+    let reads = [
+        (
+            "SELECT technician_id, SUM(COALESCE(stopped_at, ?2) - started_at) AS seconds, SUM(stopped_at IS NULL) AS running
+             FROM ticket_timers WHERE ticket_id = ?1 GROUP BY technician_id ORDER BY technician_id",
+            "ticket_timers_by_ticket",
+        ),
+        (
+            "SELECT id, workspace_id, key_hash, scopes, rate_limit, expires_at FROM api_keys
+             WHERE created_by = ?1 AND revoked_at IS NULL AND (?2 IS NULL OR workspace_id = ?2)",
+            "api_keys_by_creator",
+        ),
+        (
+            "SELECT id, emailed_at FROM diagnostic_reports WHERE session_id = ?1 ORDER BY created_at LIMIT 1",
+            "diagnostic_reports_by_session",
+        ),
+        ("SELECT code AS value FROM part_codes WHERE part_id = ?1 ORDER BY code", "part_codes_by_part"),
+        ("DELETE FROM part_codes WHERE part_id = ?1", "part_codes_by_part"),
+        ("SELECT COUNT(*) AS n FROM vision_analyses WHERE reference_id = ?1", "vision_analyses_by_reference"),
+        (
+            "SELECT choice, correct, score, at FROM training_attempts WHERE user_id = ?1 AND simulation_id = ?2 ORDER BY id LIMIT 1",
+            "training_attempts_by_simulation",
+        ),
+        (
+            "SELECT seq, part_id, location, bin, kind, quantity, reserved, ticket_id, reason, actor_id, at FROM stock_ledger
+             WHERE workspace_id = ?1 AND (?2 IS NULL OR part_id = ?2) AND (?3 IS NULL OR ticket_id = ?3)
+             ORDER BY seq DESC LIMIT 500",
+            "stock_ledger_by_workspace",
+        ),
+    ];
+    for (sql, index) in reads {
+        let steps = plan(&conn, sql);
+        assert!(
+            steps.iter().any(|s| s.contains(index)) && !steps.iter().any(|s| s.starts_with("SCAN")),
+            "expected a search through {index}, got {steps:?} for {sql}"
+        );
+    }
 }
