@@ -183,8 +183,16 @@ fn main() {
     if let (Some(url), Some(token)) = (flag(&args, "--load"), flag(&args, "--token")) {
         // One round of the `--peer` load against any URL (a `--serve` platform, the peer).
         let secs = flag(&args, "--secs").and_then(|s| s.parse().ok()).unwrap_or(10);
-        let (rps, lat) = load(&url, &token, 16, secs);
-        println!("{rps:.0} req/s, p50 {:.2} ms, p99 {:.2} ms", lat.pct(50.0), lat.pct(99.0));
+        let connections = flag(&args, "--connections").and_then(|s| s.parse().ok()).unwrap_or(16);
+        let want = flag(&args, "--want").and_then(|s| s.parse().ok()).unwrap_or(200);
+        let (rps, lat) = load_with(&url, &token, connections, secs, None, want);
+        println!(
+            "{rps:.0} req/s, p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms",
+            lat.pct(50.0),
+            lat.pct(90.0),
+            lat.pct(99.0),
+            lat.pct(99.9)
+        );
         return;
     }
     let clients: usize = args
