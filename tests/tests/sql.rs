@@ -465,3 +465,33 @@ fn reads_of_tables_that_grow_with_the_shops_history_go_through_an_index() {
         );
     }
 }
+
+#[test]
+fn a_persons_export_and_erasure_read_only_their_rows() {
+    let conn = migrated();
+    // As main's `privacy` module runs them: by person, in every workspace.
+    let statements = [
+        "SELECT id, workspace_id, name, type, make, model, serial, imei, os, specs, health_score, last_scan_at,
+                created_at, deleted_at FROM devices WHERE owner_id = ?1 ORDER BY created_at",
+        "SELECT s.id, s.device_id, s.status, s.created_at, s.completed_at FROM device_scans s
+         JOIN devices d ON d.id = s.device_id WHERE d.owner_id = ?1 ORDER BY s.created_at",
+        "SELECT id, workspace_id, number, device_id, title, description, status, priority, due_at, quote_id,
+                created_at, updated_at FROM tickets WHERE customer_id = ?1 ORDER BY created_at",
+        "SELECT e.ticket_id, e.at, e.actor_id, e.kind, e.from_status, e.to_status, e.body FROM ticket_timeline e
+         JOIN tickets t ON t.id = e.ticket_id WHERE t.customer_id = ?1 AND e.visibility = 'customer' ORDER BY e.seq",
+        "SELECT a.id, a.ticket_id, a.filename, a.content_type, a.size, a.created_at FROM ticket_attachments a
+         JOIN tickets t ON t.id = a.ticket_id WHERE t.customer_id = ?1 AND a.visibility = 'customer'",
+        "SELECT seq, at, action, workspace_id, target, ip, request_id FROM audit_log
+         WHERE actor = ?1 OR target = ?1 ORDER BY seq",
+        "UPDATE devices SET name = 'deleted', make = NULL, model = NULL, serial = NULL, imei = NULL, os = NULL,
+                specs = '{}', deleted_at = COALESCE(deleted_at, ?2) WHERE owner_id = ?1",
+        "UPDATE chat_messages SET text = '(deleted)', intent = NULL,
+                sender_name = CASE WHEN sender_id = ?1 THEN 'deleted' ELSE sender_name END
+          WHERE sender_id = ?1
+             OR (role = 'agent' AND conversation_id IN (SELECT id FROM chat_conversations WHERE customer_id = ?1))",
+    ];
+    for sql in statements {
+        let steps = plan(&conn, sql);
+        assert!(!steps.iter().any(|s| s.starts_with("SCAN")), "a whole table read for one person: {steps:?} for {sql}");
+    }
+}
