@@ -91,6 +91,59 @@ fn two_technicians_and_a_customer_share_a_room_and_the_customer_never_sees_a_not
     assert!(replayed.iter().all(|f| f["visibility"] == "customer"), "{replayed:?}");
 }
 
+/// The frames a socket reads up to and including the next one of `kind`.
+fn frames_until(socket: &mut Socket, kind: &str) -> Vec<Value> {
+    let mut seen = Vec::new();
+    for _ in 0..50 {
+        let frame = next_json(socket);
+        assert_ne!(frame["type"], "error", "{frame}");
+        let done = frame["type"] == kind;
+        seen.push(frame);
+        if done {
+            return seen;
+        }
+    }
+    panic!("no {kind} frame in {seen:?}")
+}
+
+#[test]
+fn typing_reaches_the_others_it_may_and_is_not_kept() {
+    let p = platform();
+    let (customer, ticket) = a_ticket(p);
+    let tech1 = access(&technician(p));
+    let tech2 = access(&technician(p));
+    let (mut c, _) = join(p, &customer, &ticket, None);
+    let (mut t1, _) = join(p, &tech1, &ticket, None);
+    let (mut t2, _) = join(p, &tech2, &ticket, None);
+    while next_of(&mut c, "presence")["members"].as_array().map_or(0, Vec::len) < 3 {}
+    let typing = |frames: &[Value]| frames.iter().filter(|f| f["type"] == "typing").cloned().collect::<Vec<_>>();
+
+    // Staff typing may be an internal note: the other technician sees it, the customer
+    // does not, and nobody is told of their own typing. A message sent after it is the
+    // marker that everything before it has arrived.
+    send_frame(&mut t1, &json!({ "type": "typing", "on": true }));
+    send_frame(&mut t1, &json!({ "type": "message", "text": "One moment" }));
+    let seen = typing(&frames_until(&mut t2, "message"));
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(seen[0]["on"], true);
+    assert!(seen[0]["from"].as_str().is_some_and(|f| !f.is_empty()), "{seen:?}");
+    assert!(typing(&frames_until(&mut c, "message")).is_empty(), "the customer saw staff typing");
+    assert!(typing(&frames_until(&mut t1, "message")).is_empty(), "the typist was told of their own typing");
+
+    // A customer's typing reaches the staff; it is not kept, so a replay has none of it.
+    send_frame(&mut c, &json!({ "type": "typing", "on": false }));
+    send_frame(&mut c, &json!({ "type": "message", "text": "Thanks" }));
+    for tech in [&mut t1, &mut t2] {
+        let seen = typing(&frames_until(tech, "message"));
+        assert_eq!(seen.len(), 1, "{seen:?}");
+        assert_eq!(seen[0]["on"], false);
+    }
+    let (_, again) = join(p, &tech1, &ticket, Some(0));
+    let replayed = again["replayed"].as_array().cloned().unwrap_or_default();
+    assert_eq!(replayed.iter().filter(|f| f["type"] == "message").count(), 2, "{replayed:?}");
+    assert!(typing(&replayed).is_empty(), "{replayed:?}");
+}
+
 #[test]
 fn a_member_who_reconnects_with_the_last_sequence_misses_nothing() {
     let p = platform();

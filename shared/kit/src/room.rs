@@ -689,10 +689,11 @@ impl Room {
             }
             ClientFrame::Typing { on } => {
                 // Staff typing may be an internal note: only staff hear it.
-                let frame = json!({ "type": "typing", "from": member.name, "on": on });
+                // Serialised once for everyone.
+                let frame = json!({ "type": "typing", "from": member.name, "on": on }).to_string();
                 for (peer, them) in self.trusted() {
                     if !peer.eq(ws) && (them.staff || !member.staff) {
-                        let _ = send_json(&peer, &frame);
+                        let _ = peer.send_with_str(&frame);
                     }
                 }
                 Ok(())

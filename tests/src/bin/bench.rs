@@ -43,8 +43,10 @@ fn time_ms(f: impl FnOnce()) -> f64 {
     start.elapsed().as_secs_f64() * 1000.0
 }
 
-/// Broadcast: `clients` sockets in one room; one note, timed until every socket has it.
-fn broadcast(p: &Platform, room_path: &dyn Fn() -> String, clients: usize, quick: bool) -> Stats {
+/// Broadcast: `clients` sockets in one room; one note, timed until every socket has it;
+/// then the same with a frame the room does not store (typing), which tells the fan-out
+/// apart from the storage commit a stored frame waits for before it goes out.
+fn broadcast(p: &Platform, room_path: &dyn Fn() -> String, clients: usize, quick: bool) -> (Stats, Stats) {
     eprintln!("broadcast: connecting {clients} sockets to one room…");
     let mut sockets: Vec<Socket> = Vec::with_capacity(clients);
     for i in 0..clients {
@@ -64,54 +66,93 @@ fn broadcast(p: &Platform, room_path: &dyn Fn() -> String, clients: usize, quick
     }
     let mut sender = sockets.remove(0);
     let rounds = if quick { 20 } else { 50 };
-    let fan = fan_out(&mut sender, sockets, rounds);
-    Stats { name: format!("broadcast to {clients} clients (all received)"), samples: fan }
+    let mut readers = Readers::new(sockets);
+    let stored = fan_out(&mut sender, &mut readers, rounds, Fanout::Stored);
+    let signal = fan_out(&mut sender, &mut readers, rounds, Fanout::NotStored);
+    (
+        Stats { name: format!("broadcast to {clients} clients (all received)"), samples: stored },
+        Stats { name: "  the same, not stored (typing)".to_owned(), samples: signal },
+    )
 }
 
-/// Times `rounds` notes from `sender` until every other socket has read it. One thread
+/// What a broadcast round sends.
+#[derive(Clone, Copy)]
+enum Fanout {
+    /// A note: stored in the room's SQLite, then sent (the sender gets it too).
+    Stored,
+    /// Typing: sent, not stored (to everyone but the sender).
+    NotStored,
+}
+
+/// The receiving sockets, non-blocking, registered once with one epoll instance.
+struct Readers {
+    sockets: Vec<Socket>,
+    poll: mio::Poll,
+}
+
+impl Readers {
+    fn new(mut sockets: Vec<Socket>) -> Readers {
+        use mio::unix::SourceFd;
+        use mio::{Interest, Poll, Token};
+        use std::os::fd::AsRawFd;
+        use tungstenite::stream::MaybeTlsStream;
+
+        let poll = Poll::new().expect("epoll");
+        for (i, s) in sockets.iter_mut().enumerate() {
+            let MaybeTlsStream::Plain(stream) = s.get_mut() else { panic!("the bench speaks plain ws://") };
+            stream.set_nonblocking(true).expect("non-blocking socket");
+            let fd = stream.as_raw_fd();
+            poll.registry().register(&mut SourceFd(&fd), Token(i), Interest::READABLE).expect("register socket");
+        }
+        Readers { sockets, poll }
+    }
+}
+
+/// Times `rounds` frames from `sender` until every other socket has read it. One thread
 /// reads all the sockets, woken by the kernel when one has data (epoll, through `mio`), as
 /// a load generator does: a thread per socket would measure a thousand client threads
 /// taking turns on two cores more than the room. A note missing after 10 s fails the run.
-fn fan_out(sender: &mut Socket, mut sockets: Vec<Socket>, rounds: usize) -> Vec<f64> {
-    use mio::unix::SourceFd;
-    use mio::{Events, Interest, Poll, Token};
-    use std::os::fd::AsRawFd;
-    use tungstenite::stream::MaybeTlsStream;
+fn fan_out(sender: &mut Socket, readers: &mut Readers, rounds: usize, what: Fanout) -> Vec<f64> {
+    use mio::Events;
     use tungstenite::Message;
 
-    let mut poll = Poll::new().expect("epoll");
-    for (i, s) in sockets.iter_mut().enumerate() {
-        let MaybeTlsStream::Plain(stream) = s.get_mut() else { panic!("the bench speaks plain ws://") };
-        stream.set_nonblocking(true).expect("non-blocking socket");
-        let fd = stream.as_raw_fd();
-        poll.registry().register(&mut SourceFd(&fd), Token(i), Interest::READABLE).expect("register socket");
-    }
     let mut events = Events::with_capacity(1024);
     let mut samples = Vec::with_capacity(rounds);
     for round in 0..rounds {
         // The sender's frame quota (2 a second): pace the rounds, outside the timing.
         std::thread::sleep(FRAME_PACE);
         let text = format!("round {round}");
-        let is_note = |frame: &str| {
-            serde_json::from_str::<serde_json::Value>(frame)
-                .is_ok_and(|v| v["type"] == "note" && v["text"] == text.as_str())
+        // Typing frames carry no text: rounds alternate `on`, and each round ends only
+        // once every socket has read its frame, so a frame of the wanted `on` is this round's.
+        let on = round % 2 == 0;
+        let is_ours = |frame: &str| {
+            serde_json::from_str::<serde_json::Value>(frame).is_ok_and(|v| match what {
+                Fanout::Stored => v["type"] == "note" && v["text"] == text.as_str(),
+                Fanout::NotStored => v["type"] == "typing" && v["on"] == on,
+            })
         };
+        let sockets = &mut readers.sockets;
         let mut got = vec![false; sockets.len()];
         let mut left = sockets.len();
         let start = Instant::now();
-        send_frame(sender, &json!({ "type": "note", "text": text }));
-        while next_json(sender)["type"] != "note" {}
+        match what {
+            Fanout::Stored => {
+                send_frame(sender, &json!({ "type": "note", "text": text }));
+                while next_json(sender)["type"] != "note" {}
+            }
+            Fanout::NotStored => send_frame(sender, &json!({ "type": "typing", "on": on })),
+        }
         while left > 0 {
             let wait = Duration::from_secs(10).checked_sub(start.elapsed());
-            assert!(wait.is_some(), "round {round}: {left} sockets never got the note");
-            poll.poll(&mut events, wait).expect("epoll wait");
+            assert!(wait.is_some(), "round {round}: {left} sockets never got the frame");
+            readers.poll.poll(&mut events, wait).expect("epoll wait");
             for event in events.iter() {
                 let i = event.token().0;
                 // Edge-triggered: read until the socket has nothing more.
                 loop {
                     match sockets[i].read() {
                         Ok(Message::Text(frame)) => {
-                            if !got[i] && is_note(frame.as_str()) {
+                            if !got[i] && is_ours(frame.as_str()) {
                                 got[i] = true;
                                 left -= 1;
                             }
@@ -225,8 +266,10 @@ fn main() {
     });
 
     if args.iter().any(|a| a == "--broadcast") {
-        let b = broadcast(&p, &room_path, clients, quick);
-        println!("{}: p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms", b.name, b.pct(50.0), b.pct(95.0), b.pct(99.0));
+        let (stored, not_stored) = broadcast(&p, &room_path, clients, quick);
+        for b in [stored, not_stored] {
+            println!("{}: p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms", b.name, b.pct(50.0), b.pct(95.0), b.pct(99.0));
+        }
         p.stop();
         return;
     }
@@ -291,7 +334,7 @@ fn main() {
     phase("measuring a 12-megapixel board analysis");
     let vision = vision_12mp(&p, &owner, if quick { 3 } else { 8 });
 
-    let broadcast = broadcast(&p, &room_path, clients, quick);
+    let (broadcast, broadcast_not_stored) = broadcast(&p, &room_path, clients, quick);
 
     // A thousand sockets leaving tell each other so (presence): let the room finish before
     // measuring throughput, or the first figure measures the room instead.
@@ -316,6 +359,7 @@ fn main() {
         &ws_connect,
         &ws_only,
         &broadcast,
+        &broadcast_not_stored,
         &chat_answer,
         &scan_engine,
         &scan_whole,
