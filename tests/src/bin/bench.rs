@@ -135,11 +135,11 @@ fn fan_out(sender: &mut Socket, readers: &mut Readers, rounds: usize, what: Fano
         let mut got = vec![false; sockets.len()];
         let mut left = sockets.len();
         let start = Instant::now();
+        // The sender's own copy of a note is read after the round: read first, it made the
+        // round wait for wherever the room put the sender in its order before the others
+        // were read, and read them one by one after it instead of as they came.
         match what {
-            Fanout::Stored => {
-                send_frame(sender, &json!({ "type": "note", "text": text }));
-                while next_json(sender)["type"] != "note" {}
-            }
+            Fanout::Stored => send_frame(sender, &json!({ "type": "note", "text": text })),
             Fanout::NotStored => send_frame(sender, &json!({ "type": "typing", "on": on })),
         }
         while left > 0 {
@@ -165,6 +165,9 @@ fn fan_out(sender: &mut Socket, readers: &mut Readers, rounds: usize, what: Fano
             }
         }
         samples.push(start.elapsed().as_secs_f64() * 1000.0);
+        if let Fanout::Stored = what {
+            while next_json(sender)["type"] != "note" {}
+        }
     }
     samples
 }
