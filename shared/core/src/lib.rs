@@ -31,6 +31,7 @@ pub mod services;
 pub mod stripe;
 pub mod text;
 pub mod tickets;
+pub mod time;
 pub mod vision;
 pub mod voice;
 pub mod webhooks;

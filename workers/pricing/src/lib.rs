@@ -403,7 +403,8 @@ async fn estimate(mut req: Request, call: &Call) -> ApiResult<Response> {
     let priced = pricing::price(&list, &inputs);
     // Held to the bounds a price list is saved with, for one stored before they existed.
     let expires_secs = now_secs() + list.quote_valid_hours.clamp(1, MAX_VALID_HOURS) * 3600;
-    let expires_at = js_time(expires_secs);
+    let expires_at = noizylab_core::time::rfc3339_millis(expires_secs.saturating_mul(1000))
+        .ok_or_else(|| ApiError::internal(format!("quote expiry {expires_secs} is not a date")))?;
     let quote = Quote {
         quote_id: format!("Q{}", &random::id()?[..12].to_ascii_uppercase()),
         ticket_id: ticket_id.clone(),
@@ -468,10 +469,6 @@ async fn estimate(mut req: Request, call: &Call) -> ApiResult<Response> {
         events::publish(call, about, &issued).await?;
     }
     http::created(&quote)
-}
-
-fn js_time(secs: i64) -> String {
-    String::from(js_sys::Date::new(&((secs as f64) * 1000.0).into()).to_iso_string())
 }
 
 /// Moves the ticket for a quote event through `main`; its refusals come back as they are.

@@ -2,7 +2,7 @@
 //! certifications their first answers have now earned.
 
 use noizylab_kit::caller::Caller;
-use noizylab_kit::{time, ApiResult, Call};
+use noizylab_kit::{time, ApiError, ApiResult, Call};
 use serde::Deserialize;
 
 use crate::domain::{level_of, Level};
@@ -79,7 +79,7 @@ pub async fn certify(call: &Call, who: &Caller) -> ApiResult<Vec<String>> {
         if !met {
             continue;
         }
-        let expires = expiry(&now, c.valid_days);
+        let expires = expiry(&now, c.valid_days)?;
         let changed = db
             .run(
                 store::CERTIFICATE_AWARD,
@@ -99,9 +99,8 @@ pub async fn certify(call: &Call, who: &Caller) -> ApiResult<Vec<String>> {
     Ok(earned)
 }
 
-/// `now` plus `days`, as RFC 3339 (through the platform's Date).
-pub fn expiry(now: &str, days: i64) -> String {
-    let start = js_sys::Date::new(&now.into());
-    let ms = start.get_time() + days as f64 * 86_400_000.0;
-    String::from(js_sys::Date::new(&ms.into()).to_iso_string())
+/// `now` plus `days` (negative: back), as RFC 3339.
+pub fn expiry(now: &str, days: i64) -> ApiResult<String> {
+    noizylab_core::time::add_days(now, days)
+        .ok_or_else(|| ApiError::internal(format!("{now} moved by {days} days is not a date")))
 }

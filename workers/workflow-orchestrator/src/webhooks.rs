@@ -125,12 +125,12 @@ pub async fn deliver(call: &Call, id: &str) -> ApiResult<()> {
     }
     // This try is ours alone: a copy of the message finds the count moved on, or the next
     // try not yet due (a copy of a failed try's message must not skip the back-off).
-    let soon = worker::js_sys::Date::new(&(time::now_millis() as f64 + 1000.0).into());
+    let soon = in_secs(1)?;
     let claimed = db
         .run(
             "UPDATE webhook_deliveries SET attempts = attempts + 1
              WHERE id = ?1 AND status = 'pending' AND attempts = ?2 AND (next_attempt_at IS NULL OR next_attempt_at <= ?3)",
-            &[d.id.as_str().into(), int(d.attempts), String::from(soon.to_iso_string()).into()],
+            &[d.id.as_str().into(), int(d.attempts), soon.as_str().into()],
         )
         .await?;
     if claimed != 1 {
@@ -146,18 +146,24 @@ pub async fn deliver(call: &Call, id: &str) -> ApiResult<()> {
         return finish(call, &d, "failed", status, Some(&error)).await;
     }
     let wait = webhooks::retry_after(attempt);
-    let next = worker::js_sys::Date::new(&(time::now_millis() as f64 + f64::from(wait) * 1000.0).into());
+    let next = in_secs(wait)?;
     db.run(
         "UPDATE webhook_deliveries SET last_status = ?2, last_error = ?3, next_attempt_at = ?4 WHERE id = ?1",
         &[
             d.id.as_str().into(),
             status.map(|s| int(i64::from(s))).unwrap_or(worker::wasm_bindgen::JsValue::NULL),
             error.as_str().into(),
-            String::from(next.to_iso_string()).into(),
+            next.as_str().into(),
         ],
     )
     .await?;
     ask(call, &d.id, wait).await
+}
+
+/// Now plus `secs`, as RFC 3339 (a retry's time: at most an hour away).
+fn in_secs(secs: u32) -> ApiResult<String> {
+    let at = i64::try_from(time::now_millis()).unwrap_or(i64::MAX).saturating_add(i64::from(secs) * 1000);
+    noizylab_core::time::rfc3339_millis(at).ok_or_else(|| ApiError::internal(format!("now + {secs} s is not a date")))
 }
 
 async fn finish(call: &Call, d: &Due, status: &str, answered: Option<u16>, error: Option<&str>) -> ApiResult<()> {

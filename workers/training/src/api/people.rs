@@ -85,7 +85,7 @@ pub async fn leaderboard(req: &Request, call: &Call) -> ApiResult<Response> {
         other => return Err(ApiError::invalid_field("period", format!("period is week, month or all, not {other:?}"))),
     };
     let since = match days {
-        Some(d) => progress::expiry(&time::now_rfc3339(), -d),
+        Some(d) => progress::expiry(&time::now_rfc3339(), -d)?,
         None => String::new(),
     };
     let rows: Vec<Standing> =

@@ -880,9 +880,9 @@ fn record(run: &mut Run, step: &Step, input: Value, output: Value, outcome: &str
     });
 }
 
+/// A due time as RFC 3339: now plus at most a task's 720 hours, always a date.
 fn rfc3339(ms: u64) -> String {
-    let d = worker::js_sys::Date::new(&worker::wasm_bindgen::JsValue::from_f64(ms as f64));
-    d.to_iso_string().as_string().unwrap_or_default()
+    i64::try_from(ms).ok().and_then(noizylab_core::time::rfc3339_millis).unwrap_or_default()
 }
 
 /// `text` with each `{{path}}` replaced by what the run has there (nothing if it lacks it).
