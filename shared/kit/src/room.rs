@@ -217,6 +217,35 @@ pub async fn post(stub: &worker::Stub, action: &str, body: &Value) -> crate::Api
     Ok(resp)
 }
 
+/// A frame for many sockets, its text made a JS string once: `WebSocket::send_with_str`
+/// would decode the same UTF-8 into a new JS string for every socket.
+struct Outgoing(js_sys::JsString);
+
+impl Outgoing {
+    fn new(text: &str) -> Outgoing {
+        Outgoing(js_sys::JsString::from(text))
+    }
+
+    /// A peer that went away mid-broadcast is cleaned up by its close event.
+    fn send(&self, ws: &WebSocket) {
+        use wasm_bindgen::JsCast;
+        let _ = ws.as_ref().unchecked_ref::<socket::Socket>().send(&self.0);
+    }
+}
+
+/// The runtime's `WebSocket.send`, taking a JS string as it is.
+mod socket {
+    use wasm_bindgen::prelude::wasm_bindgen;
+
+    #[wasm_bindgen]
+    extern "C" {
+        /// A `WebSocket` seen only for this one method.
+        pub type Socket;
+        #[wasm_bindgen(method, catch, js_name = send)]
+        pub fn send(this: &Socket, text: &js_sys::JsString) -> Result<(), wasm_bindgen::JsValue>;
+    }
+}
+
 fn send_json(ws: &WebSocket, frame: &Value) -> worker::Result<()> {
     ws.send_with_str(frame.to_string())
 }
@@ -475,50 +504,54 @@ impl Room {
                 vec![at.into(), from.into(), kind.into(), visibility.into(), body.to_string().into()],
             )?
             .one()?;
-        // Serialised once for everyone.
-        let text = stored.frame().to_string();
-        for (peer, member) in self.trusted() {
-            if stored.visible_to(&member) {
-                // A peer that went away mid-broadcast is cleaned up by its close event.
-                let _ = peer.send_with_str(&text);
+        let frame = Outgoing::new(&stored.frame().to_string());
+        self.each_trusted(|peer, member| {
+            if stored.visible_to(member) {
+                frame.send(peer);
             }
-        }
+        });
         Ok(stored.seq)
     }
 
     /// Sends a frame that is not kept (typing, say) to every member; internal-only when
     /// `staff_only`.
     pub fn signal(&self, frame: &Value, staff_only: bool) {
-        let text = frame.to_string();
-        for (peer, member) in self.trusted() {
+        let frame = Outgoing::new(&frame.to_string());
+        self.each_trusted(|peer, member| {
             if !staff_only || member.staff {
-                let _ = peer.send_with_str(&text);
+                frame.send(peer);
             }
-        }
+        });
     }
 
     /// Every socket with its member, but for those past [`MAX_SOCKET_AGE_MS`], which are
     /// closed (4001) instead: nothing more reaches a socket on a ticket that old.
     fn trusted(&self) -> Vec<(WebSocket, Member)> {
+        let mut live = Vec::new();
+        self.each_trusted(|ws, m| live.push((ws.clone(), m.clone())));
+        live
+    }
+
+    /// [`Room::trusted`] without copying them out: `f` sees each in turn (a broadcast
+    /// reaches a thousand sockets). `f` must not come back into the room's members.
+    fn each_trusted(&self, mut f: impl FnMut(&WebSocket, &Member)) {
         let now = crate::time::now_millis();
         let mut cache = self.members.borrow_mut();
         let all = cache.get_or_insert_with(|| {
             self.state.get_websockets().into_iter().filter_map(|ws| member_of(&ws).map(|m| (ws, m))).collect()
         });
-        let mut live = Vec::with_capacity(all.len());
         let mut closed = false;
         for (ws, m) in all.iter() {
             if m.stale(now) {
                 let _ = ws.close(Some(CLOSE_ACCESS_CHANGED), Some("this socket is a day old; mint a new room ticket"));
                 closed = true;
             } else {
-                live.push((ws.clone(), m.clone()));
+                f(ws, m);
             }
         }
         if closed {
             *cache = None;
         }
-        live
     }
 
     /// The sockets or their members changed: read them again next time.
@@ -544,10 +577,10 @@ impl Room {
             }
             json!({ "type": "presence", "members": seen.into_values().collect::<Vec<_>>() })
         };
-        let (for_staff, for_customers) = (list(true), list(false));
+        let (for_staff, for_customers) =
+            (Outgoing::new(&list(true).to_string()), Outgoing::new(&list(false).to_string()));
         for (ws, m) in &here {
-            let frame = if m.staff { &for_staff } else { &for_customers };
-            let _ = send_json(ws, frame);
+            if m.staff { &for_staff } else { &for_customers }.send(ws);
         }
         Ok(())
     }
@@ -689,13 +722,12 @@ impl Room {
             }
             ClientFrame::Typing { on } => {
                 // Staff typing may be an internal note: only staff hear it.
-                // Serialised once for everyone.
-                let frame = json!({ "type": "typing", "from": member.name, "on": on }).to_string();
-                for (peer, them) in self.trusted() {
+                let frame = Outgoing::new(&json!({ "type": "typing", "from": member.name, "on": on }).to_string());
+                self.each_trusted(|peer, them| {
                     if !peer.eq(ws) && (them.staff || !member.staff) {
-                        let _ = peer.send_with_str(&frame);
+                        frame.send(peer);
                     }
-                }
+                });
                 Ok(())
             }
             ClientFrame::Presence { step } => {
