@@ -61,8 +61,10 @@ pub const CLOSE_ACCESS_CHANGED: u16 = 4001;
 /// (The owning worker remembers where it let someone in for longer than this: see main's
 /// `live` module.)
 pub const MAX_SOCKET_AGE_MS: u64 = 24 * 60 * 60 * 1000;
-/// How many missed frames one reconnect may replay; older ones stay in storage.
-const MAX_REPLAY: u32 = 1000;
+/// The frames a reconnect missed, oldest first: at most 1,000 (older ones stay in
+/// storage). The limit is written into the statement, not bound (see `noizylab_kit::db`).
+const REPLAY: &str = "SELECT seq, at, sender, kind, visibility, body FROM frames
+                      WHERE seq > ? AND (? = 1 OR visibility = 'customer') ORDER BY seq LIMIT 1000";
 /// Longest a room ticket may live.
 pub const TICKET_TTL_MS: u64 = 60_000;
 
@@ -476,14 +478,8 @@ impl Room {
     }
 
     fn replay(&self, ws: &WebSocket, member: &Member, since: i64) -> worker::Result<usize> {
-        let rows: Vec<Stored> = self
-            .sql()?
-            .exec(
-                "SELECT seq, at, sender, kind, visibility, body FROM frames
-                 WHERE seq > ? AND (? = 1 OR visibility = 'customer') ORDER BY seq LIMIT ?",
-                vec![since.into(), i64::from(member.staff).into(), i64::from(MAX_REPLAY).into()],
-            )?
-            .to_array()?;
+        let rows: Vec<Stored> =
+            self.sql()?.exec(REPLAY, vec![since.into(), i64::from(member.staff).into()])?.to_array()?;
         for row in &rows {
             send_json(ws, &row.frame())?;
         }

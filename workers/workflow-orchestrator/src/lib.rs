@@ -182,10 +182,12 @@ async fn dead_letters(req: &Request, call: &Call) -> ApiResult<Response> {
     let rows: Vec<DeadLetter> = call
         .sql()?
         .all(
-            "SELECT * FROM dead_letters WHERE (?1 IS NULL OR queue = ?1)
-               AND (?2 IS NULL OR json_extract(body, '$.workspace_id') = ?2)
-             ORDER BY received_at DESC LIMIT ?3",
-            &[opt(&queue), opt(&only), limit.into()],
+            &format!(
+                "SELECT * FROM dead_letters WHERE (?1 IS NULL OR queue = ?1)
+                   AND (?2 IS NULL OR json_extract(body, '$.workspace_id') = ?2)
+                 ORDER BY received_at DESC LIMIT {limit}"
+            ),
+            &[opt(&queue), opt(&only)],
         )
         .await?;
     http::ok(&serde_json::json!({ "dead_letters": rows }))

@@ -115,22 +115,23 @@ pub async fn history(req: &Request, call: &Call) -> ApiResult<Response> {
     let rows: Vec<Past> = call
         .sql()?
         .all(
-            "SELECT s.id AS scan_id, s.device_id, d.name AS device_name, s.status, s.health_score,
-                    json_array_length(s.result, '$.issues') AS issues_found,
-                    (SELECT COUNT(*) FROM json_each(s.result, '$.issues') WHERE json_extract(value, '$.severity') = 'critical')
-                        AS critical_issues,
-                    s.created_at, s.completed_at
-             FROM device_scans s JOIN devices d ON d.id = s.device_id
-             WHERE s.workspace_id = ?1 AND d.deleted_at IS NULL
-               AND (?2 IS NULL OR s.device_id = ?2) AND (?3 IS NULL OR d.owner_id = ?3)
-               AND (?4 IS NULL OR s.created_at < ?4)
-             ORDER BY s.created_at DESC, s.id DESC LIMIT ?5",
+            &format!(
+                "SELECT s.id AS scan_id, s.device_id, d.name AS device_name, s.status, s.health_score,
+                        json_array_length(s.result, '$.issues') AS issues_found,
+                        (SELECT COUNT(*) FROM json_each(s.result, '$.issues') WHERE json_extract(value, '$.severity') = 'critical')
+                            AS critical_issues,
+                        s.created_at, s.completed_at
+                 FROM device_scans s JOIN devices d ON d.id = s.device_id
+                 WHERE s.workspace_id = ?1 AND d.deleted_at IS NULL
+                   AND (?2 IS NULL OR s.device_id = ?2) AND (?3 IS NULL OR d.owner_id = ?3)
+                   AND (?4 IS NULL OR s.created_at < ?4)
+                 ORDER BY s.created_at DESC, s.id DESC LIMIT {limit}"
+            ),
             &[
                 who.workspace.as_str().into(),
                 noizylab_kit::db::opt(q.device_id.as_deref()),
                 noizylab_kit::db::opt(owner.as_deref()),
                 noizylab_kit::db::opt(q.before.as_deref()),
-                noizylab_kit::db::int(i64::from(limit)),
             ],
         )
         .await?;

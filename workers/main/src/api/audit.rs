@@ -65,8 +65,9 @@ pub async fn verify(req: &worker::Request, call: &Call) -> ApiResult<Response> {
             .ok_or_else(|| ApiError::invalid_field("from", "no entry precedes that sequence number"))?
     };
     // One more than the page, to know whether the chain goes on.
-    let mut rows: Vec<Row> =
-        db.all("SELECT * FROM audit_log WHERE seq >= ?1 ORDER BY seq LIMIT ?2", &[int(from), int(limit + 1)]).await?;
+    let mut rows: Vec<Row> = db
+        .all(&format!("SELECT * FROM audit_log WHERE seq >= ?1 ORDER BY seq LIMIT {}", limit + 1), &[int(from)])
+        .await?;
     let more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
     let last = rows.last().map(|r| r.seq);

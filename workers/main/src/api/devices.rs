@@ -191,7 +191,8 @@ async fn list(req: &Request, call: &Call) -> ApiResult<Response> {
     // string crosses into wasm however many devices, and SQLite does no JSON work (building
     // the page as JSON in SQL cost it more than the rest of the query; see
     // docs/benchmarks.md). One device more than the page is read to know whether another
-    // page follows. Only the conditions that apply are written and bound (`Filter`).
+    // page follows. Only the conditions that apply are written and bound (`Filter`); the
+    // LIMIT is written in, not bound (see `noizylab_kit::db`).
     let mut filter = Filter::new("workspace_id = ? AND deleted_at IS NULL", [actor.workspace.as_str().into()]);
     if let Some(owner) = owner.as_deref() {
         filter.and("owner_id = ?", [owner.into()]);
@@ -200,10 +201,11 @@ async fn list(req: &Request, call: &Call) -> ApiResult<Response> {
         filter.and("created_at < ? OR (created_at = ? AND id < ?)", [at.into(), at.into(), id.into()]);
     }
     let sql = format!(
-        "SELECT {DEVICE_COLUMNS} FROM devices WHERE {} ORDER BY created_at DESC, id DESC LIMIT ?",
-        filter.clause()
+        "SELECT {DEVICE_COLUMNS} FROM devices WHERE {} ORDER BY created_at DESC, id DESC LIMIT {}",
+        filter.clause(),
+        limit + 1
     );
-    let args = filter.args([(limit + 1).into()]);
+    let args = filter.args([]);
     // Each row an array in `DEVICE_COLUMNS` order, which is `Device`'s field order.
     let rows = call.sql()?.rows_json(&sql, &args).await?;
     let mut devices: Vec<DeviceRow> = serde_json::from_str(&rows).or_internal("device page")?;

@@ -260,9 +260,9 @@ async fn history(req: &Request, call: &Call) -> ApiResult<Response> {
         .all(
             &format!(
                 "SELECT {COLUMNS} FROM repair_sessions WHERE workspace_id = ?1 AND (?2 IS NULL OR customer_id = ?2)
-                 AND (?3 IS NULL OR device_id = ?3) ORDER BY started_at_secs DESC, id DESC LIMIT ?4"
+                 AND (?3 IS NULL OR device_id = ?3) ORDER BY started_at_secs DESC, id DESC LIMIT {limit}"
             ),
-            &[actor.workspace.as_str().into(), opt(customer.as_deref()), opt(q.device_id.as_deref()), limit.into()],
+            &[actor.workspace.as_str().into(), opt(customer.as_deref()), opt(q.device_id.as_deref())],
         )
         .await?;
     http::ok(&json!({ "sessions": rows }))

@@ -5,7 +5,7 @@
 use noizylab_core::auth::Scope;
 use noizylab_core::names::is_plain_id;
 use noizylab_kit::caller::Caller;
-use noizylab_kit::db::{int, opt};
+use noizylab_kit::db::opt;
 use noizylab_kit::{http, ApiError, ApiResult, Call};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -99,9 +99,9 @@ pub async fn list(req: &Request, call: &Call) -> ApiResult<Response> {
             &format!(
                 "SELECT {RUN_COLUMNS} FROM workflow_runs r JOIN workflows w ON w.id = r.workflow_id
                  WHERE r.workspace_id = ?1 AND (?2 IS NULL OR r.workflow_id = ?2) AND (?3 IS NULL OR r.status = ?3)
-                 ORDER BY r.started_at DESC, r.id LIMIT ?4"
+                 ORDER BY r.started_at DESC, r.id LIMIT {limit}"
             ),
-            &[who.workspace.as_str().into(), opt(workflow.as_deref()), opt(status.as_deref()), int(limit)],
+            &[who.workspace.as_str().into(), opt(workflow.as_deref()), opt(status.as_deref())],
         )
         .await?;
     http::ok(&json!({ "runs": rows }))

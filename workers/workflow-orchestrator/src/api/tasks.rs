@@ -107,15 +107,9 @@ pub async fn list(req: &Request, call: &Call) -> ApiResult<Response> {
         .all(
             &format!(
                 "SELECT {COLUMNS} FROM {FROM} WHERE {MINE} AND (?4 IS NULL OR t.status = ?4)
-                 ORDER BY t.status = 'open' DESC, t.due_at, t.id LIMIT ?5"
+                 ORDER BY t.status = 'open' DESC, t.due_at, t.id LIMIT {limit}"
             ),
-            &[
-                who.workspace.as_str().into(),
-                who.id.as_str().into(),
-                int(rank(who.role)),
-                opt(status.as_deref()),
-                int(limit),
-            ],
+            &[who.workspace.as_str().into(), who.id.as_str().into(), int(rank(who.role)), opt(status.as_deref())],
         )
         .await?;
     http::ok(&json!({ "tasks": rows.iter().map(view).collect::<Vec<_>>() }))

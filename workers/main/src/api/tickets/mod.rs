@@ -407,9 +407,12 @@ async fn list(req: &Request, call: &Call) -> ApiResult<Response> {
     if let (Some(at), Some(id)) = (after_at.as_deref(), after_id.as_deref()) {
         filter.and("updated_at < ? OR (updated_at = ? AND id < ?)", [at.into(), at.into(), id.into()]);
     }
-    let sql =
-        format!("SELECT {COLUMNS} FROM tickets WHERE {} ORDER BY updated_at DESC, id DESC LIMIT ?", filter.clause());
-    let page = call.sql()?.rows_json(&sql, &filter.args([(limit + 1).into()])).await?;
+    let sql = format!(
+        "SELECT {COLUMNS} FROM tickets WHERE {} ORDER BY updated_at DESC, id DESC LIMIT {}",
+        filter.clause(),
+        limit + 1
+    );
+    let page = call.sql()?.rows_json(&sql, &filter.args([])).await?;
     let mut rows: Vec<Ticket> = serde_json::from_str(&page).or_internal("ticket page")?;
     let next_cursor = if rows.len() > limit as usize {
         rows.truncate(limit as usize);
