@@ -495,3 +495,38 @@ fn a_persons_export_and_erasure_read_only_their_rows() {
         assert!(!steps.iter().any(|s| s.starts_with("SCAN")), "a whole table read for one person: {steps:?} for {sql}");
     }
 }
+
+/// Every statement in the workers and the kit writes its `LIMIT` (and `OFFSET`) in as a
+/// number: the SQLite in workerd (3.47) compiles a statement whose `LIMIT` is bound again
+/// on every run (`noizylab_kit::db`; the SQLite bundled here, 3.46, does not, so the cost
+/// itself is measured in docs/benchmarks.md, not here).
+#[test]
+fn no_statement_binds_its_limit() {
+    fn rust_files(dir: &std::path::Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).expect("read dir").filter_map(Result::ok) {
+            let path = entry.path();
+            if path.is_dir() && path.file_name().is_some_and(|n| n != "build" && n != "target") {
+                rust_files(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut files = Vec::new();
+    rust_files(&root.join("workers"), &mut files);
+    rust_files(&root.join("shared"), &mut files);
+    assert!(files.len() > 50, "found only {} source files", files.len());
+    let mut bound = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).expect("read source");
+        for (n, line) in text.lines().enumerate() {
+            let upper = line.to_ascii_uppercase();
+            let binds = ["LIMIT ?", "OFFSET ?"].iter().any(|k| upper.contains(k));
+            if binds && !line.trim_start().starts_with("//") {
+                bound.push(format!("{}:{}", file.display(), n + 1));
+            }
+        }
+    }
+    assert!(bound.is_empty(), "statements binding their LIMIT or OFFSET: {bound:?}");
+}

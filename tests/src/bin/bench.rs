@@ -228,8 +228,10 @@ fn main() {
         // One round of the `--peer` load against any URL (a `--serve` platform, the peer).
         let secs = flag(&args, "--secs").and_then(|s| s.parse().ok()).unwrap_or(10);
         let connections = flag(&args, "--connections").and_then(|s| s.parse().ok()).unwrap_or(16);
-        let want = flag(&args, "--want").and_then(|s| s.parse().ok()).unwrap_or(200);
-        let (rps, lat) = load_with(&url, &token, connections, secs, None, want);
+        // `--post BODY`: a write, each request with its own idempotency key (201 expected).
+        let post = flag(&args, "--post");
+        let want = flag(&args, "--want").and_then(|s| s.parse().ok()).unwrap_or(if post.is_some() { 201 } else { 200 });
+        let (rps, lat) = load_with(&url, &token, connections, secs, post.as_deref(), want);
         println!(
             "{rps:.0} req/s, p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms",
             lat.pct(50.0),
