@@ -119,7 +119,10 @@ impl Db {
                 Ok::<_, JsValue>(utf8::Encoder::new()?.encode(&text).to_vec())
             };
             match read.await {
-                Ok(bytes) => return String::from_utf8(bytes).or_internal(&label(sql)),
+                // The label only on failure: it is built from the whole statement.
+                Ok(bytes) => {
+                    return String::from_utf8(bytes).map_err(|e| ApiError::internal(format!("{}: {e}", label(sql))))
+                }
                 Err(e) if attempt >= READ_RETRIES => {
                     return Err(ApiError::internal(format!("{}: {}", label(sql), worker::Error::from(e))))
                 }
