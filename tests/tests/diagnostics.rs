@@ -574,5 +574,7 @@ fn pdf_text(bytes: &[u8]) -> String {
         .expect("run pypdf");
     assert!(out.status.success(), "pypdf: {}", String::from_utf8_lossy(&out.stderr));
     let _ = std::fs::remove_file(&file);
+    // The folder too, once no other test of this process has a file in it.
+    let _ = std::fs::remove_dir(&dir);
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
