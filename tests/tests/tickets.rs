@@ -130,7 +130,10 @@ fn opening_a_ticket_twice_with_one_idempotency_key_creates_one() {
     let p = platform();
     let customer = access(&sign_in(p, &unique_email("twice")));
     let bearer = format!("Bearer {customer}");
-    let body = json!({ "title": "Keyboard sticky" }).to_string();
+    // Text that JSON must escape, and text it must not: the replayed answer is the one the
+    // database kept with the ticket, and must read exactly as the first.
+    let description = "Keys \"F\" and \\ stick;\nspilled café ☕ on it\t(twice)";
+    let body = json!({ "title": "Keyboard sticky", "description": description, "priority": "high" }).to_string();
     let send = || {
         let headers =
             [("authorization", bearer.as_str()), ("content-type", "application/json"), ("idempotency-key", "tk-1")];
@@ -138,11 +141,36 @@ fn opening_a_ticket_twice_with_one_idempotency_key_creates_one() {
     };
     let first = send();
     assert_eq!(first.status, 201, "{}", first.text());
+    assert_eq!(first.json()["description"], description);
+    assert_eq!(first.header("idempotent-replayed"), None);
     let second = send();
     assert_eq!(second.status, 201);
-    assert_eq!(second.json()["id"], first.json()["id"]);
+    assert_eq!(second.header("idempotent-replayed"), Some("true"));
+    assert_eq!(second.json(), first.json(), "the replay is the first answer, field for field");
     let mine = authed(p, "GET", "/api/v1/tickets", &customer, None).json();
     assert_eq!(mine["tickets"].as_array().map(Vec::len), Some(1));
+
+    // Twins sent at once with a new key: one ticket; both answered with it.
+    let twins: Vec<_> = (0..2)
+        .map(|_| {
+            let (url, bearer, body) = (p.url("/api/v1/tickets"), bearer.clone(), body.clone());
+            std::thread::spawn(move || {
+                let headers = [
+                    ("authorization", bearer.as_str()),
+                    ("content-type", "application/json"),
+                    ("idempotency-key", "tk-twins"),
+                ];
+                request("POST", &url, &headers, Some(body.as_bytes()))
+            })
+        })
+        .collect();
+    let twins: Vec<Reply> = twins.into_iter().map(|t| t.join().expect("twin")).collect();
+    for twin in &twins {
+        assert_eq!(twin.status, 201, "{}", twin.text());
+    }
+    assert_eq!(twins[0].json(), twins[1].json(), "both twins are answered with the one ticket");
+    let mine = authed(p, "GET", "/api/v1/tickets", &customer, None).json();
+    assert_eq!(mine["tickets"].as_array().map(Vec::len), Some(2));
     let missing = authed(p, "POST", "/api/v1/tickets", &customer, Some(&json!({ "description": "no title" })));
     assert_eq!(missing.status, 400);
     assert_eq!(missing.json()["error"]["field"], "title");

@@ -4,6 +4,16 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::events::Envelope;
+
+/// `POST /internal/events` on `analytics` and `training` (from the orchestrator): the new
+/// bus events of one delivery batch, in order, handed on in one call. Each is counted once
+/// by its id however often it is handed on, so a batch may be sent again whole.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct BusEvents {
+    pub events: Vec<Envelope>,
+}
+
 /// `POST /internal/email` on `notifications`: one message, sent at once (sign-in mail).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -28,6 +28,14 @@ pub fn int(v: i64) -> JsValue {
     JsValue::from_f64(v as f64)
 }
 
+/// `json_object('a', a, 'b', b, …)` for a list of plain column names (`"a, b, …"`): a row
+/// as the JSON object serde writes for a struct of those fields in that order, for
+/// columns of text, integers and NULLs (a number stored for a boolean stays a number).
+pub fn json_object(columns: &str) -> String {
+    let pairs: Vec<String> = columns.split(',').map(str::trim).map(|c| format!("'{c}', {c}")).collect();
+    format!("json_object({})", pairs.join(", "))
+}
+
 /// A `WHERE` clause of only the conditions that apply, with their arguments in order: a
 /// list's optional filters are left out of the statement instead of being written as
 /// `?n IS NULL OR …` and bound to NULL, which SQLite must compile into every plan. Each
@@ -224,5 +232,13 @@ mod utf8 {
         pub fn new() -> Result<Encoder, wasm_bindgen::JsValue>;
         #[wasm_bindgen(method, js_class = "TextEncoder")]
         pub fn encode(this: &Encoder, text: &js_sys::JsString) -> js_sys::Uint8Array;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn json_object_pairs_each_column_with_its_name_in_order() {
+        assert_eq!(super::json_object("id, number,title"), "json_object('id', id, 'number', number, 'title', title)");
     }
 }

@@ -55,3 +55,44 @@ where
     }
     Ok(())
 }
+
+/// [`consume`] for a handler that takes the batch whole, to share its reads and writes
+/// among the messages: it answers one outcome per delivery, in the batch's order (a
+/// missing one is a retry). Each message is still acked or retried on its own.
+pub async fn consume_together<T, F, Fut>(
+    batch: MessageBatch<T>,
+    env: &Env,
+    service: &str,
+    handle: F,
+) -> worker::Result<()>
+where
+    F: Fn(Env, Vec<Delivery>) -> Fut,
+    Fut: Future<Output = Vec<Outcome>>,
+{
+    let queue = batch.queue();
+    let twice = crate::call::is_development(env) && env.var("DELIVER_TWICE").is_ok_and(|v| v.to_string() == "1");
+    let messages: Vec<_> = batch.raw_iter().collect();
+    let delivery =
+        |i: usize| Delivery { queue: queue.clone(), id: messages[i].id(), body: body_text(&messages[i].body()) };
+    let mut outcomes = handle(env.clone(), (0..messages.len()).map(delivery).collect()).await;
+    outcomes.resize_with(messages.len(), || Outcome::Retry("the handler gave no outcome".into()));
+    if twice {
+        // As in [`consume`]: what was handled is handled again, as if redelivered.
+        let done: Vec<usize> = (0..messages.len()).filter(|&i| matches!(outcomes[i], Outcome::Done)).collect();
+        let again = handle(env.clone(), done.iter().map(|&i| delivery(i)).collect()).await;
+        for (i, outcome) in done.into_iter().zip(again) {
+            outcomes[i] = outcome;
+        }
+    }
+    for (message, outcome) in messages.iter().zip(outcomes) {
+        match outcome {
+            Outcome::Done => message.ack(),
+            Outcome::Retry(reason) => {
+                let id = message.id();
+                log::warn(service, &id, &format!("{queue}: message {id} will be retried: {reason}"));
+                message.retry();
+            }
+        }
+    }
+    Ok(())
+}

@@ -228,10 +228,12 @@ fn main() {
         // One round of the `--peer` load against any URL (a `--serve` platform, the peer).
         let secs = flag(&args, "--secs").and_then(|s| s.parse().ok()).unwrap_or(10);
         let connections = flag(&args, "--connections").and_then(|s| s.parse().ok()).unwrap_or(16);
-        // `--post BODY`: a write, each request with its own idempotency key (201 expected).
+        // `--post BODY`: a write, each request with its own idempotency key (201 expected);
+        // `--no-key` sends the writes without one.
         let post = flag(&args, "--post");
+        let keyed = !args.iter().any(|a| a == "--no-key");
         let want = flag(&args, "--want").and_then(|s| s.parse().ok()).unwrap_or(if post.is_some() { 201 } else { 200 });
-        let (rps, lat) = load_with(&url, &token, connections, secs, post.as_deref(), want);
+        let (rps, lat) = load_with(&url, &token, connections, secs, post.as_deref().map(|b| (b, keyed)), want);
         println!(
             "{rps:.0} req/s, p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms",
             lat.pct(50.0),
@@ -570,7 +572,11 @@ fn load(url: &str, token: &str, clients: usize, secs: u64) -> (f64, Stats) {
 /// resends are counted and printed; any other failure fails the run.
 static ROUND: AtomicU64 = AtomicU64::new(0);
 
-fn load_with(url: &str, token: &str, clients: usize, secs: u64, post: Option<&str>, want: u16) -> (f64, Stats) {
+/// A `POST`'s body and whether each request carries its own idempotency key; `None` for a
+/// `GET`.
+type Write<'a> = Option<(&'a str, bool)>;
+
+fn load_with(url: &str, token: &str, clients: usize, secs: u64, post: Write, want: u16) -> (f64, Stats) {
     let stop = Arc::new(AtomicBool::new(false));
     let resent = Arc::new(AtomicU64::new(0));
     // Idempotency keys unique to this round (the key is held per caller for a day).
@@ -578,7 +584,7 @@ fn load_with(url: &str, token: &str, clients: usize, secs: u64, post: Option<&st
     let handles: Vec<_> = (0..clients)
         .map(|client| {
             let (url, auth, stop, resent) = (url.to_owned(), format!("Bearer {token}"), stop.clone(), resent.clone());
-            let post = post.map(str::to_owned);
+            let post = post.map(|(body, keyed)| (body.to_owned(), keyed));
             let run = run.clone();
             std::thread::spawn(move || {
                 let agent: ureq::Agent = ureq::Agent::config_builder()
@@ -588,11 +594,16 @@ fn load_with(url: &str, token: &str, clients: usize, secs: u64, post: Option<&st
                     .into();
                 let send = |key: &str| match &post {
                     None => agent.get(&url).header("authorization", &auth).call(),
-                    Some(body) => agent
+                    Some((body, true)) => agent
                         .post(&url)
                         .header("authorization", &auth)
                         .header("content-type", "application/json")
                         .header("idempotency-key", key)
+                        .send(body.as_bytes()),
+                    Some((body, false)) => agent
+                        .post(&url)
+                        .header("authorization", &auth)
+                        .header("content-type", "application/json")
                         .send(body.as_bytes()),
                 };
                 let mut samples = Vec::new();
@@ -767,11 +778,12 @@ fn peer_comparison(quick: bool) {
     let new_ticket = json!({ "title": "Screen flickers" }).to_string();
     println!("\nother authenticated routes, project only, {clients} connections, one {secs} s round each\n");
     println!("{:<40} {:>8} {:>9} {:>9}", "route", "req/s", "p50 ms", "p99 ms");
-    let routes: [(&str, String, Option<&str>, u16); 4] = [
+    let routes: [(&str, String, Write, u16); 5] = [
         ("GET /api/v1/devices", ours.clone(), None, 200),
         ("GET /api/v1/tickets/:id", p.url(&format!("/api/v1/tickets/{ticket}")), None, 200),
         ("GET /api/v1/tickets", p.url("/api/v1/tickets"), None, 200),
-        ("POST /api/v1/tickets (write)", p.url("/api/v1/tickets"), Some(&new_ticket), 201),
+        ("POST /api/v1/tickets (write)", p.url("/api/v1/tickets"), Some((&new_ticket, false)), 201),
+        ("POST /api/v1/tickets (Idempotency-Key)", p.url("/api/v1/tickets"), Some((&new_ticket, true)), 201),
     ];
     for (name, url, post, want) in routes {
         let (rps, lat) = load_with(&url, &customer, clients, secs, post, want);

@@ -211,11 +211,8 @@ async fn replay(call: &Call, id: &str) -> ApiResult<Response> {
         queues::WORKFLOWS => noizylab_core::bindings::WORKFLOWS,
         queues::EVENTS => {
             let delivery = Delivery { queue: row.queue.clone(), id: row.message_id.clone(), body: row.body.clone() };
-            match on_event(&call.env, &delivery).await? {
-                Outcome::Done => {}
-                Outcome::Retry(why) => {
-                    return Err(ApiError::Conflict(format!("the event still cannot be handled: {why}")))
-                }
+            if let Some(Outcome::Retry(why)) = on_events(&call.env, std::slice::from_ref(&delivery)).await.pop() {
+                return Err(ApiError::Conflict(format!("the event still cannot be handled: {why}")));
             }
             ""
         }
@@ -233,92 +230,197 @@ async fn replay(call: &Call, id: &str) -> ApiResult<Response> {
 
 #[event(queue)]
 async fn consume(batch: MessageBatch<String>, env: Env, _ctx: Context) -> worker::Result<()> {
-    queue::consume(batch, &env, DIR, handle).await
+    queue::consume_together(batch, &env, DIR, handle_batch).await
 }
 
-async fn handle(env: Env, delivery: Delivery) -> Outcome {
+/// A batch comes off one queue. Bus events are handled together, their shared reads and
+/// writes made once for the batch; other messages one by one.
+async fn handle_batch(env: Env, deliveries: Vec<Delivery>) -> Vec<Outcome> {
+    if deliveries.first().is_some_and(|d| d.queue == queues::EVENTS) {
+        return on_events(&env, &deliveries).await;
+    }
+    let mut outcomes = Vec::with_capacity(deliveries.len());
+    for delivery in deliveries {
+        outcomes.push(handle(&env, &delivery).await);
+    }
+    outcomes
+}
+
+async fn handle(env: &Env, delivery: &Delivery) -> Outcome {
     let result = match delivery.queue.as_str() {
-        queues::EVENTS => on_event(&env, &delivery).await,
         q if q.ends_with("-dlq") => {
             let failed_on = q.trim_end_matches("-dlq");
-            record_dead_letter(&env, &delivery, failed_on, "exhausted its retries").await.map(|_| Outcome::Done)
+            record_dead_letter(env, delivery, failed_on, "exhausted its retries").await.map(|_| Outcome::Done)
         }
-        queues::WORKFLOWS => on_workflow_message(&env, &delivery).await,
+        queues::WORKFLOWS => on_workflow_message(env, delivery).await,
         other => Ok(Outcome::Retry(format!("no consumer here handles {other} messages"))),
     };
     result.unwrap_or_else(|e| Outcome::Retry(e.to_string()))
 }
 
-/// A bus event: catalogued ones are logged once; malformed ones can never succeed and go
-/// straight to `dead_letters`; well-formed but unknown ones are retried (a newer consumer
-/// may know them) and so end in the DLQ.
-async fn on_event(env: &Env, delivery: &Delivery) -> ApiResult<Outcome> {
-    let envelope: Envelope = match serde_json::from_str(&delivery.body) {
-        Ok(e) => e,
-        Err(e) => {
-            record_dead_letter(env, delivery, queues::EVENTS, &format!("not an event envelope: {e}")).await?;
-            return Ok(Outcome::Done);
+/// The distinct workspaces of some events.
+pub(crate) fn workspaces<'a>(events: &[&'a Envelope]) -> Vec<&'a str> {
+    let mut workspaces: Vec<&str> = events.iter().filter_map(|e| e.workspace_id.as_deref()).collect();
+    workspaces.sort_unstable();
+    workspaces.dedup();
+    workspaces
+}
+
+/// A batch of bus events, an outcome for each. Catalogued ones are handled and logged once;
+/// malformed ones can never succeed and go straight to `dead_letters`; well-formed but
+/// unknown ones are retried (a newer consumer may know them) and so end in the DLQ.
+///
+/// What every event of the batch needs is asked once for all of them: which are logged
+/// already, the workflows and webhook endpoints they may concern; and what they leave is
+/// written together: the read models' share (one call each to `analytics` and `training`),
+/// the notifications hub's (one send), the log (one D1 batch). What is the event's own —
+/// its room's frame, the workflows it starts, its webhook deliveries, its ticket's parts, a
+/// session's report — is done event by event, in order, and only an event whose own work
+/// failed is retried alone.
+async fn on_events(env: &Env, deliveries: &[Delivery]) -> Vec<Outcome> {
+    match events_together(env, deliveries).await {
+        Ok(outcomes) => outcomes,
+        Err(e) => deliveries.iter().map(|_| Outcome::Retry(e.to_string())).collect(),
+    }
+}
+
+async fn events_together(env: &Env, deliveries: &[Delivery]) -> ApiResult<Vec<Outcome>> {
+    let mut outcomes: Vec<Outcome> = deliveries.iter().map(|_| Outcome::Done).collect();
+    let mut fresh: Vec<(usize, Envelope)> = Vec::with_capacity(deliveries.len());
+    for (i, delivery) in deliveries.iter().enumerate() {
+        match serde_json::from_str::<Envelope>(&delivery.body) {
+            Err(e) => record_dead_letter(env, delivery, queues::EVENTS, &format!("not an event envelope: {e}")).await?,
+            Ok(e) if !events::is_known(&e.event) => outcomes[i] = Outcome::Retry(format!("unknown event {}", e.event)),
+            // The same event twice in one batch is handled once.
+            Ok(e) if fresh.iter().any(|(_, f)| f.id == e.id) => {}
+            Ok(e) => fresh.push((i, e)),
         }
-    };
-    if !events::is_known(&envelope.event) {
-        return Ok(Outcome::Retry(format!("unknown event {}", envelope.event)));
     }
-    let payload = serde_json::to_string(&envelope.data).map_err(|e| ApiError::internal(e.to_string()))?;
-    let db = env.d1(noizylab_core::bindings::DB).or_internal("DB")?;
-    // A redelivery of a logged event does nothing again; a room is fed before the event
-    // is logged, so a failed feed is retried with the delivery.
-    let logged: Option<serde_json::Value> = db
-        .prepare("SELECT id FROM event_log WHERE id = ?1")
-        .bind(&[envelope.id.as_str().into()])
-        .or_internal("bind")?
-        .first(None)
-        .await
-        .or_internal("event_log read")?;
-    if logged.is_some() {
-        return Ok(Outcome::Done);
+    if fresh.is_empty() {
+        return Ok(outcomes);
     }
-    feed_room(env, &envelope).await?;
+    let sql = noizylab_kit::db::Db(env.d1(noizylab_core::bindings::DB).or_internal("DB")?);
+    // A redelivery of a logged event does nothing again; an event's own work is done
+    // before it is logged, so a failure there is retried with the delivery.
+    let ids: Vec<&str> = fresh.iter().map(|(_, e)| e.id.as_str()).collect();
+    let logged: Vec<Logged> = sql
+        .all(
+            "SELECT id FROM event_log WHERE id IN (SELECT value FROM json_each(?1))",
+            &[serde_json::to_string(&ids).or_internal("ids")?.into()],
+        )
+        .await?;
+    fresh.retain(|(_, e)| !logged.iter().any(|l| l.id == e.id));
+    if fresh.is_empty() {
+        return Ok(outcomes);
+    }
+
+    let all: Vec<&Envelope> = fresh.iter().map(|(_, e)| e).collect();
+    let batch_call = bus_call(env, all[0])?;
+    let triggered = runs::triggered(&batch_call, &all).await?;
+    let endpoints = webhooks::endpoints(&batch_call, &all).await?;
+    let mut handled: Vec<usize> = Vec::with_capacity(fresh.len());
+    for (n, (i, envelope)) in fresh.iter().enumerate() {
+        let bus = bus_call(env, envelope)?;
+        match own_work(env, &bus, envelope, &triggered, &endpoints).await {
+            Ok(Outcome::Done) => handled.push(n),
+            Ok(retry) => outcomes[*i] = retry,
+            Err(e) => outcomes[*i] = Outcome::Retry(e.to_string()),
+        }
+    }
+    if handled.is_empty() {
+        return Ok(outcomes);
+    }
+    let handled: Vec<&Envelope> = handled.iter().map(|&n| &fresh[n].1).collect();
+    let shared = leave_together(env, &sql, &handled, deliveries, &fresh).await;
+    if let Err(why) = shared {
+        for (i, e) in &fresh {
+            if handled.iter().any(|h| h.id == e.id) {
+                outcomes[*i] = Outcome::Retry(why.clone());
+            }
+        }
+    }
+    Ok(outcomes)
+}
+
+#[derive(Deserialize)]
+struct Logged {
+    id: String,
+}
+
+/// What is one event's own: its room's frame, the workflows it starts, its webhook
+/// deliveries, its ticket's parts, a session's report.
+async fn own_work(
+    env: &Env,
+    bus: &Call,
+    envelope: &Envelope,
+    triggered: &[runs::Current],
+    endpoints: &[webhooks::Endpoint],
+) -> ApiResult<Outcome> {
+    feed_room(env, envelope).await?;
     // Workflows it triggers start (once per workflow and event, however often delivered).
-    let bus = bus_call(env, &envelope)?;
-    runs::for_event(&bus, &envelope).await?;
+    runs::for_event(bus, envelope, triggered).await?;
     // The workspace's integrations that take it get a signed delivery (once each).
-    webhooks::for_event(&bus, &envelope).await?;
-    if let Outcome::Retry(why) = ticket_parts(env, &envelope).await? {
+    webhooks::for_event(bus, envelope, endpoints).await?;
+    if let Outcome::Retry(why) = ticket_parts(env, envelope).await? {
         return Ok(Outcome::Retry(why));
     }
-    for binding in [noizylab_core::services::ANALYTICS, noizylab_core::services::TRAINING] {
-        if let Outcome::Retry(why) = hand_on(env, &envelope, binding).await? {
-            return Ok(Outcome::Retry(why));
-        }
-    }
     if let Some(ended) = envelope.payload::<SessionEnded>() {
-        if let Outcome::Retry(why) = session_report(env, &envelope, &ended.session_id).await? {
-            return Ok(Outcome::Retry(why));
+        return session_report(env, envelope, &ended.session_id).await;
+    }
+    Ok(Outcome::Done)
+}
+
+/// What the handled events of a batch leave together: the read models' share, the
+/// notifications hub's, and the log. `Err` (why) retries them all: every part is
+/// idempotent by the event's id.
+async fn leave_together(
+    env: &Env,
+    sql: &noizylab_kit::db::Db,
+    handled: &[&Envelope],
+    deliveries: &[Delivery],
+    fresh: &[(usize, Envelope)],
+) -> Result<(), String> {
+    // After the tickets' parts have moved, so a completed repair's parts cost is known.
+    let batch = noizylab_core::contracts::BusEvents { events: handled.iter().map(|&e| e.clone()).collect() };
+    let body = serde_json::to_string(&batch).map_err(|e| format!("events: {e}"))?;
+    for binding in [noizylab_core::services::ANALYTICS, noizylab_core::services::TRAINING] {
+        match ask(env, binding, handled[0], "/internal/events", body.clone()).await {
+            Ok(200) => {}
+            Ok(s) => return Err(format!("{binding} answered {s} for the events")),
+            Err(e) => return Err(e.to_string()),
         }
     }
-    if NOTIFIED.contains(&envelope.event.as_str()) {
-        let queue = env.queue(noizylab_core::bindings::NOTIFY).or_internal("NOTIFY")?;
-        queue.send(delivery.body.clone()).await.or_internal("notify send")?;
+    // The hub hears what it tells people about, as the bus carried it.
+    let notified: Vec<String> = fresh
+        .iter()
+        .filter(|(_, e)| NOTIFIED.contains(&e.event.as_str()) && handled.iter().any(|h| h.id == e.id))
+        .map(|(i, _)| deliveries[*i].body.clone())
+        .collect();
+    if !notified.is_empty() {
+        let queue = env.queue(noizylab_core::bindings::NOTIFY).map_err(|e| format!("NOTIFY: {e}"))?;
+        queue.send_batch::<String, _>(notified).await.map_err(|e| format!("notify send: {e}"))?;
     }
-    db.prepare(
-        "INSERT INTO event_log (id, event, occurred_at, received_at, workspace_id, ticket_id, device_id, payload)
+    let received = time::now_rfc3339();
+    let mut statements = Vec::with_capacity(handled.len());
+    for e in handled {
+        let payload = serde_json::to_string(&e.data).map_err(|e| format!("payload: {e}"))?;
+        let statement = sql.statement(
+            "INSERT INTO event_log (id, event, occurred_at, received_at, workspace_id, ticket_id, device_id, payload)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (id) DO NOTHING",
-    )
-    .bind(&[
-        envelope.id.as_str().into(),
-        envelope.event.as_str().into(),
-        envelope.timestamp.as_str().into(),
-        time::now_rfc3339().into(),
-        opt(&envelope.workspace_id),
-        opt(&envelope.ticket_id),
-        opt(&envelope.device_id),
-        payload.into(),
-    ])
-    .or_internal("bind")?
-    .run()
-    .await
-    .or_internal("event_log insert")?;
-    Ok(Outcome::Done)
+            &[
+                e.id.as_str().into(),
+                e.event.as_str().into(),
+                e.timestamp.as_str().into(),
+                received.as_str().into(),
+                opt(&e.workspace_id),
+                opt(&e.ticket_id),
+                opt(&e.device_id),
+                payload.into(),
+            ],
+        );
+        statements.push(statement.map_err(|e| e.to_string())?);
+    }
+    sql.batch(statements).await.map_err(|e| format!("event_log insert: {e}"))
 }
 
 async fn record_dead_letter(env: &Env, delivery: &Delivery, failed_on: &str, reason: &str) -> ApiResult<()> {
@@ -381,17 +483,6 @@ async fn ticket_parts(env: &Env, envelope: &Envelope) -> ApiResult<Outcome> {
             Ok(Outcome::Done)
         }
         s => Ok(Outcome::Retry(format!("inventory answered {s} for the ticket's parts"))),
-    }
-}
-
-/// The event to a worker keeping read models from the bus (`POST /internal/events`, which
-/// counts an event once however often it hears it). After the ticket's parts have moved,
-/// so a completed repair's parts cost is known.
-async fn hand_on(env: &Env, envelope: &Envelope, binding: &str) -> ApiResult<Outcome> {
-    let body = serde_json::to_string(envelope).map_err(|e| ApiError::internal(format!("envelope: {e}")))?;
-    match ask(env, binding, envelope, "/internal/events", body).await? {
-        200 => Ok(Outcome::Done),
-        s => Ok(Outcome::Retry(format!("{binding} answered {s} for the event"))),
     }
 }
 

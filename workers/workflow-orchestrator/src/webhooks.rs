@@ -21,9 +21,11 @@ pub struct Send {
     pub webhook_delivery: String,
 }
 
+/// An enabled endpoint, with the events it takes (a JSON list of filters).
 #[derive(Deserialize)]
-struct Endpoint {
+pub struct Endpoint {
     id: String,
+    workspace_id: String,
     events: String,
 }
 
@@ -79,18 +81,36 @@ async fn ask(call: &Call, id: &str, delay_seconds: u32) -> ApiResult<()> {
     queue.send(message).await.or_internal("webhook send")
 }
 
-/// The endpoints of the event's workspace that take it each get a delivery of the event.
-pub async fn for_event(call: &Call, envelope: &Envelope) -> ApiResult<()> {
+/// The enabled endpoints of the workspaces of a batch of events, read once for the batch
+/// (for [`for_event`] to pick from).
+pub async fn endpoints(call: &Call, events: &[&Envelope]) -> ApiResult<Vec<Endpoint>> {
+    let workspaces = crate::workspaces(events);
+    if workspaces.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list = serde_json::to_string(&workspaces).or_internal("list")?;
+    call.sql()?
+        .all(
+            "SELECT id, workspace_id, events FROM webhook_endpoints
+             WHERE workspace_id IN (SELECT value FROM json_each(?1)) AND enabled = 1",
+            &[list.into()],
+        )
+        .await
+}
+
+/// The endpoints of the event's workspace that take it (from its batch's [`endpoints`])
+/// each get a delivery of the event.
+pub async fn for_event(call: &Call, envelope: &Envelope, endpoints: &[Endpoint]) -> ApiResult<()> {
     let Some(workspace) = envelope.workspace_id.as_deref() else { return Ok(()) };
-    let endpoints: Vec<Endpoint> = call
-        .sql()?
-        .all("SELECT id, events FROM webhook_endpoints WHERE workspace_id = ?1 AND enabled = 1", &[workspace.into()])
-        .await?;
-    let body = serde_json::to_string(envelope).or_internal("event body")?;
-    for e in endpoints {
+    let mut body = None;
+    for e in endpoints.iter().filter(|e| e.workspace_id == workspace) {
         let filters: Vec<String> = serde_json::from_str(&e.events).unwrap_or_default();
         if webhooks::takes(&filters, &envelope.event) {
-            enqueue(call, workspace, &e.id, &envelope.id, &envelope.event, &body).await?;
+            let body = match &body {
+                Some(b) => b,
+                None => body.insert(serde_json::to_string(envelope).or_internal("event body")?),
+            };
+            enqueue(call, workspace, &e.id, &envelope.id, &envelope.event, body).await?;
         }
     }
     Ok(())

@@ -15,7 +15,7 @@ use noizylab_kit::{http, random, time, ApiError, ApiResult, Call, OrInternal};
 use serde::{Deserialize, Serialize};
 use worker::{Request, Response};
 
-use crate::idempotency;
+use crate::idempotency::{self, Claim};
 use crate::store::{self, page_limit, Device, DeviceRow, DEVICE_COLUMNS};
 use noizylab_kit::caller::Caller;
 use serde_json::value::RawValue;
@@ -98,10 +98,11 @@ async fn register(mut req: Request, call: &Call) -> ApiResult<Response> {
     http::require_json(&req)?;
     let body: NewDevice = http::parse_json(&bytes)?;
     let path = req.path();
-    idempotency::once(call, key, &actor.id, &[b"POST", path.as_bytes(), &bytes], || create(call, &actor, body)).await
+    let fingerprint: [&[u8]; 3] = [b"POST", path.as_bytes(), &bytes];
+    idempotency::once(call, key, &actor.id, &fingerprint, |claim| create(call, &actor, body, claim)).await
 }
 
-async fn create(call: &Call, actor: &Caller, body: NewDevice) -> ApiResult<Response> {
+async fn create(call: &Call, actor: &Caller, body: NewDevice, claim: Option<Claim>) -> ApiResult<Response> {
     let name =
         text("name", Some(&body.name), 100)?.ok_or_else(|| ApiError::invalid_field("name", "name the device"))?;
     let kind = body.kind.trim().to_ascii_lowercase();
@@ -139,31 +140,37 @@ async fn create(call: &Call, actor: &Caller, body: NewDevice) -> ApiResult<Respo
         last_scan_at: None,
         created_at: time::now_rfc3339(),
     };
-    call.sql()?
-        .run(
-            "INSERT INTO devices (id, workspace_id, owner_id, name, type, make, model, serial, imei, os, specs, created_at)
+    let answer = serde_json::to_string(&device).or_internal("device")?;
+    let db = call.sql()?;
+    let insert = db.statement(
+        "INSERT INTO devices (id, workspace_id, owner_id, name, type, make, model, serial, imei, os, specs, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-            &[
-                device.id.as_str().into(),
-                device.workspace_id.as_str().into(),
-                device.owner_id.as_str().into(),
-                device.name.as_str().into(),
-                device.kind.as_str().into(),
-                opt(device.make.as_deref()),
-                opt(device.model.as_deref()),
-                opt(device.serial.as_deref()),
-                opt(device.imei.as_deref()),
-                opt(device.os.as_deref()),
-                specs_text.as_str().into(),
-                device.created_at.as_str().into(),
-            ],
-        )
-        .await?;
+        &[
+            device.id.as_str().into(),
+            device.workspace_id.as_str().into(),
+            device.owner_id.as_str().into(),
+            device.name.as_str().into(),
+            device.kind.as_str().into(),
+            opt(device.make.as_deref()),
+            opt(device.model.as_deref()),
+            opt(device.serial.as_deref()),
+            opt(device.imei.as_deref()),
+            opt(device.os.as_deref()),
+            specs_text.as_str().into(),
+            device.created_at.as_str().into(),
+        ],
+    )?;
+    let mut statements = vec![insert];
+    if let Some(claim) = &claim {
+        // The key is kept with the device, and the answer.
+        statements.extend(claim.keep(&db, 201, &answer)?);
+    }
+    db.batch(statements).await?;
     let about = About { workspace: Some(&device.workspace_id), device: Some(&device.id), ticket: None };
     let registered =
         DeviceRegistered { owner_id: device.owner_id.clone(), r#type: device.kind.clone(), by: actor.id.clone() };
     events::publish(call, about, &registered).await?;
-    http::created(&device)
+    http::json_text(201, answer)
 }
 
 #[derive(Deserialize)]

@@ -48,9 +48,11 @@ pub struct Current {
     pub version: i64,
     pub definition: String,
     pub created_by: String,
+    /// The event that starts it (none for a schedule's or a hand-started workflow).
+    pub trigger_event: Option<String>,
 }
 
-const CURRENT: &str = "SELECT w.id, w.workspace_id, w.version, v.definition, v.created_by
+const CURRENT: &str = "SELECT w.id, w.workspace_id, w.version, v.definition, v.created_by, w.trigger_event
      FROM workflows w JOIN workflow_versions v ON v.workflow_id = w.id AND v.version = w.version";
 
 /// The run of `workflow` for `trigger_ref`: the same pair, the same run.
@@ -107,22 +109,47 @@ pub fn event_value(envelope: &Envelope) -> Value {
     })
 }
 
-/// Starts the enabled workflows of the event's workspace that it triggers (their filters
-/// holding). A filter that cannot be evaluated on this event skips the workflow, logged.
-pub async fn for_event(call: &Call, envelope: &Envelope) -> ApiResult<()> {
-    let Some(workspace) = envelope.workspace_id.as_deref() else { return Ok(()) };
-    if defaults::TRIGGERS.contains(&envelope.event.as_str()) {
+/// The enabled workflows that a batch of events may start, read once for the whole batch
+/// (for [`for_event`] to pick from); the seed's defaults are installed first in each
+/// workspace with an event that one of them takes.
+pub async fn triggered(call: &Call, events: &[&Envelope]) -> ApiResult<Vec<Current>> {
+    let workspaces = crate::workspaces(events);
+    if workspaces.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut installing: Vec<&str> = events
+        .iter()
+        .filter(|e| defaults::TRIGGERS.contains(&e.event.as_str()))
+        .filter_map(|e| e.workspace_id.as_deref())
+        .collect();
+    installing.sort_unstable();
+    installing.dedup();
+    for workspace in installing {
         defaults::ensure(call, workspace).await?;
     }
-    let found: Vec<Current> = call
-        .sql()?
+    let mut names: Vec<&str> = events.iter().map(|e| e.event.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    let list = |v: &[&str]| serde_json::to_string(v).or_internal("list");
+    call.sql()?
         .all(
-            &format!("{CURRENT} WHERE w.trigger_event = ?1 AND w.enabled = 1 AND w.workspace_id = ?2"),
-            &[envelope.event.as_str().into(), workspace.into()],
+            &format!(
+                "{CURRENT} WHERE w.trigger_event IN (SELECT value FROM json_each(?1)) AND w.enabled = 1
+                   AND w.workspace_id IN (SELECT value FROM json_each(?2))"
+            ),
+            &[list(&names)?.into(), list(&workspaces)?.into()],
         )
-        .await?;
+        .await
+}
+
+/// Starts the workflows of the event's workspace that it triggers, from those its batch
+/// may start ([`triggered`]), their filters holding. A filter that cannot be evaluated on
+/// this event skips the workflow, logged.
+pub async fn for_event(call: &Call, envelope: &Envelope, triggered: &[Current]) -> ApiResult<()> {
+    let Some(workspace) = envelope.workspace_id.as_deref() else { return Ok(()) };
+    let takes = |c: &&Current| c.workspace_id == workspace && c.trigger_event.as_deref() == Some(&envelope.event);
     let event = event_value(envelope);
-    for current in found {
+    for current in triggered.iter().filter(takes) {
         let definition: Definition = serde_json::from_str(&current.definition).or_internal("stored definition")?;
         if let Trigger::Event { filter: Some(filter), .. } = &definition.trigger {
             match workflows::evaluate(filter, &event, &json!({})) {
@@ -134,7 +161,7 @@ pub async fn for_event(call: &Call, envelope: &Envelope) -> ApiResult<()> {
                 }
             }
         }
-        start(call, &current, &envelope.id, event.clone()).await?;
+        start(call, current, &envelope.id, event.clone()).await?;
     }
     Ok(())
 }

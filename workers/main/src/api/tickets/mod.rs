@@ -17,7 +17,7 @@ use noizylab_core::events::{
 };
 use noizylab_core::tickets::{self, Priority, Status};
 use noizylab_kit::call::now_secs;
-use noizylab_kit::db::{int, opt, rows, Filter};
+use noizylab_kit::db::{int, json_object, opt, rows, Filter};
 use noizylab_kit::events::{self, About};
 use noizylab_kit::{http, random, time, ApiError, ApiResult, Call, OrInternal};
 use serde::{Deserialize, Serialize};
@@ -25,7 +25,7 @@ use serde_json::json;
 use worker::wasm_bindgen::JsValue;
 use worker::{Headers, Method, Request, Response};
 
-use crate::idempotency;
+use crate::idempotency::{self, Claim};
 use crate::store::{self, load_ticket as load, Ticket, TICKET_COLUMNS as COLUMNS};
 use noizylab_core::services;
 use noizylab_kit::caller::{self, Caller};
@@ -260,10 +260,11 @@ async fn open(mut req: Request, call: &Call) -> ApiResult<Response> {
     let bytes = req.bytes().await.map_err(|_| ApiError::bad_request("the request body could not be read"))?;
     let body: NewTicket = http::parse_json(&bytes)?;
     let path = req.path();
-    idempotency::once(call, key, &actor.id, &[b"POST", path.as_bytes(), &bytes], || create(call, &actor, body)).await
+    let fingerprint: [&[u8]; 3] = [b"POST", path.as_bytes(), &bytes];
+    idempotency::once(call, key, &actor.id, &fingerprint, |claim| create(call, &actor, body, claim)).await
 }
 
-async fn create(call: &Call, actor: &Caller, body: NewTicket) -> ApiResult<Response> {
+async fn create(call: &Call, actor: &Caller, body: NewTicket, claim: Option<Claim>) -> ApiResult<Response> {
     let title = text("title", &body.title, MAX_TITLE_CHARS)?;
     let description = match body.description.as_deref().map(str::trim) {
         Some(d) if !d.is_empty() => text("description", d, MAX_TEXT_CHARS)?,
@@ -325,8 +326,15 @@ async fn create(call: &Call, actor: &Caller, body: NewTicket) -> ApiResult<Respo
         body: None,
         visibility: Visibility::Customer,
     };
+    let mut statements = vec![insert, entry_statement(call, &id, &actor.id, &now, &created)?];
+    if let Some(claim) = &claim {
+        // The key is kept with the ticket, and the answer as the row was written (its
+        // number counted by the insert).
+        let body = format!("SELECT {} FROM tickets WHERE id = ?5", json_object(COLUMNS));
+        statements.extend(claim.keep_from(&db, 201, &body, &[id.as_str().into()])?);
+    }
     let ticket: Ticket = db
-        .batch_returning(vec![insert, entry_statement(call, &id, &actor.id, &now, &created)?])
+        .batch_returning(statements)
         .await?
         .ok_or_else(|| ApiError::internal("the new ticket's insert returned no row"))?;
     let created = TicketCreated { number: ticket.number, customer_id: customer.to_owned(), by: actor.id.clone() };
