@@ -37,8 +37,13 @@ pub fn test_key_ring() -> String {
     format!("{TEST_KID}:{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(TEST_SEED))
 }
 
+/// The repository whose built workers run: this one, or `NOIZYLAB_REPO` (a copy holding
+/// another build, for `bench --serve` to compare two builds side by side).
 pub fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+    match std::env::var_os("NOIZYLAB_REPO") {
+        Some(other) => PathBuf::from(other),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".."),
+    }
 }
 
 /// A fresh folder for one platform's local state, under `target/e2e-state`.

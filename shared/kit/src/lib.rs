@@ -17,6 +17,8 @@ pub mod gate;
 pub mod health;
 pub mod http;
 pub mod log;
+#[cfg(target_arch = "wasm32")]
+mod microtasks;
 pub mod queue;
 pub mod random;
 pub mod room;
