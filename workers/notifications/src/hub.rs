@@ -13,8 +13,10 @@
 //! - **Replies.** Customer email carries `Reply-To: ticket+<id>.<tag>@REPLY_DOMAIN` (the
 //!   tag an HMAC of the ticket id), so a reply finds its ticket through `inbound`.
 
+use std::collections::{BTreeSet, HashMap};
+
 use noizylab_core::events::Envelope;
-use noizylab_kit::db::{opt, Db};
+use noizylab_kit::db::{opt, rows, Db};
 use noizylab_kit::{random, time, ApiError, ApiResult, OrInternal};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -176,13 +178,27 @@ fn for_managers(e: &Envelope) -> bool {
     e.is::<noizylab_core::events::DealFound>()
 }
 
+/// What a batch of events needs to know of the people and channels it reaches, read in one
+/// round trip to the database for the whole batch.
+#[derive(Default)]
+struct Directory {
+    people: HashMap<String, Recipient>,
+    subscriptions: HashMap<String, Vec<Subscription>>,
+    /// Workspace → its owners' and admins' user ids.
+    managers: HashMap<String, Vec<String>>,
+    /// Workspace → its team channels.
+    channels: HashMap<String, Vec<ChannelRow>>,
+}
+
 #[derive(Deserialize)]
 struct Manager {
+    workspace_id: String,
     user_id: String,
 }
 
 #[derive(Deserialize)]
 struct Recipient {
+    id: String,
     email: String,
     phone: Option<String>,
     preferences: String,
@@ -191,13 +207,71 @@ struct Recipient {
 
 #[derive(Deserialize)]
 struct ChannelRow {
+    workspace_id: String,
     kind: String,
     url: String,
 }
 
 #[derive(Deserialize)]
-struct Claimed {
-    status: String,
+struct Subscription {
+    user_id: String,
+    id: String,
+    endpoint: String,
+    p256dh: String,
+    auth: String,
+}
+
+/// A JSON array of the distinct values, for `IN (SELECT value FROM json_each(?1))`.
+fn json_list<'a>(values: impl Iterator<Item = &'a str>) -> String {
+    let set: BTreeSet<&str> = values.collect();
+    serde_json::to_string(&set).unwrap_or_else(|_| "[]".into())
+}
+
+impl Directory {
+    async fn load(db: &Db, events: &[Envelope]) -> ApiResult<Directory> {
+        let customers: Vec<String> = events.iter().filter_map(customer_of).collect();
+        let customers = json_list(customers.iter().map(String::as_str));
+        let managed = json_list(events.iter().filter(|e| for_managers(e)).filter_map(|e| e.workspace_id.as_deref()));
+        let workspaces = json_list(events.iter().filter_map(|e| e.workspace_id.as_deref()));
+        let statements = vec![
+            db.statement(
+                "SELECT id, email, phone, preferences, disabled_at FROM users
+                 WHERE id IN (SELECT value FROM json_each(?1))",
+                &[customers.as_str().into()],
+            )?,
+            db.statement(
+                "SELECT user_id, id, endpoint, p256dh, auth FROM push_subscriptions
+                 WHERE user_id IN (SELECT value FROM json_each(?1))",
+                &[customers.as_str().into()],
+            )?,
+            db.statement(
+                "SELECT m.workspace_id, m.user_id FROM memberships m JOIN users u ON u.id = m.user_id
+                 WHERE m.workspace_id IN (SELECT value FROM json_each(?1)) AND m.role IN ('owner', 'admin')
+                   AND m.disabled_at IS NULL AND u.disabled_at IS NULL",
+                &[managed.as_str().into()],
+            )?,
+            db.statement(
+                "SELECT workspace_id, kind, url FROM workspace_channels
+                 WHERE workspace_id IN (SELECT value FROM json_each(?1))",
+                &[workspaces.as_str().into()],
+            )?,
+        ];
+        let results = db.batch_read(statements).await?;
+        let mut dir = Directory::default();
+        for person in rows::<Recipient>(results.first())? {
+            dir.people.insert(person.id.clone(), person);
+        }
+        for sub in rows::<Subscription>(results.get(1))? {
+            dir.subscriptions.entry(sub.user_id.clone()).or_default().push(sub);
+        }
+        for m in rows::<Manager>(results.get(2))? {
+            dir.managers.entry(m.workspace_id).or_default().push(m.user_id);
+        }
+        for row in rows::<ChannelRow>(results.get(3))? {
+            dir.channels.entry(row.workspace_id.clone()).or_default().push(row);
+        }
+        Ok(dir)
+    }
 }
 
 /// One planned send.
@@ -210,14 +284,6 @@ struct Planned {
     skip: Option<String>,
     /// A push subscription's keys (p256dh, auth).
     push: Option<(String, String)>,
-}
-
-#[derive(Deserialize)]
-struct Subscription {
-    id: String,
-    endpoint: String,
-    p256dh: String,
-    auth: String,
 }
 
 /// The hour (0–23) it is now in `tz` (an IANA zone), through the platform's `Intl`.
@@ -237,14 +303,11 @@ fn quiet(tz: &str) -> bool {
     local_hour(tz).is_some_and(|h| !(8..22).contains(&h))
 }
 
-/// Every send this event calls for.
-async fn plan(db: &Db, e: &Envelope) -> ApiResult<Vec<Planned>> {
+/// Every send this event calls for, by what `dir` knows of its people and channels.
+fn plan(dir: &Directory, e: &Envelope) -> Vec<Planned> {
     let mut out = Vec::new();
     if let Some(customer) = customer_of(e).as_deref() {
-        let who: Option<Recipient> = db
-            .first("SELECT email, phone, preferences, disabled_at FROM users WHERE id = ?1", &[customer.into()])
-            .await?;
-        if let Some(who) = who.filter(|w| w.disabled_at.is_none()) {
+        if let Some(who) = dir.people.get(customer).filter(|w| w.disabled_at.is_none()) {
             let prefs: Value = serde_json::from_str(&who.preferences).unwrap_or_else(|_| json!({}));
             let wants = |ch: &str, default: bool| prefs["notifications"][ch].as_bool().unwrap_or(default);
             let tz = prefs["timezone"].as_str().unwrap_or("UTC").to_owned();
@@ -285,22 +348,16 @@ async fn plan(db: &Db, e: &Envelope) -> ApiResult<Vec<Planned>> {
                 }
             }
             if wants("push", false) {
-                let subs: Vec<Subscription> = db
-                    .all(
-                        "SELECT id, endpoint, p256dh, auth FROM push_subscriptions WHERE user_id = ?1",
-                        &[customer.into()],
-                    )
-                    .await?;
-                for sub in subs {
+                for sub in dir.subscriptions.get(customer).into_iter().flatten() {
                     if let Some(message) = template(e, "push") {
                         let skip = quiet(&tz).then(|| format!("quiet hours in {tz}"));
                         out.push(Planned {
                             recipient: format!("{customer}#{}", sub.id),
                             channel: "push",
-                            to: sub.endpoint,
+                            to: sub.endpoint.clone(),
                             message,
                             skip,
-                            push: Some((sub.p256dh, sub.auth)),
+                            push: Some((sub.p256dh.clone(), sub.auth.clone())),
                         });
                     }
                 }
@@ -309,42 +366,68 @@ async fn plan(db: &Db, e: &Envelope) -> ApiResult<Vec<Planned>> {
     }
     if let (Some(ws), true) = (e.workspace_id.as_deref(), for_managers(e)) {
         // Owners and admins hear in their inbox (in-app only: a deal is not worth a text).
-        let managers: Vec<Manager> = db
-            .all(
-                "SELECT m.user_id FROM memberships m JOIN users u ON u.id = m.user_id
-                 WHERE m.workspace_id = ?1 AND m.role IN ('owner', 'admin') AND m.disabled_at IS NULL
-                   AND u.disabled_at IS NULL",
-                &[ws.into()],
-            )
-            .await?;
-        for m in managers {
+        for manager in dir.managers.get(ws).into_iter().flatten() {
             if let Some(message) = template(e, "in_app") {
-                let to = m.user_id.clone();
-                out.push(Planned { recipient: m.user_id, channel: "in_app", to, message, skip: None, push: None });
+                let to = manager.clone();
+                out.push(Planned {
+                    recipient: manager.clone(),
+                    channel: "in_app",
+                    to,
+                    message,
+                    skip: None,
+                    push: None,
+                });
             }
         }
     }
     if let Some(ws) = e.workspace_id.as_deref() {
-        let rows: Vec<ChannelRow> =
-            db.all("SELECT kind, url FROM workspace_channels WHERE workspace_id = ?1", &[ws.into()]).await?;
-        for row in rows {
+        for row in dir.channels.get(ws).into_iter().flatten() {
             let channel = if row.kind == "slack" { "slack" } else { "discord" };
             if let Some(message) = template(e, channel) {
                 let recipient = format!("workspace:{ws}");
-                out.push(Planned { recipient, channel, to: row.url, message, skip: None, push: None });
+                out.push(Planned { recipient, channel, to: row.url.clone(), message, skip: None, push: None });
             }
         }
     }
-    Ok(out)
+    out
 }
 
-/// Delivers one event on every channel it calls for. `Err` when a provider failed: the
-/// queue tries the whole message again later, and finished deliveries are not repeated.
-pub async fn deliver(env: &Env, db: &Db, e: &Envelope) -> ApiResult<()> {
-    let mut failures = Vec::new();
-    for p in plan(db, e).await? {
-        let now = time::now_rfc3339();
-        db.run(
+#[derive(Deserialize)]
+struct Claimed {
+    event_id: String,
+    recipient: String,
+    channel: String,
+    status: String,
+}
+
+/// Delivers a batch of events, each on every channel it calls for, and answers one outcome
+/// per event in order: `Err` when a provider failed for it (the queue tries that event
+/// again later; its finished deliveries are not repeated). The batch shares its database
+/// work: one read of the people and channels it reaches, one write claiming every
+/// delivery (and reading back which are already final), one write of how each went.
+/// `Err` for the whole batch only when the database fails.
+pub async fn deliver_all(env: &Env, db: &Db, events: &[Envelope]) -> ApiResult<Vec<ApiResult<()>>> {
+    let dir = Directory::load(db, events).await?;
+    // A (event, recipient, channel) is sent once even if the batch carries the event twice.
+    let mut seen = BTreeSet::new();
+    let planned: Vec<(usize, Planned)> = events
+        .iter()
+        .enumerate()
+        .flat_map(|(i, e)| plan(&dir, e).into_iter().map(move |p| (i, p)))
+        .filter(|(i, p)| seen.insert((events[*i].id.clone(), p.recipient.clone(), p.channel)))
+        .collect();
+    let mut outcomes: Vec<ApiResult<()>> = events.iter().map(|_| Ok(())).collect();
+    if planned.is_empty() {
+        return Ok(outcomes);
+    }
+
+    // Claimed before anything is sent; a delivery already `sent` or `skipped` (an event
+    // delivered again) is not repeated.
+    let now = time::now_rfc3339();
+    let mut claims = Vec::with_capacity(planned.len() + 1);
+    for (i, p) in &planned {
+        let e = &events[*i];
+        claims.push(db.statement(
             "INSERT INTO deliveries (event_id, recipient, channel, event, workspace_id, ticket_id, status, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'sending', ?7) ON CONFLICT DO NOTHING",
             &[
@@ -356,23 +439,33 @@ pub async fn deliver(env: &Env, db: &Db, e: &Envelope) -> ApiResult<()> {
                 opt(e.ticket_id.as_deref()),
                 now.as_str().into(),
             ],
-        )
-        .await?;
-        let claimed: Option<Claimed> = db
-            .first(
-                "SELECT status FROM deliveries WHERE event_id = ?1 AND recipient = ?2 AND channel = ?3",
-                &[e.id.as_str().into(), p.recipient.as_str().into(), p.channel.into()],
-            )
-            .await?;
-        if claimed.is_some_and(|c| c.status == "sent" || c.status == "skipped") {
+        )?);
+    }
+    let ids = json_list(planned.iter().map(|(i, _)| events[*i].id.as_str()));
+    claims.push(db.statement(
+        "SELECT event_id, recipient, channel, status FROM deliveries WHERE event_id IN (SELECT value FROM json_each(?1))",
+        &[ids.as_str().into()],
+    )?);
+    let results = db.batch_read(claims).await?;
+    let final_already: BTreeSet<(String, String, String)> = rows::<Claimed>(results.last())?
+        .into_iter()
+        .filter(|c| c.status == "sent" || c.status == "skipped")
+        .map(|c| (c.event_id, c.recipient, c.channel))
+        .collect();
+
+    let mut failures: Vec<Vec<String>> = events.iter().map(|_| Vec::new()).collect();
+    let mut updates = Vec::new();
+    for (i, p) in &planned {
+        let e = &events[*i];
+        if final_already.contains(&(e.id.clone(), p.recipient.clone(), p.channel.to_owned())) {
             continue;
         }
         let (status, detail) = match &p.skip {
             Some(why) => ("skipped", why.clone()),
-            None => match send(env, db, e, &p).await {
+            None => match send(env, db, e, p).await {
                 Ok(detail) => ("sent", detail),
                 Err(err) => {
-                    failures.push(format!("{} to {}: {err}", p.channel, p.recipient));
+                    failures[*i].push(format!("{} to {}: {err}", p.channel, p.recipient));
                     // Staff read this log: an internal failure's detail (which may name a
                     // webhook or push URL) stays in the worker's log.
                     let said = match &err {
@@ -383,7 +476,7 @@ pub async fn deliver(env: &Env, db: &Db, e: &Envelope) -> ApiResult<()> {
                 }
             },
         };
-        db.run(
+        updates.push(db.statement(
             "UPDATE deliveries SET status = ?4, attempts = attempts + 1, detail = ?5, updated_at = ?6
              WHERE event_id = ?1 AND recipient = ?2 AND channel = ?3",
             &[
@@ -394,14 +487,17 @@ pub async fn deliver(env: &Env, db: &Db, e: &Envelope) -> ApiResult<()> {
                 detail.chars().take(500).collect::<String>().as_str().into(),
                 time::now_rfc3339().into(),
             ],
-        )
-        .await?;
+        )?);
     }
-    if failures.is_empty() {
-        Ok(())
-    } else {
-        Err(ApiError::BadGateway(failures.join("; ")))
+    if !updates.is_empty() {
+        db.batch(updates).await?;
     }
+    for (outcome, failed) in outcomes.iter_mut().zip(failures) {
+        if !failed.is_empty() {
+            *outcome = Err(ApiError::BadGateway(failed.join("; ")));
+        }
+    }
+    Ok(outcomes)
 }
 
 async fn post(url: &str, headers: Headers, body: String) -> ApiResult<u16> {
@@ -713,6 +809,54 @@ mod tests {
         assert!(template(&envelope(&quote), "email").is_some_and(|m| m.text.contains("129.00 CAD")));
         let device = DeviceRemoved { by: "cust".into() };
         assert!(template(&envelope(&device), "email").is_none());
+    }
+
+    #[test]
+    fn a_batch_plans_each_event_from_the_directory_read_once() {
+        let mut dir = Directory::default();
+        dir.people.insert(
+            "cust".into(),
+            Recipient {
+                id: "cust".into(),
+                email: "c@example.com".into(),
+                phone: None,
+                preferences: r#"{"notifications":{"email":true,"in_app":false}}"#.into(),
+                disabled_at: None,
+            },
+        );
+        let slack =
+            ChannelRow { workspace_id: "ws".into(), kind: "slack".into(), url: "https://hooks.example/s".into() };
+        dir.channels.insert("ws".into(), vec![slack]);
+
+        let opened = TicketCreated { number: 8, customer_id: "cust".into(), by: "cust".into() };
+        let sends: Vec<_> = plan(&dir, &envelope(&opened)).into_iter().map(|p| (p.channel, p.recipient)).collect();
+        assert_eq!(sends, [("slack", "workspace:ws".to_owned())], "the team hears; the customer opened it");
+
+        let moved = TicketStatusChanged {
+            from: "QC".into(),
+            to: "READY".into(),
+            by: "tech".into(),
+            customer_id: "cust".into(),
+            number: 8,
+        };
+        let sends: Vec<_> = plan(&dir, &envelope(&moved)).into_iter().map(|p| (p.channel, p.to)).collect();
+        assert_eq!(
+            sends,
+            [("email", "c@example.com".to_owned()), ("slack", "https://hooks.example/s".to_owned())],
+            "email by preference, no in-app (turned off), and the team channel"
+        );
+
+        let elsewhere = Envelope { workspace_id: Some("other".into()), ..envelope(&moved) };
+        let sends: Vec<_> = plan(&dir, &elsewhere).into_iter().map(|p| p.channel).collect();
+        assert_eq!(sends, ["email"], "another workspace's channels are not this one's");
+        let stranger = TicketStatusChanged { customer_id: "nobody".into(), ..moved };
+        assert_eq!(plan(&dir, &envelope(&stranger)).len(), 1, "an unknown customer gets nothing; the team still hears");
+    }
+
+    #[test]
+    fn a_list_for_json_each_is_distinct_and_valid_json() {
+        assert_eq!(json_list(["b", "a", "b", "it's \"q\""].into_iter()), r#"["a","b","it's \"q\""]"#);
+        assert_eq!(json_list(std::iter::empty()), "[]");
     }
 
     #[test]

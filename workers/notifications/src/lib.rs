@@ -1,7 +1,7 @@
 //! `noizylab-notifications`: the notifications hub: email, SMS, web push, Slack/Discord
 //! and in-app delivery, by preference, with a delivery log.
 //!
-//! - `noizylab-notify` (bus events the orchestrator forwards) → `hub::deliver`: email
+//! - `noizylab-notify` (bus events the orchestrator forwards) → `hub::deliver_all`, a batch at a time: email
 //!   (SendGrid v3), SMS (Twilio), Slack and Discord incoming webhooks, once per event,
 //!   recipient and channel, retried then dead-lettered on provider failure.
 //! - `POST /internal/email {to, subject, text}` (other workers: sign-in mail) sends the same
@@ -294,20 +294,34 @@ async fn outbox(req: &Request, call: &Call) -> ApiResult<Response> {
 /// `noizylab-notify-dlq`, where the orchestrator records it for an operator.
 #[event(queue)]
 async fn consume(batch: MessageBatch<String>, env: Env, _ctx: Context) -> worker::Result<()> {
-    queue::consume(batch, &env, DIR, handle).await
+    queue::consume_together(batch, &env, DIR, handle).await
 }
 
-async fn handle(env: Env, delivery: Delivery) -> Outcome {
-    let envelope: Envelope = match serde_json::from_str(&delivery.body) {
-        Ok(e) => e,
-        Err(e) => return Outcome::Retry(format!("not an event envelope: {e}")),
+/// A batch of events delivered together (`hub::deliver_all`): one outcome per message, in
+/// order. A message that is not an event is retried (and dead-lettered) alone.
+async fn handle(env: Env, deliveries: Vec<Delivery>) -> Vec<Outcome> {
+    let parsed: Vec<Result<Envelope, String>> = deliveries
+        .iter()
+        .map(|d| serde_json::from_str(&d.body).map_err(|e| format!("not an event envelope: {e}")))
+        .collect();
+    let events: Vec<Envelope> = parsed.iter().filter_map(|p| p.as_ref().ok().cloned()).collect();
+    let delivered = match env.d1(noizylab_core::bindings::DB) {
+        Ok(db) => hub::deliver_all(&env, &noizylab_kit::db::Db(db), &events).await,
+        Err(e) => Err(ApiError::internal(format!("DB: {e}"))),
     };
-    let db = match env.d1(noizylab_core::bindings::DB) {
-        Ok(db) => noizylab_kit::db::Db(db),
-        Err(e) => return Outcome::Retry(format!("DB: {e}")),
+    let mut delivered = match delivered {
+        Ok(outcomes) => outcomes.into_iter(),
+        Err(e) => return deliveries.iter().map(|_| Outcome::Retry(e.to_string())).collect(),
     };
-    match hub::deliver(&env, &db, &envelope).await {
-        Ok(()) => Outcome::Done,
-        Err(e) => Outcome::Retry(e.to_string()),
-    }
+    parsed
+        .into_iter()
+        .map(|p| match p {
+            Err(why) => Outcome::Retry(why),
+            Ok(_) => match delivered.next() {
+                Some(Ok(())) => Outcome::Done,
+                Some(Err(e)) => Outcome::Retry(e.to_string()),
+                None => Outcome::Retry("no outcome for this event".into()),
+            },
+        })
+        .collect()
 }
