@@ -239,7 +239,12 @@ pub fn lazily<'a, T>(future: impl Future<Output = T> + 'a) -> std::pin::Pin<Box<
 /// `GET /health` and `GET /health/ping`, then hands the request to `routes`. Whatever `routes` answers gets the request id and the
 /// gateway's [`http::Edge`] headers; an error becomes the platform's JSON error body
 /// (internal ones logged, never echoed).
-pub async fn serve<F, Fut>(req: Request, env: Env, dir: &'static str, routes: F) -> worker::Result<Response>
+pub async fn serve<F, Fut>(
+    req: Request,
+    env: Env,
+    dir: &'static str,
+    routes: F,
+) -> worker::Result<worker::worker_sys::web_sys::Response>
 where
     F: FnOnce(Request, Call) -> Fut,
     Fut: Future<Output = ApiResult<Response>>,
@@ -270,5 +275,5 @@ where
         }
     }
     .await;
-    Ok(http::finish(outcome, dir, &request_id, &edge))
+    Ok(http::finish_raw(outcome, dir, &request_id, &edge))
 }

@@ -223,24 +223,137 @@ impl Edge {
         req.headers().get(Edge::HEADER).ok().flatten().map(|v| Edge::parse(&v)).unwrap_or_default()
     }
 
-    /// Sets the request id and this edge's headers on `headers`; fails on immutable ones.
-    pub fn stamp(&self, headers: &Headers, status: u16, request_id: &str) -> worker::Result<()> {
-        headers.set(request_id::HEADER, request_id)?;
+    /// What an answer with `status` gets: the request id and this edge's headers, in
+    /// order, each set (replacing a value already there) or, for `Stamp::Append`, added.
+    pub fn stamps(&self, status: u16, request_id: &str) -> Vec<Stamp> {
+        let mut out = vec![Stamp::Set(request_id::HEADER, request_id.to_owned())];
         if let Some((limit, remaining, reset)) = self.rate {
-            headers.set("ratelimit-limit", &limit.to_string())?;
-            headers.set("ratelimit-remaining", &remaining.to_string())?;
-            headers.set("ratelimit-reset", &reset.to_string())?;
+            out.push(Stamp::Set("ratelimit-limit", limit.to_string()));
+            out.push(Stamp::Set("ratelimit-remaining", remaining.to_string()));
+            out.push(Stamp::Set("ratelimit-reset", reset.to_string()));
         }
         if status == 401 {
-            headers.set("www-authenticate", "Bearer realm=\"noizylab\", error=\"invalid_token\"")?;
+            out.push(Stamp::Set("www-authenticate", "Bearer realm=\"noizylab\", error=\"invalid_token\"".into()));
         }
         if let Some(origin) = &self.origin {
-            headers.set("access-control-allow-origin", origin)?;
-            headers.set("access-control-allow-credentials", "true")?;
-            headers.set("access-control-expose-headers", EXPOSED_HEADERS)?;
-            headers.append("vary", "Origin")?;
+            out.push(Stamp::Set("access-control-allow-origin", origin.clone()));
+            out.push(Stamp::Set("access-control-allow-credentials", "true".into()));
+            out.push(Stamp::Set("access-control-expose-headers", EXPOSED_HEADERS.into()));
+            out.push(Stamp::Append("vary", "Origin".into()));
+        }
+        out
+    }
+
+    /// Sets the request id and this edge's headers on `headers`; fails on immutable ones.
+    pub fn stamp(&self, headers: &Headers, status: u16, request_id: &str) -> worker::Result<()> {
+        for stamp in self.stamps(status, request_id) {
+            match stamp {
+                Stamp::Set(name, value) => headers.set(name, &value)?,
+                Stamp::Append(name, value) => headers.append(name, &value)?,
+            }
         }
         Ok(())
+    }
+}
+
+/// One header an answer leaves with ([`Edge::stamps`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stamp {
+    Set(&'static str, String),
+    Append(&'static str, String),
+}
+
+/// [`finish`], with the answer handed to the runtime in one call (`answer::build`): a
+/// body of bytes (or none) and its headers stamped there, where `worker::Response`'s own
+/// conversion and the stamps made about ten calls across the wasm boundary. A WebSocket
+/// handshake, a streamed body or a manually encoded one takes the usual way.
+pub fn finish_raw(
+    outcome: ApiResult<Response>,
+    service: &str,
+    request_id: &str,
+    edge: &Edge,
+) -> worker::worker_sys::web_sys::Response {
+    let resp = match outcome {
+        Ok(resp) => resp,
+        Err(err) => error_response(&err, service, request_id),
+    };
+    let status = resp.status_code();
+    if status != 101 && matches!(resp.encode_body(), worker::EncodeBody::Automatic) {
+        let body: Option<&[u8]> = match resp.body() {
+            worker::ResponseBody::Body(bytes) => Some(bytes),
+            worker::ResponseBody::Empty => Some(&[]),
+            worker::ResponseBody::Stream(_) => None,
+        };
+        if let Some(body) = body {
+            if let Some(raw) = answer::build(body, status, resp.headers(), &edge.stamps(status, request_id)) {
+                return raw;
+            }
+        }
+    }
+    finish(Ok(resp), service, request_id, edge).into()
+}
+
+/// The answer made in JS, from a view of the body in wasm memory (copied by the runtime's
+/// `Response`), its status and headers, and the stamps as one text (`name` and value on
+/// lines of their own; a name starting with `+` appended). A header name or value never
+/// holds a line feed (the runtime refuses them).
+mod answer {
+    use wasm_bindgen::prelude::wasm_bindgen;
+    use wasm_bindgen::JsValue;
+    use worker::worker_sys::web_sys;
+
+    use super::Stamp;
+
+    #[wasm_bindgen(inline_js = r#"
+export function answer(body, status, headers, stamps) {
+  const lines = stamps.split("\n");
+  let copied = false;
+  for (let i = 0; i + 1 < lines.length; i += 2) {
+    const name = lines[i];
+    try {
+      if (name[0] === "+") headers.append(name.slice(1), lines[i + 1]);
+      else headers.set(name, lines[i + 1]);
+    } catch (e) {
+      if (copied || !(e instanceof TypeError)) throw e;
+      // Immutable (taken from a fetched answer): stamped on a copy, from the start.
+      headers = new Headers(headers);
+      copied = true;
+      i = -2;
+    }
+  }
+  return new Response(body.length === 0 ? null : body, { status, headers });
+}
+"#)]
+    extern "C" {
+        #[wasm_bindgen(catch)]
+        fn answer(
+            body: &[u8],
+            status: u16,
+            headers: &web_sys::Headers,
+            stamps: &str,
+        ) -> Result<web_sys::Response, JsValue>;
+    }
+
+    /// `None` when the runtime refused to make it (a status it does not allow, say): the
+    /// caller then takes the usual way, which reports the refusal as that way does.
+    pub fn build(body: &[u8], status: u16, headers: &worker::Headers, stamps: &[Stamp]) -> Option<web_sys::Response> {
+        let mut text = String::new();
+        for (i, stamp) in stamps.iter().enumerate() {
+            if i > 0 {
+                text.push('\n');
+            }
+            let (name, value, append) = match stamp {
+                Stamp::Set(n, v) => (n, v, false),
+                Stamp::Append(n, v) => (n, v, true),
+            };
+            if append {
+                text.push('+');
+            }
+            text.push_str(name);
+            text.push('\n');
+            text.push_str(value);
+        }
+        answer(body, status, &headers.0, &text).ok()
     }
 }
 
@@ -271,7 +384,34 @@ pub fn no_route(req: &Request) -> ApiError {
 
 #[cfg(test)]
 mod tests {
-    use super::Edge;
+    use super::{Edge, Stamp};
+
+    #[test]
+    fn an_answer_is_stamped_with_the_request_id_the_rate_cors_and_the_challenge() {
+        let none = Edge::default().stamps(200, "rid");
+        assert_eq!(none, [Stamp::Set("x-request-id", "rid".into())]);
+        let full = Edge { rate: Some((100, 99, 60)), origin: Some("https://portal.example".into()) };
+        let names: Vec<String> = full
+            .stamps(401, "rid")
+            .into_iter()
+            .map(|s| match s {
+                Stamp::Set(n, v) => format!("{n}={v}"),
+                Stamp::Append(n, v) => format!("+{n}={v}"),
+            })
+            .collect();
+        assert_eq!(
+            names[..5],
+            [
+                "x-request-id=rid",
+                "ratelimit-limit=100",
+                "ratelimit-remaining=99",
+                "ratelimit-reset=60",
+                "www-authenticate=Bearer realm=\"noizylab\", error=\"invalid_token\""
+            ]
+        );
+        assert_eq!(names[5], "access-control-allow-origin=https://portal.example");
+        assert_eq!(names.last().map(String::as_str), Some("+vary=Origin"), "vary is added to, not replaced");
+    }
 
     #[test]
     fn an_edge_survives_its_header() {

@@ -10,25 +10,28 @@ use worker::{web_sys, worker_sys, Env, Headers, Method, Response};
 
 use crate::config::Config;
 use crate::incoming::Incoming;
+use crate::js::{self, Names};
 
-/// Headers that describe one hop, not the message (RFC 9110 §7.6.1), and the ones only
-/// the gateway may set or read. `upgrade` is kept: WebSocket upgrades are forwarded.
-const NOT_FORWARDED: &[&str] = &[
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "content-length",
-    // Credentials end here: inner workers get the verified identity instead.
-    "authorization",
-    "x-api-key",
-    // (`identity::HEADER`, `request_id::HEADER` and `Edge::HEADER` are not deleted but
-    // set, which replaces whatever a client sent.)
-];
+thread_local! {
+    /// Headers that describe one hop, not the message (RFC 9110 §7.6.1), and the ones only
+    /// the gateway may set or read. `upgrade` is kept: WebSocket upgrades are forwarded.
+    static NOT_FORWARDED: Names = const { Names::new(&[
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "content-length",
+        // Credentials end here: inner workers get the verified identity instead.
+        "authorization",
+        "x-api-key",
+        // (`identity::HEADER`, `request_id::HEADER` and `Edge::HEADER` are not deleted but
+        // set, which replaces whatever a client sent.)
+    ]) };
+}
 const ALLOWED_HEADERS: &str = "authorization, content-type, idempotency-key, x-api-key, x-request-id";
 const ALLOWED_METHODS: &str = "GET, POST, PUT, PATCH, DELETE, OPTIONS";
 
@@ -106,21 +109,16 @@ pub async fn to_service(
     let header =
         identity::sign(secret.as_bytes(), who, signed, now_secs()).map_err(|e| ApiError::internal(e.message()))?;
 
-    // A copy made by the runtime, not header by header across the wasm boundary.
-    let headers = req.headers().clone();
-    for name in NOT_FORWARDED {
-        headers.delete(name).or_internal("header")?;
-    }
-    headers.set(identity::HEADER, &header).or_internal("header")?;
-    headers.set(request_id::HEADER, request_id).or_internal("header")?;
-    headers.set(Edge::HEADER, &edge.header()).or_internal("header")?;
+    // A copy made by the runtime, changed in one call (`js::forward_headers`).
+    let set = [(identity::HEADER, header.as_str()), (request_id::HEADER, request_id), (Edge::HEADER, &edge.header())];
+    let headers = NOT_FORWARDED.with(|drop| js::forward_headers(&req.headers().0, drop, &set));
 
     // Handed to the runtime as URL and init, and the answer taken as the runtime's own
     // object: no `worker::Request` or `worker::Response` is built (and read back field
     // by field) for a message that only passes through.
     let init = web_sys::RequestInit::new();
     init.set_method(method.as_ref());
-    init.set_headers(headers.as_ref());
+    init.set_headers(&headers);
     if let Some(body) = &body {
         init.set_body(body);
     }

@@ -9,11 +9,31 @@
 use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::{web_sys, Headers, Method, Request};
 
+use crate::js::{self, Names};
+
+thread_local! {
+    /// Every request header the gateway reads, read at once (`js::read_headers`).
+    static READ: Names = const {
+        Names::new(&[
+            noizylab_core::request_id::HEADER,
+            "origin",
+            "content-length",
+            "transfer-encoding",
+            "upgrade",
+            "x-api-key",
+            "authorization",
+            "cf-connecting-ip",
+        ])
+    };
+}
+
 pub struct Incoming {
     raw: web_sys::Request,
     method: Method,
     url: String,
     headers: Headers,
+    /// The values of [`READ`]'s names, in its order.
+    read: Vec<Option<String>>,
 }
 
 impl Incoming {
@@ -21,7 +41,8 @@ impl Incoming {
         let method = Method::from(raw.method());
         let url = raw.url();
         let headers = Headers(raw.headers());
-        Incoming { raw, method, url, headers }
+        let read = READ.with(|names| js::read_headers(&headers.0, names));
+        Incoming { raw, method, url, headers, read }
     }
 
     pub fn method(&self) -> Method {
@@ -42,8 +63,14 @@ impl Incoming {
         &self.url
     }
 
+    /// A request header's value; the ones the gateway reads on every request were read at
+    /// once when the request came in.
     pub fn header(&self, name: &str) -> Option<String> {
-        self.headers.get(name).ok().flatten()
+        let known = READ.with(|names| names.names().iter().position(|n| *n == name));
+        match known {
+            Some(i) => self.read.get(i).cloned().flatten(),
+            None => self.headers.get(name).ok().flatten(),
+        }
     }
 
     pub fn headers(&self) -> &Headers {

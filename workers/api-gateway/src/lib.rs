@@ -17,6 +17,7 @@ mod config;
 mod forward;
 mod gate;
 mod incoming;
+mod js;
 
 use futures_util::future::join_all;
 use noizylab_core::bindings;

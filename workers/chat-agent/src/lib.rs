@@ -26,7 +26,7 @@ pub use object::ChatSession;
 const DIR: &str = "chat-agent";
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<worker::web_sys::Response> {
     serve(req, env, DIR, route).await
 }
 

@@ -30,7 +30,7 @@ const DIR: &str = "customer-portal";
 const TIERS: [(&str, i64); 4] = [("bronze", 0), ("silver", 500), ("gold", 1500), ("platinum", 5000)];
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<worker::web_sys::Response> {
     serve(req, env, DIR, route).await
 }
 

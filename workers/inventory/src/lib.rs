@@ -39,7 +39,7 @@ use api::{internal, parts, purchase_orders as orders, reorder, stock, suppliers,
 const DIR: &str = "inventory";
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<worker::web_sys::Response> {
     serve(req, env, DIR, route).await
 }
 

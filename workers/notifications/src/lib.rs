@@ -27,7 +27,7 @@ use worker::{event, Context, Env, MessageBatch, Method, Request, Response};
 const DIR: &str = "notifications";
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<worker::web_sys::Response> {
     serve(req, env, DIR, route).await
 }
 

@@ -29,7 +29,7 @@ use api::{events, people, simulations};
 const DIR: &str = "training";
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<worker::web_sys::Response> {
     serve(req, env, DIR, route).await
 }
 

@@ -16,7 +16,7 @@ mod speak;
 const DIR: &str = "voice";
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<worker::web_sys::Response> {
     serve(req, env, DIR, route).await
 }
 

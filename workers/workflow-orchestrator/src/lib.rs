@@ -34,7 +34,7 @@ pub use runs::object::WorkflowRun;
 pub(crate) const DIR: &str = "workflow-orchestrator";
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<worker::web_sys::Response> {
     serve(req, env, DIR, route).await
 }
 
