@@ -96,3 +96,46 @@ where
     }
     Ok(())
 }
+
+/// The most messages one `sendBatch` may carry, and their most bytes in all (Cloudflare
+/// Queues' limits for a producer; a single message may be 128 KB).
+pub const SEND_BATCH_MESSAGES: usize = 100;
+pub const SEND_BATCH_BYTES: usize = 256_000;
+
+/// `messages` cut, in order, into runs that each fit one `sendBatch`.
+pub fn send_batches(messages: Vec<String>) -> Vec<Vec<String>> {
+    let mut out: Vec<Vec<String>> = Vec::new();
+    let mut bytes = 0;
+    for message in messages {
+        let full =
+            out.last().is_none_or(|run| run.len() >= SEND_BATCH_MESSAGES || bytes + message.len() > SEND_BATCH_BYTES);
+        if full {
+            out.push(Vec::new());
+            bytes = 0;
+        }
+        bytes += message.len();
+        if let Some(run) = out.last_mut() {
+            run.push(message);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_send_batch_stays_within_the_producers_limits_and_keeps_the_order() {
+        assert!(send_batches(Vec::new()).is_empty());
+        let small: Vec<String> = (0..250).map(|i| i.to_string()).collect();
+        let runs = send_batches(small.clone());
+        assert_eq!(runs.iter().map(Vec::len).collect::<Vec<_>>(), [100, 100, 50]);
+        assert_eq!(runs.concat(), small);
+        let big: Vec<String> = (0..5).map(|i| format!("{i}{}", "x".repeat(100_000))).collect();
+        let runs = send_batches(big.clone());
+        assert_eq!(runs.iter().map(Vec::len).collect::<Vec<_>>(), [2, 2, 1]);
+        assert!(runs.iter().all(|r| r.iter().map(String::len).sum::<usize>() <= SEND_BATCH_BYTES));
+        assert_eq!(runs.concat(), big);
+    }
+}

@@ -398,7 +398,11 @@ async fn leave_together(
         .collect();
     if !notified.is_empty() {
         let queue = env.queue(noizylab_core::bindings::NOTIFY).map_err(|e| format!("NOTIFY: {e}"))?;
-        queue.send_batch::<String, _>(notified).await.map_err(|e| format!("notify send: {e}"))?;
+        // Within the producer's limits however big the batch (a redelivered run of notices
+        // sends nothing twice: the hub claims each delivery).
+        for run in noizylab_kit::queue::send_batches(notified) {
+            queue.send_batch::<String, _>(run).await.map_err(|e| format!("notify send: {e}"))?;
+        }
     }
     let received = time::now_rfc3339();
     let mut statements = Vec::with_capacity(handled.len());
