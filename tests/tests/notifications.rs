@@ -238,6 +238,53 @@ fn a_ticket_event_fans_out_to_every_channel_once() {
     assert_eq!(about(h, &email, "%2B15145550123", number), before, "a redelivered event sent nothing twice");
 }
 
+/// A burst of events is taken a batch at a time (the bus and the notices queue deliver up
+/// to 100 messages at once): each event still reaches each team channel exactly once, an
+/// event carried twice in the burst included.
+#[test]
+fn a_burst_of_events_is_delivered_a_batch_at_a_time_each_once() {
+    let h = hub();
+    let p = &h.platform;
+    let owner = access(&sign_in_by_mail(h, OWNER_EMAIL));
+    let channels = json!({ "slack_webhook_url": format!("{}/slack/hook", h.providers.url()),
+                           "discord_webhook_url": format!("{}/discord/hook", h.providers.url()) });
+    assert_eq!(authed(p, "PUT", "/api/v1/notifications/channels", &owner, Some(&channels)).status, 200);
+
+    // Ticket numbers no other test uses; no ticket id (no room to feed) and a customer who
+    // does not exist (nobody to mail): the team channels alone hear of them.
+    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let base = 5_000_000 + (secs % 10_000) as i64 * 100;
+    let numbers: Vec<i64> = (0..30).map(|i| base + i).collect();
+    let event = |n: i64| {
+        json!({
+            "id": format!("burst-{n}"), "event": "ticket.status_changed", "workspace_id": "ws-default",
+            "data": { "from": "INTAKE", "to": "TRIAGE", "by": "tech", "number": n, "customer_id": "nobody" },
+        })
+    };
+    for &n in &numbers {
+        let r = send_json("POST", &p.url("/api/v1/dev/events"), &event(n));
+        assert_eq!(r.status, 202, "{}", r.text());
+    }
+    // The first event once more, in the same burst.
+    assert_eq!(send_json("POST", &p.url("/api/v1/dev/events"), &event(numbers[0])).status, 202);
+
+    let posts = |hook: &str, n: i64| {
+        let needle = format!("Ticket #{n}:");
+        h.providers
+            .requests()
+            .iter()
+            .filter(|r| r.path == hook && String::from_utf8_lossy(&r.body).contains(&needle))
+            .count()
+    };
+    eventually(Duration::from_secs(30), "every event on both team channels", || {
+        numbers.iter().all(|&n| posts("/slack/hook", n) >= 1 && posts("/discord/hook", n) >= 1).then_some(())
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    for &n in &numbers {
+        assert_eq!((posts("/slack/hook", n), posts("/discord/hook", n)), (1, 1), "ticket #{n}: once on each channel");
+    }
+}
+
 #[test]
 fn sms_waits_out_quiet_hours_and_a_failing_provider_ends_in_the_dead_letter_queue_and_is_replayed() {
     let h = hub();

@@ -427,9 +427,16 @@ pub async fn deliver_all(env: &Env, db: &Db, events: &[Envelope]) -> ApiResult<V
     let mut claims = Vec::with_capacity(planned.len() + 1);
     for (i, p) in &planned {
         let e = &events[*i];
+        // A delivery that is not to be sent (quiet hours, no address) is final as it is
+        // claimed: the log shows it at once, not after the batch's sends.
+        let (status, attempts, detail) = match &p.skip {
+            Some(why) => ("skipped", 1, Some(why.chars().take(500).collect::<String>())),
+            None => ("sending", 0, None),
+        };
         claims.push(db.statement(
-            "INSERT INTO deliveries (event_id, recipient, channel, event, workspace_id, ticket_id, status, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'sending', ?7) ON CONFLICT DO NOTHING",
+            "INSERT INTO deliveries (event_id, recipient, channel, event, workspace_id, ticket_id, status, attempts,
+                                     detail, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT DO NOTHING",
             &[
                 e.id.as_str().into(),
                 p.recipient.as_str().into(),
@@ -437,6 +444,9 @@ pub async fn deliver_all(env: &Env, db: &Db, events: &[Envelope]) -> ApiResult<V
                 e.event.as_str().into(),
                 opt(e.workspace_id.as_deref()),
                 opt(e.ticket_id.as_deref()),
+                status.into(),
+                noizylab_kit::db::int(attempts),
+                opt(detail.as_deref()),
                 now.as_str().into(),
             ],
         )?);
