@@ -5,7 +5,7 @@
 //!
 //! Options: `--quick` (fewer samples), `--clients N` for the broadcast fan-out (default 1,000),
 //! `--peer`: the authenticated device list against the TypeScript peer, side by side;
-//! `--broadcast`: only the room fan-out.
+//! `--broadcast`: only the room fan-out; `--events`: only a ticket's change reaching its room.
 
 use std::os::unix::process::CommandExt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -87,6 +87,29 @@ fn broadcast(p: &Platform, room_path: &dyn Fn() -> String, clients: usize, quick
         Stats { name: "  the same, not stored (typing)".to_owned(), samples: signal },
         Stats { name: "  the first, after the drain's silence (wakes the room)".to_owned(), samples: woken },
     )
+}
+
+/// A ticket's change reaching a member of its live room through the bus: `PATCH` the
+/// ticket (its priority, high and normal in turn), timed from the request until the staff
+/// socket in the room has the `event` frame (events queue → orchestrator → `main` → room).
+/// The changes are spaced out, so each is timed on a quiet bus, as a shop's mostly is.
+fn event_to_room(p: &Platform, owner: &str, ticket: &str, room_path: &dyn Fn() -> String, n: usize) -> Stats {
+    let mut socket = connect(&p.ws_url(&room_path())).expect("connect");
+    while next_json(&mut socket)["type"] != "hello" {}
+    let samples = (0..n)
+        .map(|i| {
+            std::thread::sleep(Duration::from_millis(100));
+            let priority = if i % 2 == 0 { "high" } else { "normal" };
+            let body = json!({ "priority": priority });
+            time_ms(|| {
+                let r = authed(p, "PATCH", &format!("/api/v1/tickets/{ticket}"), owner, Some(&body));
+                expect(r.status, 200, "ticket update");
+                while next_json(&mut socket)["type"] != "event" {}
+            })
+        })
+        .collect();
+    let _ = socket.close(None);
+    Stats { name: "a ticket's change reaching its room (bus)".to_owned(), samples }
 }
 
 /// What a broadcast round sends.
@@ -286,6 +309,18 @@ fn main() {
         (get(&p.url(&format!("/api/v1/workflows/events/{id}"))).status == 200).then_some(())
     });
 
+    if args.iter().any(|a| a == "--events") {
+        let change = event_to_room(&p, &owner, &ticket, &room_path, if quick { 20 } else { 100 });
+        println!(
+            "{}: p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms",
+            change.name,
+            change.pct(50.0),
+            change.pct(95.0),
+            change.pct(99.0)
+        );
+        p.stop();
+        return;
+    }
     if args.iter().any(|a| a == "--broadcast") {
         let (stored, not_stored, woken) = broadcast(&p, &room_path, clients, quick);
         for b in [stored, not_stored] {
@@ -326,6 +361,9 @@ fn main() {
         while next_json(&mut s)["type"] != "hello" {}
         let _ = s.close(None);
     });
+
+    phase("measuring a ticket's change reaching its room");
+    let change = event_to_room(&p, &owner, &ticket, &room_path, if quick { 20 } else { 100 });
 
     phase("measuring the chat agent");
     // The chat agent: a customer's question until the built-in agent's answer arrives.
@@ -384,6 +422,7 @@ fn main() {
         &broadcast,
         &broadcast_not_stored,
         &broadcast_woken,
+        &change,
         &chat_answer,
         &scan_engine,
         &scan_whole,
